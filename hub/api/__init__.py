@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): open data under /api/v1, and the ops endpoints."""

@@ -1,0 +1,64 @@
+"""The FastAPI application: built by :func:`create_app` from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from hub import __version__
+from hub.api import ops
+from hub.config import Settings
+from hub.store.db import connect_kwargs
+
+BrokerCheck = Callable[[], bool]
+
+
+def create_app(settings: Settings, *, broker_connected: BrokerCheck | None = None) -> FastAPI:
+    """The API app. ``broker_connected`` tells /readyz whether the ingest is connected."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            settings.database_url,
+            kwargs=connect_kwargs("api"),
+            min_size=1,
+            max_size=8,
+            open=False,
+            timeout=5,
+        )
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Sensor hub API",
+        version=__version__,
+        summary="Open data of the municipality's street lights, water meters and air monitors.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.broker_connected = broker_connected
+    app.include_router(ops.router)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Internal Server Error",
+                "status": 500,
+                "detail": "unexpected error; see the hub's log",
+            },
+            status_code=500,
+            media_type="application/problem+json",
+        )
+
+    return app

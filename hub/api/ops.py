@@ -1,0 +1,76 @@
+"""Operations endpoints: liveness, readiness and storage level."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from hub.store import queries_meta
+
+router = APIRouter(tags=["ops"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: bool
+    broker: bool
+    storage: str | None
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+async def _broker_reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname or "localhost", port), 2
+        )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Database and broker reachable; storage level plain or timescale",
+    responses={503: {"model": Readiness, "description": "A dependency is not reachable"}},
+)
+async def readyz(request: Request) -> Any:
+    pool = request.app.state.pool
+    storage: str | None = None
+    database = False
+    try:
+        async with asyncio.timeout(3), pool.connection() as conn:
+            storage = await queries_meta.storage_level(conn)
+            database = True
+    except Exception:  # any failure means "not ready"; the reason is in the server log
+        database = False
+    check = request.app.state.broker_connected
+    broker = (
+        check()
+        if check is not None
+        else await _broker_reachable(request.app.state.settings.mqtt_url)
+    )
+    ready = database and broker and storage is not None
+    body = Readiness(
+        status="ready" if ready else "not ready", database=database, broker=broker, storage=storage
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

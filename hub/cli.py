@@ -1,0 +1,88 @@
+"""The ``hub`` command: ``migrate``, ``run`` and ``dev`` (what ``make run`` calls)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from hub.config import Settings, load_settings
+from hub.errors import HubError
+from hub.logs import setup_logging
+
+log = logging.getLogger("hub")
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    import psycopg
+
+    from hub.store.db import connect
+    from hub.store.migrate import migrate
+
+    try:
+        with connect(settings.database_url, "migrate") as conn:
+            level = migrate(conn, storage=settings.storage)
+    except psycopg.OperationalError as exc:
+        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
+    print(f"database migrated; storage level: {level}")
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.service import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.dev import run_dev
+
+    return run_dev(settings, devices=args.devices, speedup=args.speedup, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub",
+        description="Open IoT sensor hub. Settings come from HUB_* environment variables "
+        "(see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        func=_migrate
+    )
+    commands.add_parser("run", help="run the ingest and the API").set_defaults(func=_run)
+    dev = commands.add_parser(
+        "dev",
+        help="private PostgreSQL + Mosquitto under .hub/, the hub and a simulated fleet",
+    )
+    dev.add_argument("--devices", type=int, default=60, help="simulated devices (default 60)")
+    dev.add_argument(
+        "--speedup",
+        type=float,
+        default=10.0,
+        help="simulated time runs this much faster (default 10)",
+    )
+    dev.add_argument("--seed", type=int, default=1, help="seed of the simulated town")
+    dev.set_defaults(func=_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except HubError as exc:
+        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_format, settings.log_level)
+    try:
+        result: int = args.func(settings, args)
+        return result
+    except HubError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,155 @@
+"""Settings, read once from ``HUB_*`` environment variables (or a ``.env`` file).
+
+Build them with :func:`load_settings` at start-up and pass the object down; nothing
+in the hub reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+_REPO_PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
+
+
+class Settings(BaseSettings):
+    """Every knob of the hub. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        "postgresql://localhost:5432/hub",
+        description="PostgreSQL connection URL (libpq form).",
+    )
+    mqtt_url: str = Field(
+        "mqtt://localhost:1883",
+        description="Broker URL: mqtt://[user:password@]host:port, or mqtts:// for TLS.",
+    )
+    topic_prefix: str = Field("city", description="First level of every device topic.")
+    mqtt_client_id: str = Field(
+        "hub-ingest", description="Fixed client id of the ingest's persistent session."
+    )
+    mqtt_session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        description="How long the broker keeps the session (and queued readings) while the hub is away.",
+    )
+    mqtt_share_group: str | None = Field(
+        None,
+        description="If set, subscribe as $share/<group>/... so several hub processes split the stream.",
+    )
+    mqtt_receive_maximum: int = Field(
+        20000,
+        ge=1,
+        le=65535,
+        description="MQTT v5 receive maximum: unacknowledged messages the broker may send at once.",
+    )
+    mqtt_reconnect_max_s: float = Field(
+        30.0, gt=0, description="Cap of the exponential reconnect backoff."
+    )
+    batch_max_messages: int = Field(
+        5000, ge=1, description="Flush a batch when it holds this many messages."
+    )
+    batch_max_delay_ms: int = Field(
+        100, ge=1, description="Flush a batch at the latest this long after its first message."
+    )
+    auto_register_devices: bool = Field(
+        True,
+        description="Register unknown devices on their first valid message; off sends them to dead letters.",
+    )
+    max_payload_bytes: int = Field(
+        65536, ge=64, description="Larger payloads go to dead letters as 'oversize'."
+    )
+    max_future_s: int = Field(
+        300, ge=0, description="Refuse readings stamped further than this in the future."
+    )
+    max_past_s: int = Field(
+        400 * 24 * 3600, ge=0, description="Refuse readings stamped further than this in the past."
+    )
+    timezone: str = Field(
+        "Europe/Oslo",
+        description="Local time zone for night windows, daily buckets, dusk and dawn.",
+    )
+    storage: Literal["auto", "plain", "timescale"] = Field(
+        "auto",
+        description="Storage level chosen at first migration: auto uses TimescaleDB when available.",
+    )
+    retention_days: int = Field(
+        0, ge=0, description="Drop raw readings older than this many days (0 keeps them forever)."
+    )
+    profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
+    api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP API and dashboard.")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level logged."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"postgresql", "postgres"}:
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port ({exc})") from None
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not value or any(c in value for c in "/+#"):
+            raise ValueError("must be one non-empty topic level without '/', '+' or '#'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation failure into one clear ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"HUB_{field.upper()}", message) from None
+
+
+def mqtt_endpoint(url: str) -> tuple[str, int, bool, str | None, str | None]:
+    """Split an MQTT URL into host, port, TLS flag, username and password."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return (
+        parts.hostname or "localhost",
+        parts.port or (8883 if tls else 1883),
+        tls,
+        parts.username,
+        parts.password,
+    )

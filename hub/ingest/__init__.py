@@ -1,0 +1,1 @@
+"""MQTT in: subscription, decoding into batches, ack after commit."""

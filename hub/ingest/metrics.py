@@ -1,0 +1,23 @@
+"""Prometheus metrics of the ingest (exposed at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter("hub_ingest_messages", "MQTT messages taken in, by kind", ["kind"])
+READINGS = Counter("hub_ingest_readings", "Readings committed (redeliveries included)")
+DEAD_LETTERS = Counter("hub_dead_letters", "Messages stored as dead letters, by reason", ["reason"])
+BATCH_SIZE = Histogram(
+    "hub_ingest_batch_messages",
+    "Messages per committed batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+BATCH_SECONDS = Histogram(
+    "hub_ingest_batch_seconds",
+    "Time to write and commit one batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+QUEUE_DEPTH = Gauge("hub_ingest_queue_depth", "Messages received and not yet in a batch")
+UNACKED = Gauge("hub_ingest_unacked", "Messages received and not yet acknowledged")
+DATABASE_UP = Gauge("hub_ingest_database_up", "1 while the ingest can write to the database")
+BROKER_UP = Gauge("hub_ingest_broker_up", "1 while the ingest is connected to the broker")

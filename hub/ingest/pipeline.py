@@ -1,0 +1,228 @@
+"""The ingest pipeline: MQTT messages -> decoded batches -> committed -> acknowledged.
+
+    MqttSession --on_message--> inbox --collect/decode--> batches --write--> ack
+                 (bounded by the MQTT v5 receive maximum)   (1 waiting)
+
+Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages,
+so the inbox can never hold more. Should a broker break that promise, the extra
+message is not taken (and not acknowledged), the connection is dropped, and the
+broker redelivers it on the next one. While the writer waits for the database,
+the collector blocks on the full ``batches`` queue, the inbox fills up to the
+receive maximum, and the broker keeps everything after that: memory stays flat.
+
+Messages are acknowledged in receive order, once their batch is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from hub.config import Settings
+from hub.errors import PayloadError
+from hub.ingest import metrics
+from hub.ingest.mqtt import Inbound, MqttSession
+from hub.payloads import decode_status, decode_telemetry, parse_topic
+from hub.profiles import Profile
+from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
+
+log = logging.getLogger(__name__)
+
+CommitListener = Callable[[Outcome], None]
+
+
+def subscriptions(settings: Settings) -> list[str]:
+    topics = [f"{settings.topic_prefix}/+/+/telemetry", f"{settings.topic_prefix}/+/+/status"]
+    if settings.mqtt_share_group:
+        topics = [f"$share/{settings.mqtt_share_group}/{t}" for t in topics]
+    return topics
+
+
+class Ingest:
+    """Runs the whole ingest until cancelled.
+
+    Args:
+        settings: the hub's settings.
+        profiles: device profiles by name.
+        storage: the storage level recorded at migration (``plain`` or ``timescale``).
+    """
+
+    def __init__(
+        self, settings: Settings, profiles: Mapping[str, Profile], *, storage: str
+    ) -> None:
+        self._settings = settings
+        self._profiles = profiles
+        self._max_future = timedelta(seconds=settings.max_future_s)
+        self._max_past = timedelta(seconds=settings.max_past_s)
+        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(settings.mqtt_receive_maximum)
+        self._batches: asyncio.Queue[tuple[list[Inbound], list[Item], list[DeadLetter]]] = (
+            asyncio.Queue(1)
+        )
+        self._listeners: list[CommitListener] = []
+        self._writer = BatchWriter(
+            settings.database_url,
+            storage=storage,
+            auto_register=settings.auto_register_devices,
+        )
+        self._session: MqttSession | None = None
+        self._unacked = 0
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` with every committed batch (alerts, live stream)."""
+        self._listeners.append(listener)
+
+    @property
+    def broker_connected(self) -> bool:
+        return self._session is not None and self._session.connected.is_set()
+
+    @property
+    def database_up(self) -> bool:
+        return self._writer.database_up
+
+    async def run(self) -> None:
+        self._session = MqttSession(
+            self._settings.mqtt_url,
+            client_id=self._settings.mqtt_client_id,
+            topics=subscriptions(self._settings),
+            on_message=self._receive,
+            session_expiry_s=self._settings.mqtt_session_expiry_s,
+            receive_maximum=self._settings.mqtt_receive_maximum,
+            reconnect_max_s=self._settings.mqtt_reconnect_max_s,
+        )
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._session.run(), name="mqtt")
+                tasks.create_task(self._collect(), name="collect")
+                tasks.create_task(self._write(), name="write")
+                tasks.create_task(self._gauges(), name="gauges")
+        finally:
+            with contextlib.suppress(Exception):
+                await self._session.close()
+            await self._writer.close()
+
+    # -- stages ---------------------------------------------------------------------
+
+    def _receive(self, message: Inbound) -> None:
+        try:
+            self._inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            log.error(
+                "broker sent more than the receive maximum; reconnecting so it redelivers",
+                extra={"topic": message.topic},
+            )
+            if self._session is not None:
+                self._session.drop()
+            return
+        self._unacked += 1
+
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        max_messages = self._settings.batch_max_messages
+        max_delay = self._settings.batch_max_delay_ms / 1000
+        while True:
+            batch = [await self._inbox.get()]
+            deadline = loop.time() + max_delay
+            while len(batch) < max_messages:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                except TimeoutError:
+                    break
+            items: list[Item] = []
+            dead: list[DeadLetter] = []
+            for message in batch:
+                decoded = self.decode(message)
+                (items if isinstance(decoded, Item) else dead).append(decoded)  # type: ignore[arg-type]
+            await self._batches.put((batch, items, dead))
+
+    async def _write(self) -> None:
+        while True:
+            messages, items, dead = await self._batches.get()
+            started = time.perf_counter()
+            outcome = await self._writer.write(items, dead)
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            assert self._session is not None
+            for message in messages:
+                self._session.ack(message)
+            self._unacked -= len(messages)
+            self._count(messages, outcome)
+            for listener in self._listeners:
+                try:
+                    listener(outcome)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    async def _gauges(self) -> None:
+        while True:
+            metrics.QUEUE_DEPTH.set(self._inbox.qsize())
+            metrics.UNACKED.set(self._unacked)
+            metrics.DATABASE_UP.set(1 if self.database_up else 0)
+            metrics.BROKER_UP.set(1 if self.broker_connected else 0)
+            await asyncio.sleep(1)
+
+    def _count(self, messages: list[Inbound], outcome: Outcome) -> None:
+        metrics.BATCH_SIZE.observe(len(messages))
+        metrics.READINGS.inc(len(outcome.readings))
+        status = sum(1 for m in messages if m.topic.endswith("/status"))
+        metrics.MESSAGES.labels("status").inc(status)
+        metrics.MESSAGES.labels("telemetry").inc(len(messages) - status)
+        for reason, count in outcome.dead.items():
+            metrics.DEAD_LETTERS.labels(reason).inc(count)
+
+    # -- decoding -------------------------------------------------------------------
+
+    def decode(self, message: Inbound) -> Item | DeadLetter:
+        """Turn one message into an Item, or into a dead letter with its reason."""
+        received_at = datetime.fromtimestamp(message.received_at, UTC)
+        device_id: str | None = None
+        try:
+            if len(message.payload) > self._settings.max_payload_bytes:
+                raise PayloadError(
+                    "oversize",
+                    f"{len(message.payload)} bytes, more than {self._settings.max_payload_bytes}",
+                )
+            topic = parse_topic(message.topic, self._settings.topic_prefix)
+            device_id = topic.device_id
+            profile = self._profiles.get(topic.profile)
+            if profile is None:
+                raise PayloadError("unknown_profile", f"no device profile {topic.profile!r}")
+            if topic.kind == "status":
+                return Item(
+                    message.topic,
+                    message.payload,
+                    received_at,
+                    topic.device_id,
+                    topic.profile,
+                    status=decode_status(message.payload),
+                )
+            readings = decode_telemetry(
+                message.payload,
+                device_id=topic.device_id,
+                profile=profile,
+                received_at=received_at,
+                max_future=self._max_future,
+                max_past=self._max_past,
+            )
+            return Item(
+                message.topic,
+                message.payload,
+                received_at,
+                topic.device_id,
+                topic.profile,
+                readings=readings,
+            )
+        except PayloadError as exc:
+            return DeadLetter(
+                received_at, message.topic, message.payload, exc.reason, exc.detail, device_id
+            )

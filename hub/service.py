@@ -1,0 +1,84 @@
+"""`hub run`: the ingest and the HTTP API in one process, one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from hub.api.app import create_app
+from hub.config import Settings
+from hub.errors import HubError, MigrationError
+from hub.ingest.pipeline import Ingest
+from hub.profiles import load_profiles
+from hub.store.db import connect
+from hub.store.migrate import storage_level
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`serve` owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def read_storage_level(settings: Settings) -> str:
+    """The storage level of a migrated database; a clear error otherwise."""
+    import psycopg
+
+    try:
+        with connect(settings.database_url, "startup") as conn:
+            level = storage_level(conn)
+    except psycopg.OperationalError as exc:
+        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
+    if level is None:
+        raise MigrationError("the database is not migrated: run 'hub migrate' first")
+    return level
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM; unacknowledged messages stay with the broker."""
+    profiles = load_profiles(settings.profiles_dir)
+    level = read_storage_level(settings)
+    log.info("%d device profiles, storage level %s", len(profiles), level)
+    ingest = Ingest(settings, profiles, storage=level)
+    app = create_app(settings, broker_connected=lambda: ingest.broker_connected)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            lifespan="on",
+            access_log=False,
+        )
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    ingest_task = asyncio.create_task(ingest.run(), name="ingest")
+    api_task = asyncio.create_task(server.serve(), name="api")
+    stop_task = asyncio.create_task(stop.wait(), name="stop")
+    log.info(
+        "hub running: API and dashboard on http://%s:%d/ (docs at /docs)",
+        settings.api_host,
+        settings.api_port,
+    )
+    await asyncio.wait({ingest_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("hub stopping")
+    server.should_exit = True
+    ingest_task.cancel()
+    stop_task.cancel()
+    results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result

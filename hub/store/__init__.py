@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: migrations, the batch writer and the queries."""

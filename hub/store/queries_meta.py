@@ -1,0 +1,20 @@
+"""Queries about the database itself (schema level)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+_STORAGE_LEVEL = "SELECT value FROM hub_meta WHERE key = 'storage_level'"
+
+
+async def storage_level(conn: psycopg.AsyncConnection[Any]) -> str | None:
+    """The storage level chosen at migration, or None when the database is not migrated."""
+    try:
+        async with conn.transaction():
+            cur = await conn.execute(_STORAGE_LEVEL)
+            row = await cur.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return None if row is None else str(row[0])

@@ -1,0 +1,325 @@
+"""The batch writer: decoded messages in, one committed transaction out.
+
+A batch is written as: register unknown devices and series (idempotent, committed
+on their own), then in one transaction a binary COPY of the readings into a
+temporary staging table, ``INSERT ... ON CONFLICT DO NOTHING`` into ``readings``
+(a reading is unique per series and time, so a redelivered message adds nothing),
+the dead letters, status changes and ``last_seen``. Only when :meth:`write`
+returns may the messages be acknowledged.
+
+When the database is unreachable, :meth:`write` keeps the batch and retries with
+capped backoff until it succeeds: the pipeline behind it stops taking messages and
+the broker holds the backlog. A batch the database refuses for another reason is
+written message by message, and a message that still fails becomes a dead letter
+(``store_rejected``), so one bad value cannot stop the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from hub.model import Reading
+from hub.store import ingest_sql as q
+from hub.store.db import aconnect
+
+log = logging.getLogger(__name__)
+
+AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+_TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One decoded message: readings (telemetry) or a status (``online``/``offline``)."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    device_id: str
+    profile: str
+    readings: Sequence[Reading] = ()
+    status: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a committed batch held."""
+
+    readings: list[Reading] = field(default_factory=list)
+    dead: Counter[str] = field(default_factory=Counter)
+    statuses: list[tuple[str, str]] = field(default_factory=list)  # (device_id, status)
+
+
+@dataclass(frozen=True, slots=True)
+class _Device:
+    pk: int
+    profile: str
+    decommissioned: bool
+
+
+class BatchWriter:
+    """Writes batches over one connection, reconnecting as needed.
+
+    Args:
+        url: PostgreSQL URL.
+        storage: ``plain`` (rollups kept here) or ``timescale`` (continuous aggregates).
+        auto_register: register unknown devices; otherwise their messages are dead letters.
+        retry_max_s: cap of the backoff while the database is unreachable.
+    """
+
+    def __init__(
+        self, url: str, *, storage: str, auto_register: bool, retry_max_s: float = 5.0
+    ) -> None:
+        self._url = url
+        self._insert = (
+            q.INSERT_READINGS if storage == "timescale" else q.INSERT_READINGS_WITH_ROLLUPS
+        )
+        self._auto_register = auto_register
+        self._retry_max_s = retry_max_s
+        self._conn: AsyncConn | None = None
+        self._devices: dict[str, _Device] = {}
+        self._series: dict[tuple[int, str], int] = {}
+        self._last_seen: dict[int, datetime] = {}
+        self.database_up = False
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def write(self, items: Sequence[Item], dead: Sequence[DeadLetter]) -> Outcome:
+        """Commit the batch; wait (retrying) while the database is unreachable."""
+        attempt = 0
+        one_by_one = False
+        while True:
+            try:
+                if one_by_one:
+                    outcome = await self._write_one_by_one(items, dead)
+                else:
+                    outcome = await self._write_batch(await self._connection(), items, dead)
+                self.database_up = True
+                return outcome
+            except (psycopg.OperationalError, psycopg.InterfaceError, *_TRANSIENT) as exc:
+                if not isinstance(exc, _TRANSIENT):
+                    await self._drop_connection()
+                    if self.database_up or attempt == 0:
+                        log.warning("database unreachable, ingest paused: %s", _first_line(exc))
+                    self.database_up = False
+                attempt += 1
+                delay = min(self._retry_max_s, 0.1 * 2 ** min(attempt, 8))
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            except psycopg.Error as exc:
+                if one_by_one:
+                    raise
+                log.error(
+                    "database refused a batch (%s); writing message by message", _first_line(exc)
+                )
+                one_by_one = True
+
+    # -- batch ------------------------------------------------------------------------
+
+    async def _connection(self) -> AsyncConn:
+        if self._conn is None or self._conn.closed:
+            self._conn = await aconnect(self._url, "ingest", autocommit=True)
+            await self._conn.execute(q.CREATE_STAGING)
+            if not self.database_up:
+                log.info("database connected; ingest running")
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(TimeoutError, psycopg.Error, OSError):
+                await asyncio.wait_for(conn.close(), 2)
+
+    async def _write_batch(
+        self, conn: AsyncConn, items: Sequence[Item], dead: Sequence[DeadLetter]
+    ) -> Outcome:
+        outcome = Outcome()
+        devices = await self._resolve_devices(conn, items)
+        accepted: list[tuple[Item, _Device]] = []
+        rejected: list[DeadLetter] = list(dead)
+        for item in items:
+            device = devices.get(item.device_id)
+            refusal = self._refusal(item, device)
+            if refusal is not None:
+                rejected.append(refusal)
+            elif device is not None:
+                accepted.append((item, device))
+        series = await self._resolve_series(conn, accepted)
+
+        rows: list[tuple[int, datetime, float]] = []
+        statuses: dict[int, tuple[str, datetime, str]] = {}
+        seen: dict[int, datetime] = {}
+        for item, device in accepted:
+            if item.status is not None:
+                statuses[device.pk] = (item.status, item.received_at, item.device_id)
+            for reading in item.readings:
+                rows.append((series[device.pk, reading.metric], reading.time, reading.value))
+            previous = seen.get(device.pk)
+            if previous is None or item.received_at > previous:
+                seen[device.pk] = item.received_at
+        seen = {
+            pk: at
+            for pk, at in seen.items()
+            if pk not in self._last_seen or at - self._last_seen[pk] >= LAST_SEEN_RESOLUTION
+        }
+
+        async with conn.transaction(), conn.cursor() as cur:
+            if rows:
+                async with cur.copy(q.COPY_STAGING) as copy:
+                    copy.set_types(q.STAGING_TYPES)
+                    for row in rows:
+                        await copy.write_row(row)
+                await cur.execute(self._insert)
+            if rejected:
+                async with cur.copy(q.COPY_DEAD_LETTERS) as copy:
+                    copy.set_types(q.DEAD_LETTER_TYPES)
+                    for d in rejected:
+                        await copy.write_row(
+                            (d.received_at, d.topic, d.payload, d.reason, d.detail, d.device_id)
+                        )
+            if statuses:
+                await cur.execute(
+                    q.UPDATE_STATUS,
+                    {
+                        "ids": list(statuses),
+                        "statuses": [s for s, _, _ in statuses.values()],
+                        "ats": [at for _, at, _ in statuses.values()],
+                    },
+                )
+            if seen:
+                await cur.execute(
+                    q.UPDATE_LAST_SEEN, {"ids": list(seen), "ats": list(seen.values())}
+                )
+
+        self._last_seen.update(seen)
+        for item, _ in accepted:
+            outcome.readings.extend(item.readings)
+        outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
+        outcome.dead.update(d.reason for d in rejected)
+        return outcome
+
+    def _refusal(self, item: Item, device: _Device | None) -> DeadLetter | None:
+        def dead(reason: str, detail: str) -> DeadLetter:
+            return DeadLetter(
+                item.received_at, item.topic, item.payload, reason, detail, item.device_id
+            )
+
+        if device is None:
+            return dead("unknown_device", f"device {item.device_id!r} is not registered")
+        if device.decommissioned:
+            return dead("unknown_device", f"device {item.device_id!r} is decommissioned")
+        if device.profile != item.profile:
+            return dead(
+                "profile_mismatch", f"device {item.device_id!r} is registered as {device.profile!r}"
+            )
+        return None
+
+    async def _resolve_devices(self, conn: AsyncConn, items: Sequence[Item]) -> dict[str, _Device]:
+        wanted = {item.device_id: item.profile for item in items}
+        missing = [d for d in wanted if d not in self._devices]
+        if missing:
+            await self._load_devices(conn, missing)
+            unknown = [d for d in missing if d not in self._devices]
+            if unknown and self._auto_register:
+                await conn.execute(
+                    q.REGISTER_DEVICES,
+                    {
+                        "device_ids": unknown,
+                        "profiles": [wanted[d] for d in unknown],
+                    },
+                )
+                await self._load_devices(conn, unknown)
+                for device_id in unknown:
+                    log.info("device registered", extra={"device_id": device_id})
+        return {d: self._devices[d] for d in wanted if d in self._devices}
+
+    async def _load_devices(self, conn: AsyncConn, device_ids: list[str]) -> None:
+        cur = await conn.execute(q.SELECT_DEVICES, {"device_ids": device_ids})
+        for pk, device_id, profile, decommissioned in await cur.fetchall():
+            self._devices[device_id] = _Device(pk, profile, decommissioned)
+
+    async def _resolve_series(
+        self, conn: AsyncConn, accepted: Sequence[tuple[Item, _Device]]
+    ) -> dict[tuple[int, str], int]:
+        missing = {
+            (device.pk, r.metric)
+            for item, device in accepted
+            for r in item.readings
+            if (device.pk, r.metric) not in self._series
+        }
+        if missing:
+            params = {"devices": [d for d, _ in missing], "metrics": [m for _, m in missing]}
+            await conn.execute(q.REGISTER_SERIES, params)
+            cur = await conn.execute(q.SELECT_SERIES, params)
+            for pk, device, metric in await cur.fetchall():
+                self._series[device, metric] = pk
+        return self._series
+
+    # -- fallback ---------------------------------------------------------------------
+
+    async def _write_one_by_one(self, items: Sequence[Item], dead: Sequence[DeadLetter]) -> Outcome:
+        total = Outcome()
+        for item in items:
+            try:
+                conn = await self._connection()
+                one = await self._write_batch(conn, [item], [])
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except psycopg.Error as exc:
+                detail = _first_line(exc)
+                log.error(
+                    "message refused by the database: %s",
+                    detail,
+                    extra={"device_id": item.device_id, "topic": item.topic},
+                )
+                conn = await self._connection()
+                one = await self._write_batch(
+                    conn,
+                    [],
+                    [
+                        DeadLetter(
+                            item.received_at,
+                            item.topic,
+                            item.payload,
+                            "store_rejected",
+                            detail,
+                            item.device_id,
+                        )
+                    ],
+                )
+            total.readings.extend(one.readings)
+            total.dead.update(one.dead)
+            total.statuses.extend(one.statuses)
+        if dead:
+            conn = await self._connection()
+            total.dead.update((await self._write_batch(conn, [], dead)).dead)
+        return total
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Shared test settings: warnings are errors (pyproject), nothing here starts services."""
