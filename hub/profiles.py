@@ -1,0 +1,386 @@
+"""Device profiles: one YAML file per device type, loaded and checked at start-up.
+
+A profile says which metrics a device type reports (unit, type, plausible range),
+how often it reports, and which alert rules apply by default. The format is
+described key by key in ``docs/device-profiles.md``. Any mistake in a file stops
+:func:`load_profiles` with a :class:`~hub.errors.ProfileError` naming the file, the
+field as a dotted path (``metrics.power.min``) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from hub.errors import ProfileError
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+# Keys of the payload formats; a metric may not use them as its name.
+RESERVED_METRIC_NAMES = frozenset({"ts", "metrics"})
+
+# Units a profile may use: SenML codes (RFC 8428 and the RFC 8798 additions) and a
+# few UCUM-style codes municipal meters report in. Value: what the code means.
+KNOWN_UNITS: dict[str, str] = {
+    "1": "dimensionless count or index",
+    "/": "ratio (0-1)",
+    "%": "percent",
+    "%RH": "relative humidity, percent",
+    "%EL": "remaining battery energy level, percent",
+    "W": "watt",
+    "kW": "kilowatt",
+    "Wh": "watt-hour",
+    "kWh": "kilowatt-hour",
+    "V": "volt",
+    "mV": "millivolt",
+    "A": "ampere",
+    "mA": "milliampere",
+    "Cel": "degree Celsius",
+    "K": "kelvin",
+    "Pa": "pascal",
+    "hPa": "hectopascal",
+    "kPa": "kilopascal",
+    "bar": "bar",
+    "lx": "lux",
+    "m": "metre",
+    "cm": "centimetre",
+    "mm": "millimetre",
+    "m3": "cubic metre",
+    "l": "litre",
+    "m3/s": "cubic metres per second",
+    "m3/h": "cubic metres per hour",
+    "l/s": "litres per second",
+    "l/min": "litres per minute",
+    "l/h": "litres per hour",
+    "ug/m3": "microgram per cubic metre",
+    "mg/m3": "milligram per cubic metre",
+    "ppm": "parts per million",
+    "ppb": "parts per billion",
+    "dB": "decibel",
+    "dBm": "decibel-milliwatt",
+    "s": "second",
+    "h": "hour",
+    "count": "number of events",
+}
+
+RuleKind = Literal["threshold", "rate_of_change", "stale", "window", "domain"]
+Severity = Literal["info", "warning", "critical"]
+ParameterValue = StrictBool | StrictInt | StrictFloat | StrictStr
+
+_NUMBER = (int, float)
+# For each rule kind: allowed parameters with their type, and the parameters of
+# which at least one must be present.
+_RULE_PARAMETERS: dict[str, tuple[dict[str, tuple[type, ...]], tuple[frozenset[str], ...]]] = {
+    "threshold": (
+        {"above": _NUMBER, "below": _NUMBER, "for_s": _NUMBER, "hysteresis": _NUMBER},
+        (frozenset({"above", "below"}),),
+    ),
+    "rate_of_change": (
+        {"max_rise_per_h": _NUMBER, "max_fall_per_h": _NUMBER, "window_s": _NUMBER},
+        (frozenset({"max_rise_per_h", "max_fall_per_h"}),),
+    ),
+    "stale": ({"factor": _NUMBER}, ()),
+    "window": (
+        {
+            "aggregate": (str,),
+            "window_s": _NUMBER,
+            "above": _NUMBER,
+            "below": _NUMBER,
+            "local_day": (bool,),
+        },
+        (frozenset({"aggregate"}), frozenset({"window_s"}), frozenset({"above", "below"})),
+    ),
+    "domain": (
+        {
+            "check": (str,),
+            "min_flow": _NUMBER,
+            "start_hour": _NUMBER,
+            "end_hour": _NUMBER,
+            "sun_elevation_deg": _NUMBER,
+            "power_below": _NUMBER,
+            "for_s": _NUMBER,
+        },
+        (frozenset({"check"}),),
+    ),
+}
+WINDOW_AGGREGATES = frozenset({"mean", "min", "max", "sum"})
+DOMAIN_CHECKS = frozenset({"night_flow", "day_burner", "lamp_outage"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Metric(_Frozen):
+    """One quantity a device reports."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    unit: StrictStr
+    type: Literal["float", "int", "bool"] = "float"
+    kind: Literal["gauge", "counter"] = "gauge"
+    min: StrictFloat | None = None
+    max: StrictFloat | None = None
+    description: Annotated[StrictStr, Field(min_length=1)]
+    fiware: StrictStr | None = None
+
+
+class AlertRule(_Frozen):
+    """A default alert rule; evaluated by the alert engine, only checked here."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    kind: RuleKind
+    metric: StrictStr | None = None
+    parameters: dict[str, ParameterValue] = Field(default_factory=dict)
+    severity: Severity = "warning"
+    description: StrictStr = ""
+
+
+class MetricSimulation(_Frozen):
+    """How the generic simulator draws one metric (see docs/simulators.md)."""
+
+    baseline: StrictFloat = 0.0
+    daily_amplitude: StrictFloat = 0.0
+    peak_hour: Annotated[StrictFloat, Field(ge=0, lt=24)] = 14.0
+    noise: Annotated[StrictFloat, Field(ge=0)] = 0.0
+    rate_per_h: Annotated[StrictFloat, Field(ge=0)] = 0.0
+    decimals: Annotated[StrictInt, Field(ge=0, le=6)] = 2
+
+
+class Simulation(_Frozen):
+    """Hints for ``simulators/``; the hub itself ignores them."""
+
+    model: Literal["generic", "street_light", "water_meter", "air_quality"] = "generic"
+    payload_format: Literal["flat", "metrics", "senml", "mixed"] = "mixed"
+    metrics: dict[str, MetricSimulation] = Field(default_factory=dict)
+
+
+class Profile(_Frozen):
+    """A device type: its metrics, reporting interval and default alert rules."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: Annotated[StrictStr, Field(min_length=1)]
+    fiware_type: StrictStr | None = None
+    expected_interval_s: Annotated[StrictInt, Field(gt=0)]
+    offline_factor: Annotated[StrictFloat, Field(ge=1)] = 3.0
+    receive_time_fallback: StrictBool = False
+    metrics: Annotated[dict[str, Metric], Field(min_length=1)]
+    alert_rules: tuple[AlertRule, ...] = ()
+    simulation: Simulation | None = None
+
+    # Filled by hub.payloads with its per-profile lookup table.
+    _decoder: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_metrics_from_keys(cls, data: Any) -> Any:
+        # In YAML a metric's name is its key; copy it in so Metric carries it.
+        if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+            metrics = {}
+            for key, body in data["metrics"].items():
+                metrics[key] = {"name": key, **body} if isinstance(body, dict) else body
+            data = {**data, "metrics": metrics}
+        return data
+
+    @property
+    def offline_after_s(self) -> float:
+        """Seconds without data after which a device of this type counts as offline."""
+        return self.expected_interval_s * self.offline_factor
+
+
+def load_profiles(directory: Path) -> dict[str, Profile]:
+    """Load every ``*.yaml`` profile in ``directory``, keyed by profile name.
+
+    Raises ProfileError for the first mistake found (files are read in name order).
+    """
+    if not directory.is_dir():
+        raise ProfileError(str(directory), "(directory)", "is not a directory")
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not files:
+        raise ProfileError(str(directory), "(directory)", "holds no *.yaml profile files")
+    profiles: dict[str, Profile] = {}
+    for path in files:
+        profile = load_profile(path)
+        if profile.name in profiles:
+            raise ProfileError(str(path), "name", f"profile {profile.name!r} is defined twice")
+        profiles[profile.name] = profile
+    return profiles
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and check one profile file; its ``name`` must equal the file stem."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(file, "(file)", f"cannot be read: {exc}") from None
+    data = _parse_yaml(file, text)
+    if not isinstance(data, dict):
+        raise ProfileError(file, "(file)", "must be a YAML mapping of keys to values")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        field, message = _describe(exc)
+        raise ProfileError(file, field, message) from None
+    if profile.name != path.stem:
+        raise ProfileError(file, "name", f"must equal the file name {path.stem!r}")
+    _check_semantics(file, profile)
+    return profile
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,
+)
+
+
+def _parse_yaml(file: str, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
+        raise ProfileError(file, where, f"invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(file, "(yaml)", f"invalid YAML: {exc}") from None
+
+
+_ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
+    "": tuple(Profile.model_fields),
+    "metrics": tuple(Metric.model_fields),
+    "alert_rules": tuple(AlertRule.model_fields),
+    "simulation": tuple(Simulation.model_fields),
+    "simulation.metrics": tuple(MetricSimulation.model_fields),
+}
+
+
+def _describe(exc: ValidationError) -> tuple[str, str]:
+    """Turn pydantic's first error into (dotted field, plain message)."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    field = ".".join(loc) or "(file)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        # Offer the closest allowed key: most unknown keys are typos.
+        context = ".".join(p for p in loc[:-1] if not p.isdigit() and not _is_metric_key(loc, p))
+        allowed = _ALLOWED_KEYS.get(context, ())
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return field, f"unknown key{hint} (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        return field, "is required"
+    message = error["msg"]
+    if kind.startswith("literal_"):
+        return field, message.replace("Input should be", "must be")
+    return field, f"{message} (got {error.get('input')!r})"
+
+
+def _is_metric_key(loc: list[str], part: str) -> bool:
+    # The key under metrics: or simulation.metrics: is a user-chosen metric name.
+    index = loc.index(part)
+    return index > 0 and loc[index - 1] == "metrics"
+
+
+def _check_semantics(file: str, profile: Profile) -> None:
+    """Checks that span fields: units, ranges, reserved names, rule references."""
+    for name, metric in profile.metrics.items():
+        where = f"metrics.{name}"
+        if name in RESERVED_METRIC_NAMES:
+            raise ProfileError(file, where, f"{name!r} is reserved by the payload formats")
+        if metric.unit not in KNOWN_UNITS:
+            same_letters = [u for u in KNOWN_UNITS if u.lower() == metric.unit.lower()]
+            close = same_letters or difflib.get_close_matches(metric.unit, KNOWN_UNITS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ProfileError(
+                file, f"{where}.unit", f"unknown unit {metric.unit!r}{hint} (see docs)"
+            )
+        if metric.min is not None and metric.max is not None and metric.min > metric.max:
+            raise ProfileError(
+                file, f"{where}.min", f"min {metric.min} is greater than max {metric.max}"
+            )
+        if metric.kind == "counter" and metric.type == "bool":
+            raise ProfileError(file, f"{where}.kind", "a counter cannot be of type bool")
+    rule_names: set[str] = set()
+    for index, rule in enumerate(profile.alert_rules):
+        where = f"alert_rules.{index}"
+        if rule.name in rule_names:
+            raise ProfileError(file, f"{where}.name", f"rule name {rule.name!r} is used twice")
+        rule_names.add(rule.name)
+        _check_rule(file, where, rule, profile)
+    if profile.simulation is not None:
+        for name in profile.simulation.metrics:
+            if name not in profile.metrics:
+                raise ProfileError(
+                    file, f"simulation.metrics.{name}", "names a metric the profile lacks"
+                )
+
+
+def _check_rule(file: str, where: str, rule: AlertRule, profile: Profile) -> None:
+    if rule.metric is None:
+        if rule.kind != "stale":
+            raise ProfileError(file, f"{where}.metric", f"is required for a {rule.kind} rule")
+    elif rule.metric not in profile.metrics:
+        raise ProfileError(
+            file, f"{where}.metric", f"{rule.metric!r} is not a metric of this profile"
+        )
+    allowed, required_groups = _RULE_PARAMETERS[rule.kind]
+    for key, value in rule.parameters.items():
+        field = f"{where}.parameters.{key}"
+        if key not in allowed:
+            raise ProfileError(
+                file, field, f"unknown parameter for {rule.kind} (allowed: {', '.join(allowed)})"
+            )
+        types = allowed[key]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            expected = "a number" if types == _NUMBER else types[0].__name__
+            raise ProfileError(file, field, f"must be {expected} (got {value!r})")
+    for group in required_groups:
+        if not group & rule.parameters.keys():
+            needed = " or ".join(sorted(group))
+            raise ProfileError(file, f"{where}.parameters", f"{rule.kind} rule needs {needed}")
+    aggregate = rule.parameters.get("aggregate")
+    if aggregate is not None and aggregate not in WINDOW_AGGREGATES:
+        raise ProfileError(
+            file,
+            f"{where}.parameters.aggregate",
+            f"must be one of {', '.join(sorted(WINDOW_AGGREGATES))}",
+        )
+    check = rule.parameters.get("check")
+    if check is not None and check not in DOMAIN_CHECKS:
+        raise ProfileError(
+            file,
+            f"{where}.parameters.check",
+            f"must be one of {', '.join(sorted(DOMAIN_CHECKS))}",
+        )
