@@ -1,0 +1,5 @@
+"""``python -m simulators``: see ``simulators/cli.py``."""
+
+from simulators.cli import main
+
+raise SystemExit(main())
