@@ -7,6 +7,11 @@ knows paho: it turns socket readiness into ``loop_read``/``loop_write`` calls,
 hands every PUBLISH to a callback as an :class:`Inbound`, and sends the PUBACK
 only when :meth:`MqttSession.ack` is called (after the batch is committed).
 
+Backpressure does not rely on the broker honouring our receive maximum (Mosquitto
+2.0.11 was seen sending two new messages per acknowledgement): the pipeline calls
+:meth:`MqttSession.pause_reading` when its inbox is full, we stop reading the
+socket, and TCP pushes back on the broker, which keeps the messages queued.
+
 Each connection has a generation number. A message's ack is sent only on the
 connection that delivered it: after a reconnect the broker redelivers whatever
 was not acknowledged, and a packet id of the old connection may already name
@@ -58,6 +63,8 @@ class MqttSession:
         client_id: fixed, so the broker keeps the session across restarts.
         topics: topic filters subscribed at QoS 1 on every connection.
         on_message: called in the event loop for every PUBLISH; must not block.
+        on_connection_lost: called when a connection ends; messages of that
+            connection not yet acknowledged will be redelivered on the next one.
         session_expiry_s: how long the broker keeps the session while we are away.
         receive_maximum: unacknowledged QoS 1 messages the broker may send at once;
             this is the bound on in-flight work.
@@ -71,6 +78,7 @@ class MqttSession:
         client_id: str,
         topics: list[str],
         on_message: Callable[[Inbound], None],
+        on_connection_lost: Callable[[], None],
         session_expiry_s: int,
         receive_maximum: int,
         reconnect_max_s: float = 30.0,
@@ -79,6 +87,8 @@ class MqttSession:
         self._host, self._port, self._tls, user, password = mqtt_endpoint(url)
         self._topics = topics
         self._on_message = on_message
+        self._on_connection_lost = on_connection_lost
+        self._paused = False
         self._session_expiry_s = session_expiry_s
         self._receive_maximum = receive_maximum
         self._reconnect_max_s = reconnect_max_s
@@ -119,6 +129,27 @@ class MqttSession:
         if not self.connected.is_set():
             return
         self._client.ack(message.mid, message.qos)
+
+    def pause_reading(self) -> None:
+        """Stop taking messages off the socket until :meth:`resume_reading`."""
+        if not self._paused:
+            self._paused = True
+            sock = self._client.socket()
+            if sock is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    self._loop.remove_reader(sock)
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            sock = self._client.socket()
+            if sock is not None:
+                self._loop.add_reader(sock, self._readable, sock)
+                self._readable(sock)  # paho may hold bytes it already read
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def drop(self) -> None:
         """Drop the connection so the broker redelivers every unacknowledged message."""
@@ -230,9 +261,13 @@ class MqttSession:
     def _handle_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         self._stop_misc()
         self._disconnected.set()
+        self._paused = False
+        if was_connected:
+            self._on_connection_lost()
 
     def _handle_message(self, client: Any, userdata: Any, msg: paho.MQTTMessage) -> None:
         self._on_message(
@@ -243,8 +278,10 @@ class MqttSession:
         # Called from the executor thread inside connect().
         self._loop.call_soon_threadsafe(self._loop.add_reader, sock, self._readable, sock)
 
-    def _readable(self, sock: socket.socket) -> None:
+    def _readable(self, sock: Any) -> None:
         for _ in range(_READS_PER_WAKEUP):
+            if self._paused:
+                return
             if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
             if self._client.socket() is not sock or not _has_data(sock):
@@ -266,7 +303,7 @@ class MqttSession:
         self._client.loop_write()
 
 
-def _has_data(sock: socket.socket) -> bool:
+def _has_data(sock: Any) -> bool:
     """True if the socket has bytes waiting (paho reads one packet per call)."""
     pending = getattr(sock, "pending", None)  # TLS sockets buffer decrypted bytes
     if pending is not None and pending():

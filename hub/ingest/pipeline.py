@@ -3,12 +3,13 @@
     MqttSession --on_message--> inbox --collect/decode--> batches --write--> ack
                  (bounded by the MQTT v5 receive maximum)   (1 waiting)
 
-Backpressure: the broker sends at most ``receive_maximum`` unacknowledged messages,
-so the inbox can never hold more. Should a broker break that promise, the extra
-message is not taken (and not acknowledged), the connection is dropped, and the
-broker redelivers it on the next one. While the writer waits for the database,
-the collector blocks on the full ``batches`` queue, the inbox fills up to the
-receive maximum, and the broker keeps everything after that: memory stays flat.
+Backpressure: the inbox holds at most ``receive_maximum`` messages. When it is full
+the session stops reading its socket, TCP pushes back, and the broker keeps the
+rest queued (we announce the same number as the MQTT v5 receive maximum, but do
+not rely on the broker honouring it). While the writer waits for the database,
+the collector blocks on the full ``batches`` queue, the inbox fills, reading
+stops: memory stays flat. When a connection ends, the messages still in the inbox
+are dropped: they were not acknowledged, so the broker sends them again.
 
 Messages are acknowledged in receive order, once their batch is committed.
 """
@@ -58,7 +59,8 @@ class Ingest:
         self._profiles = profiles
         self._max_future = timedelta(seconds=settings.max_future_s)
         self._max_past = timedelta(seconds=settings.max_past_s)
-        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(settings.mqtt_receive_maximum)
+        self._inbox_limit = settings.mqtt_receive_maximum
+        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(self._inbox_limit + 1)
         self._batches: asyncio.Queue[tuple[list[Inbound], list[Item], list[DeadLetter]]] = (
             asyncio.Queue(1)
         )
@@ -89,6 +91,7 @@ class Ingest:
             client_id=self._settings.mqtt_client_id,
             topics=subscriptions(self._settings),
             on_message=self._receive,
+            on_connection_lost=self._connection_lost,
             session_expiry_s=self._settings.mqtt_session_expiry_s,
             receive_maximum=self._settings.mqtt_receive_maximum,
             reconnect_max_s=self._settings.mqtt_reconnect_max_s,
@@ -107,28 +110,43 @@ class Ingest:
     # -- stages ---------------------------------------------------------------------
 
     def _receive(self, message: Inbound) -> None:
+        assert self._session is not None
         try:
             self._inbox.put_nowait(message)
-        except asyncio.QueueFull:
+        except asyncio.QueueFull:  # cannot happen while reading pauses at the limit
             log.error(
-                "broker sent more than the receive maximum; reconnecting so it redelivers",
+                "inbox overflow; reconnecting so the broker redelivers",
                 extra={"topic": message.topic},
             )
-            if self._session is not None:
-                self._session.drop()
+            self._session.drop()
             return
         self._unacked += 1
+        if self._inbox.qsize() >= self._inbox_limit:
+            self._session.pause_reading()
+
+    def _connection_lost(self) -> None:
+        dropped = 0
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+            dropped += 1
+        self._unacked -= dropped
+
+    def _take(self, message: Inbound) -> Inbound:
+        assert self._session is not None
+        if self._session.paused and self._inbox.qsize() <= self._inbox_limit // 2:
+            self._session.resume_reading()
+        return message
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
         max_messages = self._settings.batch_max_messages
         max_delay = self._settings.batch_max_delay_ms / 1000
         while True:
-            batch = [await self._inbox.get()]
+            batch = [self._take(await self._inbox.get())]
             deadline = loop.time() + max_delay
             while len(batch) < max_messages:
                 try:
-                    batch.append(self._inbox.get_nowait())
+                    batch.append(self._take(self._inbox.get_nowait()))
                     continue
                 except asyncio.QueueEmpty:
                     pass
@@ -136,7 +154,7 @@ class Ingest:
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                    batch.append(self._take(await asyncio.wait_for(self._inbox.get(), remaining)))
                 except TimeoutError:
                     break
             items: list[Item] = []

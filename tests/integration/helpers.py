@@ -257,3 +257,15 @@ def missing_sequences(url: str, devices: list[str], messages: int) -> dict[str, 
     for device_id, value in rows:
         seen[device_id].add(value)
     return {d: sorted(set(range(messages)) - s)[:20] for d, s in seen.items() if len(s) != messages}
+
+
+def metric_value(port: int, name: str) -> float:
+    """The value of one sample on a hub's /metrics page (0 when absent)."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key == name:
+            return float(value)
+    return 0.0
