@@ -16,6 +16,7 @@ from hub.errors import HubError, MigrationError
 from hub.ingest.pipeline import Ingest
 from hub.profiles import load_profiles
 from hub.store.db import connect
+from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    retention_task = asyncio.create_task(
+        run_retention(settings.database_url, level, settings.retention_days), name="retention"
+    )
     ingest_task = asyncio.create_task(ingest.run(), name="ingest")
     api_task = asyncio.create_task(server.serve(), name="api")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
@@ -78,6 +82,7 @@ async def serve(settings: Settings) -> None:
     server.should_exit = True
     ingest_task.cancel()
     stop_task.cancel()
+    retention_task.cancel()
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
