@@ -39,6 +39,16 @@ def stack() -> Iterator[Devstack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder that the 'postgres' user can enter (pytest's tmp_path sits
+    under a 0700 folder, and PostgreSQL runs as 'postgres' when tests run as root)."""
+    path = Path(tempfile.mkdtemp(prefix="hub-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(params=["plain", "timescale"])
 def storage(request: pytest.FixtureRequest, stack: Devstack) -> str:
     level: str = request.param
