@@ -22,6 +22,7 @@ from simulators.faults import (
     load_scenario,
     parse_duration,
     parse_fault,
+    resolve_faults,
 )
 from simulators.fleet import DeviceSpec, build_fleet, fleet_csv, fleet_geojson, fleet_json
 from simulators.stream import fleet_messages
@@ -152,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     _mqtt_options(backfill)
     backfill.add_argument("--days", type=float, default=14.0, help="days of history (14)")
     backfill.add_argument("--end", type=_datetime, help="end of the history (default: now)")
-    backfill.add_argument("--connections", type=int, default=1, help="MQTT connections (1)")
+    backfill.add_argument(
+        "--workers", type=int, default=2, help="publishing processes, one connection each (2)"
+    )
     backfill.add_argument("--with-status", action="store_true", help="also publish status messages")
 
     devices = sub.add_parser(
@@ -199,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sample":
         return _sample(args, fleet, profiles, faults)
     from simulators.publisher import PublishError
-    from simulators.runner import run_backfill, run_fleet
+    from simulators.runner import BackfillJob, run_backfill, run_fleet
 
     try:
         if args.command == "fleet":
@@ -211,12 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 per_device=per_device, connections=connections, quiet=args.quiet,
             )  # fmt: skip
         end = args.end or datetime.now(UTC).replace(microsecond=0)
-        return run_backfill(
-            url=args.mqtt_url, prefix=args.prefix, fleet=fleet, profiles=profiles,
-            seed=args.seed, start=end - timedelta(days=args.days), end=end,
-            interval_s=args.interval, faults=faults, timezone=args.timezone,
-            connections=args.connections, quiet=args.quiet, status=args.with_status,
+        job = BackfillJob(
+            url=args.mqtt_url, prefix=args.prefix, profiles_dir=str(args.profiles_dir),
+            devices=args.devices, seed=args.seed, lat=args.lat, lon=args.lon, mix=args.mix,
+            start=end - timedelta(days=args.days), end=end, interval_s=args.interval,
+            faults=tuple(faults), timezone=args.timezone, status=args.with_status,
         )  # fmt: skip
+        resolve_faults(faults, fleet, start=job.start.timestamp(), seed=args.seed)  # fail early
+        return run_backfill(job, workers=args.workers, quiet=args.quiet)
     except (PublishError, FaultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

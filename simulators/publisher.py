@@ -32,7 +32,9 @@ from simulators.stream import Message
 
 log = logging.getLogger("simulators.publisher")
 
-MAX_QUEUED = 5000  # messages one client holds unacknowledged before we wait
+# Messages one client holds unacknowledged before we wait. Small on purpose: paho
+# scans its whole queue on every acknowledgement, so a long queue costs throughput.
+MAX_QUEUED = 200
 
 
 class PublishError(RuntimeError):
@@ -76,10 +78,10 @@ class Publisher:
 
     def _make(self, client_id: str, name: str, index: int) -> _Conn:
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
         )
         client.max_queued_messages_set(MAX_QUEUED)
-        client.max_inflight_messages_set(1000)
+        client.max_inflight_messages_set(100)
         if self.username:
             client.username_pw_set(self.username, self.password)
         if self.tls:
