@@ -7,17 +7,20 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import uvicorn
 
 from hub.api.app import create_app
 from hub.config import Settings
 from hub.errors import HubError, MigrationError
+from hub.events import Event, EventBus
 from hub.ingest.pipeline import Ingest
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
+from hub.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +47,25 @@ def read_storage_level(settings: Settings) -> str:
     return level
 
 
+def publish_outcome(bus: EventBus, outcome: Outcome) -> None:
+    """Committed readings and status changes go to the live subscribers."""
+    bus.publish_readings(outcome.readings, outcome.profiles)
+    now = datetime.now(UTC)
+    for device_id, status in outcome.statuses:
+        bus.publish(
+            Event("status", device_id, outcome.profiles.get(device_id), now, {"status": status})
+        )
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; unacknowledged messages stay with the broker."""
     profiles = load_profiles(settings.profiles_dir)
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s", len(profiles), level)
+    bus = EventBus()
     ingest = Ingest(settings, profiles, storage=level)
-    app = create_app(settings, broker_connected=lambda: ingest.broker_connected)
+    ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
+    app = create_app(settings, broker_connected=lambda: ingest.broker_connected, bus=bus)
     server = _Server(
         uvicorn.Config(
             app,

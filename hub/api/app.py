@@ -13,13 +13,26 @@ from psycopg_pool import AsyncConnectionPool
 from hub import __version__
 from hub.api import ops
 from hub.config import Settings
+from hub.events import EventBus
 from hub.store.db import connect_kwargs
 
 BrokerCheck = Callable[[], bool]
 
 
-def create_app(settings: Settings, *, broker_connected: BrokerCheck | None = None) -> FastAPI:
-    """The API app. ``broker_connected`` tells /readyz whether the ingest is connected."""
+def create_app(
+    settings: Settings,
+    *,
+    broker_connected: BrokerCheck | None = None,
+    bus: EventBus | None = None,
+) -> FastAPI:
+    """The API app.
+
+    Args:
+        settings: the hub's settings.
+        broker_connected: tells /readyz whether the ingest is connected to the broker
+            (without it, /readyz tries a TCP connection to the broker).
+        bus: committed readings and alert changes, for the live stream.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +59,7 @@ def create_app(settings: Settings, *, broker_connected: BrokerCheck | None = Non
     )
     app.state.settings = settings
     app.state.broker_connected = broker_connected
+    app.state.bus = bus if bus is not None else EventBus()
     app.include_router(ops.router)
 
     @app.exception_handler(Exception)

@@ -70,6 +70,7 @@ class Outcome:
     readings: list[Reading] = field(default_factory=list)
     dead: Counter[str] = field(default_factory=Counter)
     statuses: list[tuple[str, str]] = field(default_factory=list)  # (device_id, status)
+    profiles: dict[str, str] = field(default_factory=dict)  # device_id -> profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,7 @@ class BatchWriter:
         self._last_seen.update(seen)
         for item, _ in accepted:
             outcome.readings.extend(item.readings)
+            outcome.profiles[item.device_id] = item.profile
         outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
         outcome.dead.update(d.reason for d in rejected)
         return outcome
@@ -314,6 +316,7 @@ class BatchWriter:
             total.readings.extend(one.readings)
             total.dead.update(one.dead)
             total.statuses.extend(one.statuses)
+            total.profiles.update(one.profiles)
         if dead:
             conn = await self._connection()
             total.dead.update((await self._write_batch(conn, [], dead)).dead)

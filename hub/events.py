@@ -1,0 +1,114 @@
+"""In-process event bus: committed readings and alert changes, fanned out to
+subscribers (the live stream, the alert engine's point rules).
+
+Publishing never blocks and never fails: each subscriber has its own bounded
+buffer, and a subscriber whose buffer is full is cut off (``overflowed`` is set,
+its iterator ends, and it is logged once). A slow browser therefore cannot stall
+the ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from hub.model import Reading
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["reading", "alert", "status"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened, as the live stream sends it."""
+
+    type: EventType
+    device_id: str
+    profile: str | None
+    time: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventFilter = Callable[[Event], bool]
+
+
+class Subscription:
+    """A subscriber's bounded buffer; iterate it to receive events."""
+
+    def __init__(self, bus: EventBus, maxsize: int, accept: EventFilter | None, name: str) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._accept = accept
+        self.name = name
+        self.overflowed = False
+
+    def _offer(self, event: Event) -> None:
+        if self.overflowed or (self._accept is not None and not self._accept(event)):
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("event subscriber %s too slow: dropped", self.name)
+            self._bus.unsubscribe(self)
+            # Make room for the end marker so the reader wakes up and stops.
+            self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+
+class EventBus:
+    """Fan-out of events to subscribers; used from the event loop thread only."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(
+        self, *, maxsize: int = 1000, accept: EventFilter | None = None, name: str = "subscriber"
+    ) -> Subscription:
+        subscription = Subscription(self, maxsize, accept, name)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event: Event) -> None:
+        for subscription in list(self._subscribers):
+            subscription._offer(event)
+
+    def publish_readings(self, readings: list[Reading], profiles: dict[str, str]) -> None:
+        """Publish committed readings; ``profiles`` maps device id to profile name."""
+        if not self._subscribers:
+            return
+        for r in readings:
+            self.publish(
+                Event(
+                    "reading",
+                    r.device_id,
+                    profiles.get(r.device_id),
+                    r.time,
+                    {"metric": r.metric, "value": r.value},
+                )
+            )
