@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
+# Devices changed through the API (decommissioned, profile changed) are seen by
+# the ingest at the latest this long after the change.
+DEVICE_CACHE_TTL_S = 30.0
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
@@ -101,6 +105,7 @@ class BatchWriter:
         self._retry_max_s = retry_max_s
         self._conn: AsyncConn | None = None
         self._devices: dict[str, _Device] = {}
+        self._devices_since = time.monotonic()
         self._series: dict[tuple[int, str], int] = {}
         self._last_seen: dict[int, datetime] = {}
         self.database_up = False
@@ -241,6 +246,9 @@ class BatchWriter:
         return None
 
     async def _resolve_devices(self, conn: AsyncConn, items: Sequence[Item]) -> dict[str, _Device]:
+        if time.monotonic() - self._devices_since > DEVICE_CACHE_TTL_S:
+            self._devices.clear()
+            self._devices_since = time.monotonic()
         wanted = {item.device_id: item.profile for item in items}
         missing = [d for d in wanted if d not in self._devices]
         if missing:
