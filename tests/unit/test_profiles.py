@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,13 @@ def test_profiles_are_immutable() -> None:
     profile = load_profiles(PROFILES_DIR)["street_light"]
     with pytest.raises(ValueError, match="frozen"):
         profile.expected_interval_s = 1  # type: ignore[misc]
+
+
+def test_waste_bin_example_in_docs_validates(tmp_path: Path) -> None:
+    doc = (REPO / "docs" / "device-profiles.md").read_text(encoding="utf-8")
+    match = re.search(r"```yaml\n(# device_profiles/waste_bin\.yaml\n.*?)```", doc, re.S)
+    assert match, "the worked example is missing from docs/device-profiles.md"
+    (tmp_path / "waste_bin.yaml").write_text(match.group(1), encoding="utf-8")
+    profile = load_profiles(tmp_path)["waste_bin"]
+    assert "fill_level" in profile.metrics
+    assert profile.offline_after_s == 6 * 3600
