@@ -274,7 +274,10 @@ def _parse_timestamp(ts: object, ctx: _Context) -> datetime:
         try:
             time = datetime.fromisoformat(ts)
         except ValueError:
-            raise ctx.fail("bad_timestamp", f"not an RFC 3339 time: {ts[:40]!r}") from None
+            try:  # RFC 3339 allows a lower-case 't' and 'z'
+                time = datetime.fromisoformat(ts.upper())
+            except ValueError:
+                raise ctx.fail("bad_timestamp", f"not an RFC 3339 time: {ts[:40]!r}") from None
         if time.utcoffset() is None:
             raise ctx.fail("bad_timestamp", f"time without a UTC offset: {ts[:40]!r}")
         return time.astimezone(UTC)

@@ -122,6 +122,7 @@ ACCEPTED = [
     # (name, payload, expected values, expected time of every reading)
     ("flat_rfc3339_z", f'{{"ts": "{T}", "power": 42.5}}', {"power": 42.5}, T_DT),
     ("flat_rfc3339_offset", '{"ts": "2025-01-10T12:59:00+01:00", "power": 1}', {"power": 1.0}, T_DT),
+    ("flat_rfc3339_lower_case", '{"ts": "2025-01-10t11:59:00z", "power": 1}', {"power": 1.0}, T_DT),
     ("flat_fractional_seconds", '{"ts": "2025-01-10T11:59:00.250Z", "power": 1}', {"power": 1.0}, T_DT + timedelta(milliseconds=250)),
     ("flat_epoch_seconds", f'{{"ts": {NOW_S - 60}, "power": 1}}', {"power": 1.0}, T_DT),
     ("flat_epoch_seconds_float", f'{{"ts": {NOW_S - 60}.5, "power": 1}}', {"power": 1.0}, T_DT + timedelta(milliseconds=500)),
@@ -256,6 +257,7 @@ REFUSED = [
     ("null_timestamp", '{"ts": null, "power": 5}', "bad_timestamp"),
     ("naive_rfc3339", '{"ts": "2025-01-10T11:59:00", "power": 5}', "bad_timestamp"),
     ("date_only", '{"ts": "2025-01-10", "power": 5}', "bad_timestamp"),
+    ("leap_second", '{"ts": "2025-01-10T11:59:60Z", "power": 5}', "bad_timestamp"),
     ("garbage_timestamp", '{"ts": "yesterday", "power": 5}', "bad_timestamp"),
     ("bool_timestamp", '{"ts": true, "power": 5}', "bad_timestamp"),
     ("list_timestamp", '{"ts": [2025], "power": 5}', "bad_timestamp"),
