@@ -292,6 +292,7 @@ class Mosquitto:
     root: Path
     port: int = field(default_factory=free_port)
     extra_conf: str = ""
+    config: str | None = None  # a whole configuration instead of the private default
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -305,7 +306,7 @@ class Mosquitto:
     def start(self) -> Self:
         self.root.mkdir(parents=True, exist_ok=True)
         conf = self.root / "mosquitto.conf"
-        text = _MOSQUITTO_CONF.format(port=self.port, root=self.root)
+        text = self.config or _MOSQUITTO_CONF.format(port=self.port, root=self.root)
         if os.geteuid() == 0:
             text += "user root\n"
         conf.write_text(text + self.extra_conf)
