@@ -60,9 +60,11 @@ def make_clock(speedup: float, duration_s: float | None, start: datetime | None)
     wall0 = time.time()
     if start is not None:
         sim0 = start.timestamp()
+    elif speedup > 1 and duration_s is not None:
+        # Catch up with "now" exactly when the run ends.
+        sim0 = wall0 - duration_s * (speedup - 1)
     elif speedup > 1:
-        # End the sped-up stretch at "now": cover duration * speedup of history.
-        sim0 = wall0 - (duration_s or 86_400.0) * (speedup - 1)
+        sim0 = wall0 - 86_400.0  # replay the last day fast, then go on live
     else:
         sim0 = wall0
     return SimClock(wall0, min(sim0, wall0), speedup)

@@ -365,3 +365,16 @@ def test_fault_window_times_follow_start_and_duration() -> None:
 def test_faults_that_cannot_apply_are_refused(fault: Fault, message: str) -> None:
     with pytest.raises(FaultError, match=message):
         resolve_faults([fault], FLEET, start=0, seed=1)
+
+
+SCENARIOS = sorted(
+    (Path(__file__).resolve().parents[2] / "simulators" / "scenarios").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_shipped_scenario_applies_to_a_default_fleet(path: Path) -> None:
+    faults = load_scenario(path)
+    fleet = build_fleet(PROFILES, 200, seed=1)
+    windows = resolve_faults(faults, fleet, start=START.timestamp(), seed=1)
+    assert {w.kind for ws in windows.values() for w in ws} == {f.kind for f in faults}
