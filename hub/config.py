@@ -88,6 +88,37 @@ class Settings(BaseSettings):
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
     api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP API and dashboard.")
+    open_data: bool = Field(
+        False,
+        description="Open-data mode: anyone may read (GET) the API without a key. Writes "
+        "always need an operator or admin key.",
+    )
+    api_max_range_days: int = Field(
+        31,
+        ge=1,
+        description="Longest time range of one raw-readings request; longer ranges get a 400 "
+        "(ask for buckets, or use the CSV export).",
+    )
+    api_max_rows: int = Field(
+        10000,
+        ge=100,
+        description="Most rows (readings, buckets x metrics, or list items) in one JSON "
+        "response; a request that asks for more gets a 400.",
+    )
+    export_max_range_days: int = Field(
+        400,
+        ge=1,
+        description="Longest time range of one CSV export (streamed, not held in memory).",
+    )
+    sse_buffer: int = Field(
+        1000,
+        ge=10,
+        description="Events buffered per live-stream client; a client that falls this far "
+        "behind is disconnected (and may reconnect).",
+    )
+    sse_heartbeat_s: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on an idle live stream."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."
