@@ -6,6 +6,7 @@
      ├── PayloadError       an MQTT message cannot become readings (reason, detail)
      ├── StoreError         the database refused or is unreachable
      │    └── MigrationError  a migration failed or the schema is unknown
+     ├── ConflictError      the request conflicts with the current state (read-only rule, invalid transition)
      └── DevstackError      the private PostgreSQL/Mosquitto could not start
 
 Lower-level errors (psycopg, paho, pydantic) are translated where they enter the
@@ -81,6 +82,11 @@ class StoreError(HubError):
 
 class MigrationError(StoreError):
     pass
+
+
+class ConflictError(HubError):
+    """A change the current state forbids: editing a profile default rule,
+    acknowledging a resolved alert."""
 
 
 class DevstackError(HubError):
