@@ -43,6 +43,18 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     return run_dev(settings, devices=args.devices, speedup=args.speedup, seed=args.seed)
 
 
+def _apikey(settings: Settings, args: argparse.Namespace) -> int:
+    from hub import apikeys
+
+    if args.apikey_command == "create":
+        apikeys.create(settings, role=args.role, name=args.name)
+    elif args.apikey_command == "list":
+        apikeys.list_keys(settings)
+    elif not apikeys.revoke(settings, args.id):
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hub",
@@ -67,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--seed", type=int, default=1, help="seed of the simulated town")
     dev.set_defaults(func=_dev)
+    apikey = commands.add_parser("apikey", help="create, list and revoke API keys")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    create = apikey_commands.add_parser("create", help="create a key and print it (only once)")
+    create.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    create.add_argument("--name", required=True, help="who or what uses the key")
+    apikey_commands.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = apikey_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", type=int)
+    apikey.set_defaults(func=_apikey)
     return parser
 
 
