@@ -21,3 +21,31 @@ QUEUE_DEPTH = Gauge("hub_ingest_queue_depth", "Messages received and not yet in 
 UNACKED = Gauge("hub_ingest_unacked", "Messages received and not yet acknowledged")
 DATABASE_UP = Gauge("hub_ingest_database_up", "1 while the ingest can write to the database")
 BROKER_UP = Gauge("hub_ingest_broker_up", "1 while the ingest is connected to the broker")
+READING_AGE = Histogram(
+    "hub_ingest_reading_age_seconds",
+    "Time from a message's timestamp to the commit of its readings (publish-to-committed "
+    "latency for devices with a true clock; large for backfilled or late data)",
+    buckets=(
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.15,
+        0.2,
+        0.25,
+        0.3,
+        0.4,
+        0.5,
+        0.75,
+        1,
+        2,
+        5,
+        10,
+        30,
+        60,
+        300,
+        3600,
+    ),
+)

@@ -174,7 +174,7 @@ class Ingest:
             for message in messages:
                 self._session.ack(message)
             self._unacked -= len(messages)
-            self._count(messages, outcome)
+            self._count(messages, items, outcome)
             for listener in self._listeners:
                 try:
                     listener(outcome)
@@ -189,7 +189,11 @@ class Ingest:
             metrics.BROKER_UP.set(1 if self.broker_connected else 0)
             await asyncio.sleep(1)
 
-    def _count(self, messages: list[Inbound], outcome: Outcome) -> None:
+    def _count(self, messages: list[Inbound], items: list[Item], outcome: Outcome) -> None:
+        now = time.time()
+        for item in items:
+            if item.readings:
+                metrics.READING_AGE.observe(now - item.readings[0].time.timestamp())
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.READINGS.inc(len(outcome.readings))
         status = sum(1 for m in messages if m.topic.endswith("/status"))

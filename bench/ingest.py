@@ -1,0 +1,420 @@
+"""Ingest benchmark: Mosquitto + PostgreSQL + hub on this machine, ack after commit.
+
+    python -m bench.ingest [--drain-messages 600000] [--rate 5000] [--duration 30] ...
+
+Two modes (both by default), each with its own devices so their counts are checked
+separately:
+
+- drain: the whole load is published to the hub's persistent session while the
+  hub is stopped; then the hub starts and the time to commit the backlog is
+  measured (``drain_msgs_per_s``). The load generator does not compete for CPU.
+- steady: publishers send at a fixed rate (``--rate``) for ``--duration`` seconds
+  while the hub runs; each message carries its publish time, so the hub's
+  reading-age histogram gives publish-to-committed latency (p50/p99).
+
+In the same run it measures the raw broker rate (mosquitto_sub, C, draining a
+QoS 1 backlog) and the raw COPY rate (psql \\copy into a table shaped like
+readings), and prints the hub's rate as a fraction of each. Results go to the
+terminal and to bench/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench import load, probes
+from hub.devstack import Devstack, free_port
+from hub.store.db import connect
+from hub.store.migrate import migrate
+
+RESULTS = Path(__file__).parent / "results"
+PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
+console = Console()
+
+
+class Hub:
+    """``hub run`` processes (several on a shared subscription with --workers)."""
+
+    def __init__(self, env: dict[str, str], workers: int, logdir: Path) -> None:
+        self.workers = workers
+        self.logdir = logdir
+        self.ports = [free_port() for _ in range(workers)]
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        for n, port in enumerate(self.ports):
+            env = {**self.env, "HUB_API_PORT": str(port), "HUB_MQTT_CLIENT_ID": f"bench-hub-{n}"}
+            if self.workers > 1:
+                env["HUB_MQTT_SHARE_GROUP"] = "bench"
+            with open(self.logdir / f"hub-{n}.log", "ab") as log:
+                self.procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "hub", "run"],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        deadline = time.monotonic() + 60
+        for port in self.ports:
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    logs = "\n".join(p.read_text()[-1500:] for p in self.logdir.glob("hub-*.log"))
+                    raise RuntimeError(f"hub did not become ready:\n{logs}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            proc.wait(30)
+        self.procs = []
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def scrape(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for port in self.ports:
+            for key, value in probes.scrape(port).items():
+                total[key] = total.get(key, 0.0) + value
+        return total
+
+    def readings(self) -> float:
+        return self.scrape().get("hub_ingest_readings_total", 0.0)
+
+    def rss(self) -> float:
+        return sum(probes.rss_mb(pid) for pid in self.pids)
+
+
+def stored(url: str, prefix: str) -> tuple[int, int]:
+    """(readings, distinct (series, time)) of the devices whose id starts with prefix."""
+    with connect(url, "bench") as conn:
+        row = conn.execute(
+            """SELECT count(*), count(DISTINCT (r.series_id, r.time))
+               FROM readings r JOIN series s ON s.id = r.series_id
+               JOIN devices d ON d.id = s.device WHERE d.device_id LIKE %s""",
+            (prefix + "%",),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def specs(
+    args: argparse.Namespace,
+    broker_port: int,
+    devices: list[str],
+    per_device: int,
+    rate: float,
+    base_ts: float | None,
+    prefix: str,
+) -> list[load.LoadSpec]:
+    groups = load.split(devices, args.publishers)
+    return [
+        load.LoadSpec(
+            "127.0.0.1",
+            broker_port,
+            prefix,
+            group,
+            per_device,
+            rate / len(groups) if rate else 0,
+            args.readings,
+            base_ts,
+        )
+        for group in groups
+    ]
+
+
+def run_drain(
+    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: dict[str, list[int]]
+) -> dict[str, Any]:
+    devices = [f"d-{n:05d}" for n in range(args.devices)]
+    per_device = max(1, args.drain_messages // len(devices))
+    total = per_device * len(devices)
+    expected_readings = total * args.readings
+    hub.start()  # creates the persistent session(s) and subscriptions
+    hub.stop()
+    console.print(f"drain: publishing a backlog of {total:,} messages while the hub is stopped")
+    procs, out = load.start_publishers(
+        specs(args, stack.mosquitto.port, devices, per_device, 0, time.time() - 86400, "city"),
+        "bench-drain",
+    )
+    results = load.collect(procs, out)
+    acked = sum(r.acked for r in results)
+    assert acked == total, f"broker acknowledged {acked} of {total}"
+    before = 0.0
+    hub.start()
+    meter = probes.CpuMeter({**cpu_groups, "hub": hub.pids})
+    meter.start()
+    rss_max = hub.rss()
+    first_at: float | None = None
+    with Progress(
+        TextColumn("drain"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} readings"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("drain", total=expected_readings)
+        while True:
+            done = hub.readings()
+            if done > 0 and first_at is None:
+                first_at, before = time.monotonic(), done
+            bar.update(task, completed=done)
+            rss_max = max(rss_max, hub.rss())
+            if done >= expected_readings:
+                break
+            time.sleep(0.1)
+    elapsed = time.monotonic() - (first_at or time.monotonic())
+    cpu = meter.stop()
+    hub.stop()
+    readings, distinct = stored(url, "d-")
+    rate = (done - before) / args.readings / max(elapsed, 1e-9)
+    return {
+        "drain_messages": total,
+        "drain_seconds": round(elapsed, 2),
+        "drain_msgs_per_s": round(rate),
+        "drain_readings_per_s": round(rate * args.readings),
+        "drain_lost": expected_readings - distinct,
+        "drain_duplicated": readings - distinct,
+        "drain_hub_rss_mb_max": round(rss_max, 1),
+        "drain_cpu": cpu,
+    }
+
+
+def run_steady(
+    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: dict[str, list[int]]
+) -> dict[str, Any]:
+    devices = [f"s-{n:05d}" for n in range(args.devices)]
+    per_device = max(1, int(args.rate * args.duration) // len(devices))
+    total = per_device * len(devices)
+    expected_readings = total * args.readings
+    hub.start()
+    before = hub.scrape()
+    meter = probes.CpuMeter({**cpu_groups, "hub": hub.pids})
+    console.print(f"steady: {total:,} messages at {args.rate:,.0f} msg/s for ~{args.duration} s")
+    procs, out = load.start_publishers(
+        specs(args, stack.mosquitto.port, devices, per_device, args.rate, None, "city"),
+        "bench-steady",
+    )
+    meter.groups["publishers"] = [p.pid for p in procs if p.pid]
+    meter.start()
+    started = time.monotonic()
+    rss_samples: list[float] = []
+    while any(p.is_alive() for p in procs):
+        rss_samples.append(hub.rss())
+        time.sleep(0.5)
+    results = load.collect(procs, out)
+    deadline = time.monotonic() + 120
+    while (
+        hub.scrape().get("hub_ingest_readings_total", 0)
+        - before.get("hub_ingest_readings_total", 0)
+        < expected_readings
+        and time.monotonic() < deadline
+    ):
+        rss_samples.append(hub.rss())
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    cpu = meter.stop()
+    after = hub.scrape()
+    hub.stop()
+    p50, p99 = probes.age_percentiles(before, after)
+    readings, distinct = stored(url, "s-")
+    publish_seconds = max(r.seconds for r in results)
+    return {
+        "msgs_per_s": round(total / publish_seconds),
+        "readings_per_s": round(total * args.readings / publish_seconds),
+        "steady_target_msgs_per_s": args.rate,
+        "steady_seconds": round(elapsed, 1),
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "lost": expected_readings - distinct,
+        "duplicated": readings - distinct,
+        "hub_rss_mb_max": round(max(rss_samples), 1) if rss_samples else None,
+        "hub_rss_mb_first_last": [round(rss_samples[0], 1), round(rss_samples[-1], 1)]
+        if rss_samples
+        else None,
+        "steady_cpu": cpu,
+        "published_acked": sum(r.acked for r in results),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--mode", choices=["both", "drain", "steady"], default="both")
+    parser.add_argument(
+        "--drain-messages",
+        type=int,
+        default=600_000,
+        help="backlog size in drain mode (default 600000: 30 s at 20k msg/s)",
+    )
+    parser.add_argument("--rate", type=float, default=5000, help="steady rate, msg/s (5000)")
+    parser.add_argument("--duration", type=float, default=30, help="steady seconds (30)")
+    parser.add_argument("--devices", type=int, default=1000, help="devices per mode (1000)")
+    parser.add_argument(
+        "--readings", type=int, default=3, choices=range(1, 6), help="readings per message (3)"
+    )
+    parser.add_argument("--batch", type=int, default=None, help="HUB_BATCH_MAX_MESSAGES")
+    parser.add_argument("--delay-ms", type=int, default=None, help="HUB_BATCH_MAX_DELAY_MS")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
+    )
+    parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
+    parser.add_argument("--storage", choices=["auto", "plain", "timescale"], default="auto")
+    parser.add_argument(
+        "--fsync-off", action="store_true", help="run PostgreSQL without fsync (default: durable)"
+    )
+    parser.add_argument("--skip-raw", action="store_true", help="skip the raw broker/COPY runs")
+    parser.add_argument("--output", type=Path, default=RESULTS / "ingest.json")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    root.chmod(0o755)
+    stack = Devstack(root, durable=not args.fsync_off).start()
+    try:
+        url = stack.postgres.create_database("bench")
+        with connect(url, "bench") as conn:
+            level = migrate(conn, storage=args.storage)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env.update(
+            {
+                "HUB_DATABASE_URL": url,
+                "HUB_MQTT_URL": stack.mosquitto.url,
+                "HUB_PROFILES_DIR": str(PROFILES),
+                "HUB_LOG_LEVEL": "WARNING",
+                "HUB_MAX_PAST_S": str(3 * 86400),
+            }
+        )
+        if args.batch:
+            env["HUB_BATCH_MAX_MESSAGES"] = str(args.batch)
+        if args.delay_ms:
+            env["HUB_BATCH_MAX_DELAY_MS"] = str(args.delay_ms)
+        postmaster = stack.postgres.proc.pid if stack.postgres.proc else 0
+        mosquitto = stack.mosquitto.proc.pid if stack.mosquitto.proc else 0
+        cpu_groups = {
+            "postgres": [postmaster, *probes.descendants(postmaster)],
+            "mosquitto": [mosquitto],
+        }
+        result: dict[str, Any] = {
+            "storage": level,
+            "durable": not args.fsync_off,
+            "workers": args.workers,
+            "devices": args.devices,
+            "readings_per_message": args.readings,
+            "batch_max_messages": args.batch,
+            "cores": os.cpu_count(),
+        }
+        hub = Hub(env, args.workers, root)
+        if args.mode in ("both", "drain"):
+            result.update(run_drain(args, stack, hub, url, cpu_groups))
+        cpu_groups["postgres"] = [postmaster, *probes.descendants(postmaster)]
+        if args.mode in ("both", "steady"):
+            result.update(run_steady(args, stack, hub, url, cpu_groups))
+        if not args.skip_raw:
+            raw_messages = min(args.drain_messages, 200_000)
+            result["broker_msgs_per_s"] = round(
+                probes.raw_broker_rate(
+                    stack.mosquitto,
+                    raw_messages,
+                    lambda: load.collect(
+                        *load.start_publishers(
+                            specs(
+                                args,
+                                stack.mosquitto.port,
+                                [f"r-{n}" for n in range(100)],
+                                raw_messages // 100,
+                                0,
+                                time.time() - 3600,
+                                "raw",
+                            ),
+                            "bench-raw",
+                        )
+                    ),
+                )
+            )
+            result["copy_rows_per_s"] = round(
+                probes.raw_copy_rate(
+                    stack.postgres, url, min(args.drain_messages * args.readings, 1_000_000), root
+                )
+            )
+        report(result)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"written to {args.output}")
+    finally:
+        stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def report(r: dict[str, Any]) -> None:
+    table = Table(
+        title=f"ingest benchmark ({r['storage']} storage, {r['workers']} hub "
+        f"process(es), {r['cores']} cores, durable={r['durable']})"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target / baseline")
+
+    def row(name: str, key: str, target: str = "", fmt: str = "{:,}") -> None:
+        if key in r and r[key] is not None:
+            value = r[key]
+            table.add_row(
+                name, fmt.format(value) if not isinstance(value, dict) else str(value), target
+            )
+
+    row("drain msg/s (backlog, hub alone)", "drain_msgs_per_s", ">= 20,000")
+    row("drain readings/s", "drain_readings_per_s", ">= 60,000")
+    row("drain lost / duplicated", "drain_lost", "0")
+    row("drain duplicated", "drain_duplicated", "0")
+    row("drain hub RSS max (MB)", "drain_hub_rss_mb_max", "<= 300")
+    row("drain CPU (cores)", "drain_cpu")
+    row("steady msg/s", "msgs_per_s")
+    row("steady readings/s", "readings_per_s")
+    row("p50 publish-to-committed (ms)", "p50_ms")
+    row("p99 publish-to-committed (ms)", "p99_ms", "<= 250 at 5,000 msg/s")
+    row("steady lost", "lost", "0")
+    row("steady duplicated", "duplicated", "0")
+    row("steady hub RSS max (MB)", "hub_rss_mb_max", "<= 300, flat")
+    row("steady CPU (cores)", "steady_cpu")
+    row("raw broker msg/s (mosquitto_sub)", "broker_msgs_per_s", "baseline")
+    row("raw COPY rows/s (psql \\copy)", "copy_rows_per_s", "baseline")
+    if r.get("broker_msgs_per_s") and r.get("drain_msgs_per_s"):
+        table.add_row(
+            "hub drain / raw broker", f"{r['drain_msgs_per_s'] / r['broker_msgs_per_s']:.0%}", ""
+        )
+    if r.get("copy_rows_per_s") and r.get("drain_readings_per_s"):
+        table.add_row(
+            "hub drain readings / raw COPY",
+            f"{r['drain_readings_per_s'] / r['copy_rows_per_s']:.0%}",
+            "",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
