@@ -95,7 +95,10 @@ async def serve(settings: Settings) -> None:
     await asyncio.wait({ingest_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("hub stopping")
     server.should_exit = True
-    ingest_task.cancel()
+    ingest.stop()  # commits and acknowledges what it has taken, then disconnects
+    finished, _ = await asyncio.wait({ingest_task}, timeout=15)
+    if not finished:
+        ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)

@@ -185,8 +185,14 @@ class MqttSession:
             await asyncio.sleep(random.uniform(0.1, 0.5))
 
     async def close(self) -> None:
-        """Disconnect cleanly (the session stays on the broker)."""
+        """Send what is pending (acknowledgements), then disconnect; the session
+        stays on the broker."""
         if self.connected.is_set():
+            for _ in range(1000):
+                if not self._client.want_write():
+                    break
+                self._client.loop_write()
+                await asyncio.sleep(0)
             self._client.disconnect()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._disconnected.wait(), 2)

@@ -34,6 +34,7 @@ from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Outcome], None]
+_SHUTDOWN_GRACE_S = 10.0  # time a clean stop gives the batches already taken
 
 
 def subscriptions(settings: Settings) -> list[str]:
@@ -72,6 +73,7 @@ class Ingest:
         )
         self._session: MqttSession | None = None
         self._unacked = 0
+        self._stop = asyncio.Event()
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call ``listener`` with every committed batch (alerts, live stream)."""
@@ -96,16 +98,41 @@ class Ingest:
             receive_maximum=self._settings.mqtt_receive_maximum,
             reconnect_max_s=self._settings.mqtt_reconnect_max_s,
         )
+        tasks = {
+            asyncio.create_task(self._session.run(), name="mqtt"),
+            asyncio.create_task(self._collect(), name="collect"),
+            asyncio.create_task(self._write(), name="write"),
+            asyncio.create_task(self._gauges(), name="gauges"),
+        }
+        stop = asyncio.create_task(self._stop.wait(), name="stop")
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._session.run(), name="mqtt")
-                tasks.create_task(self._collect(), name="collect")
-                tasks.create_task(self._write(), name="write")
-                tasks.create_task(self._gauges(), name="gauges")
+            done, _ = await asyncio.wait({*tasks, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stop}:
+                task.result()  # a stage ended: raise its error
+            await self._finish_in_flight(tasks)
         finally:
+            stop.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._session.close()
             await self._writer.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish: batches already taken are committed and
+        acknowledged; messages not yet in a batch are left to the broker."""
+        self._stop.set()
+
+    async def _finish_in_flight(self, tasks: set[asyncio.Task[None]]) -> None:
+        assert self._session is not None
+        self._session.pause_reading()
+        for task in tasks:
+            if task.get_name() == "collect":
+                task.cancel()
+        self._connection_lost()  # the inbox goes back to the broker
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._batches.join(), _SHUTDOWN_GRACE_S)
 
     # -- stages ---------------------------------------------------------------------
 
@@ -175,6 +202,7 @@ class Ingest:
                 self._session.ack(message)
             self._unacked -= len(messages)
             self._count(messages, items, outcome)
+            self._batches.task_done()
             for listener in self._listeners:
                 try:
                     listener(outcome)
