@@ -6,14 +6,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from hub import __version__
-from hub.api import ops
+from hub.api import ops, problems
+from hub.api.metrics import LatencyMiddleware
+from hub.api.openapi import build_openapi
+from hub.api.routes import API_ROUTERS
 from hub.config import Settings
 from hub.events import EventBus
+from hub.profiles import Profile, load_profiles
 from hub.store.db import connect_kwargs
 
 BrokerCheck = Callable[[], bool]
@@ -24,6 +27,7 @@ def create_app(
     *,
     broker_connected: BrokerCheck | None = None,
     bus: EventBus | None = None,
+    profiles: dict[str, Profile] | None = None,
 ) -> FastAPI:
     """The API app.
 
@@ -32,6 +36,7 @@ def create_app(
         broker_connected: tells /readyz whether the ingest is connected to the broker
             (without it, /readyz tries a TCP connection to the broker).
         bus: committed readings and alert changes, for the live stream.
+        profiles: the device profiles (loaded from ``settings.profiles_dir`` if not given).
     """
 
     @asynccontextmanager
@@ -60,19 +65,11 @@ def create_app(
     app.state.settings = settings
     app.state.broker_connected = broker_connected
     app.state.bus = bus if bus is not None else EventBus()
+    app.state.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
     app.include_router(ops.router)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Internal Server Error",
-                "status": 500,
-                "detail": "unexpected error; see the hub's log",
-            },
-            status_code=500,
-            media_type="application/problem+json",
-        )
-
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    problems.install(app)
+    app.add_middleware(LatencyMiddleware)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,139 @@
+"""/dead-letters: messages the ingest could not use, for operators to inspect."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from hub.api import cursor as cursors
+from hub.api import params
+from hub.api.auth import Operator
+from hub.api.deps import AppSettings, DbConn
+from hub.api.devices import Cursor
+from hub.api.problems import NotFound, responses
+from hub.store import deadletters as store
+from hub.store.deadletters import DeadLetterRow
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+# The same set as hub.errors.DEAD_LETTER_REASONS (a unit test keeps them equal).
+Reason = Literal[
+    "bad_topic",
+    "oversize",
+    "decode",
+    "unknown_profile",
+    "unknown_device",
+    "profile_mismatch",
+    "unknown_metric",
+    "wrong_type",
+    "bad_unit",
+    "implausible_value",
+    "bad_timestamp",
+    "empty",
+    "store_rejected",
+]
+PREVIEW_CHARS = 1000
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str = Field(examples=["city/street_light/sl-0042/telemetry"])
+    reason: Reason
+    detail: str = Field(examples=["metric 'pwr' is not in profile street_light"])
+    device_id: str | None
+    payload_size: int = Field(description="Bytes of the original payload.")
+    payload_text: str | None = Field(
+        description="The payload as UTF-8 text when it is text (in lists: the first "
+        f"{PREVIEW_CHARS} characters); null for binary payloads."
+    )
+
+
+class DeadLetterDetail(DeadLetterOut):
+    payload_base64: str = Field(description="The whole payload, byte for byte.")
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+def _text(payload: bytes, limit: int | None) -> str | None:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text[:limit] if limit is not None else text
+
+
+def _out(row: DeadLetterRow) -> DeadLetterOut:
+    return DeadLetterOut(
+        id=row.id,
+        received_at=row.received_at,
+        topic=row.topic,
+        reason=row.reason,
+        detail=row.detail,
+        device_id=row.device_id,
+        payload_size=len(row.payload),
+        payload_text=_text(row.payload, PREVIEW_CHARS),
+    )
+
+
+@router.get(
+    "",
+    summary="List dead letters, newest first (operator)",
+    response_model=DeadLetterPage,
+    responses=responses(401, 403, 422),
+)
+async def list_dead_letters(
+    conn: DbConn,
+    _: Operator,
+    settings: AppSettings,
+    reason: Annotated[list[Reason] | None, Query(description="Only these reasons.")] = None,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="Received at or after.")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Received before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+) -> DeadLetterPage:
+    before = cursors.decode(cursor, int)[0] if cursor is not None else None
+    rows = await store.list_dead_letters(
+        conn,
+        reasons=sorted(set(reason)) if reason else None,
+        device_id=device_id,
+        start=params.instant(start, settings.timezone, "from") if start else None,
+        end=params.instant(end, settings.timezone, "to") if end else None,
+        before_id=before,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeadLetterPage(
+        items=[_out(r) for r in rows],
+        next_cursor=cursors.encode(rows[-1].id) if more and rows else None,
+    )
+
+
+@router.get(
+    "/{dead_letter_id}",
+    summary="One dead letter with its whole payload (operator)",
+    response_model=DeadLetterDetail,
+    responses=responses(401, 403, 404),
+)
+async def get_dead_letter(
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**62)], conn: DbConn, _: Operator
+) -> DeadLetterDetail:
+    row = await store.get_dead_letter(conn, dead_letter_id)
+    if row is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    return DeadLetterDetail(
+        **_out(row).model_dump(exclude={"payload_text"}),
+        payload_text=_text(row.payload, None),
+        payload_base64=base64.b64encode(row.payload).decode(),
+    )

@@ -1,0 +1,37 @@
+"""What routes get injected: a database connection (one transaction per request),
+the settings and the device profiles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request
+
+from hub.config import Settings
+from hub.profiles import Profile
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+async def _connection(request: Request) -> AsyncIterator[Conn]:
+    # The pool commits when the block ends without error and rolls back otherwise;
+    # scope="function" ends it before the response is sent, so a 2xx means committed.
+    async with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _profiles(request: Request) -> dict[str, Profile]:
+    profiles: dict[str, Profile] = request.app.state.profiles
+    return profiles
+
+
+DbConn = Annotated[Conn, Depends(_connection, scope="function")]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Profiles = Annotated[dict[str, Profile], Depends(_profiles)]

@@ -1,0 +1,227 @@
+"""/devices: list with filters, detail, and operators' changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from hub.api import cursor, params
+from hub.api.auth import Operator, Reader
+from hub.api.deps import Conn, DbConn, Profiles
+from hub.api.problems import Conflict, InvalidParameter, NotFound, responses
+from hub.api.schemas.alerts import AlertOut
+from hub.api.schemas.devices import (
+    DEVICE_ID_PATTERN,
+    DeviceCreate,
+    DeviceDetail,
+    DeviceOut,
+    DevicePage,
+    DevicePatch,
+    LatestValue,
+    MetricState,
+    Status,
+)
+from hub.profiles import Profile
+from hub.store import alerts as alert_store
+from hub.store import devices as store
+from hub.store import readings as reading_store
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+DeviceId = Annotated[
+    str, Path(pattern=DEVICE_ID_PATTERN, description="The device's id.", examples=["sl-0042"])
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items per page.")]
+ProfileFilter = Annotated[
+    list[str] | None, Query(max_length=50, description="Only these profiles (repeatable).")
+]
+StatusFilter = Annotated[list[Status] | None, Query(description="Only these statuses.")]
+DistrictFilter = Annotated[
+    list[str] | None, Query(max_length=50, description="Only these districts (repeatable).")
+]
+Bbox = Annotated[
+    str | None,
+    Query(
+        description="Only devices inside `min_lon,min_lat,max_lon,max_lat` (WGS 84).",
+        examples=["10.35,63.40,10.45,63.45"],
+    ),
+]
+TextFilter = Annotated[
+    str | None,
+    Query(
+        alias="q",
+        min_length=1,
+        max_length=100,
+        description="Text in the id, name or district (case-insensitive).",
+    ),
+]
+Decommissioned = Annotated[bool, Query(description="Include decommissioned devices.")]
+Cursor = Annotated[str | None, Query(max_length=500, description="From a `next_cursor`.")]
+
+
+def device_filter(
+    profile: list[str] | None,
+    status: Sequence[str] | None,
+    district: list[str] | None,
+    bbox: str | None,
+    text: str | None,
+    include_decommissioned: bool,
+    device_ids: list[str] | None = None,
+) -> store.DeviceFilter:
+    return store.DeviceFilter(
+        profiles=profile or None,
+        statuses=list(status) if status else None,
+        districts=district or None,
+        bbox=params.bbox(bbox) if bbox is not None else None,
+        text=text,
+        device_ids=device_ids or None,
+        include_decommissioned=include_decommissioned,
+    )
+
+
+async def page_of_devices(
+    conn: Conn, where: store.DeviceFilter, limit: int, after: str | None
+) -> tuple[list[store.Device], str | None]:
+    """One page and the cursor of the next (None on the last page)."""
+    start = cursor.decode(after, str)[0] if after is not None else None
+    found = await store.list_devices(conn, where, limit=limit + 1, after=start)
+    more = len(found) > limit
+    page = found[:limit]
+    return page, cursor.encode(page[-1].device_id) if more and page else None
+
+
+async def require_device(conn: Conn, device_id: str) -> store.Device:
+    device = await store.get_device(conn, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    return device
+
+
+@router.get(
+    "",
+    summary="List devices",
+    response_model=DevicePage,
+    responses=responses(401),
+)
+async def list_devices(
+    conn: DbConn,
+    _: Reader,
+    profile: ProfileFilter = None,
+    status: StatusFilter = None,
+    district: DistrictFilter = None,
+    bbox: Bbox = None,
+    text: TextFilter = None,
+    include_decommissioned: Decommissioned = False,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> DevicePage:
+    """Devices by id, filtered by profile, status, district, bounding box and text,
+    a page at a time."""
+    where = device_filter(profile, status, district, bbox, text, include_decommissioned)
+    page, next_cursor = await page_of_devices(conn, where, limit, cursor)
+    return DevicePage(items=[DeviceOut.of(d) for d in page], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{device_id}",
+    summary="One device with its latest values and open alerts",
+    response_model=DeviceDetail,
+    responses=responses(401, 404),
+)
+async def get_device(
+    device_id: DeviceId, conn: DbConn, _: Reader, profiles: Profiles
+) -> DeviceDetail:
+    device = await require_device(conn, device_id)
+    return await _detail(conn, device, profiles.get(device.profile))
+
+
+async def _detail(conn: Conn, device: store.Device, profile: Profile | None) -> DeviceDetail:
+    latest = {x.metric: x for x in await reading_store.latest(conn, [device.id])}
+    names = list(profile.metrics) if profile is not None else []
+    names += sorted(m for m in latest if m not in names)
+    metrics = []
+    for name in names:
+        spec = profile.metrics.get(name) if profile is not None else None
+        value = latest.get(name)
+        metrics.append(
+            MetricState(
+                name=name,
+                unit=spec.unit if spec else None,
+                type=spec.type if spec else None,
+                description=spec.description if spec else None,
+                latest=LatestValue(time=value.time, value=value.value) if value else None,
+            )
+        )
+    unresolved = [
+        *await alert_store.list_alerts(conn, state="open", device_id=device.device_id),
+        *await alert_store.list_alerts(conn, state="acknowledged", device_id=device.device_id),
+    ]
+    unresolved.sort(key=lambda a: a.id, reverse=True)
+    return DeviceDetail(
+        **DeviceOut.of(device).model_dump(),
+        profile_description=profile.description if profile else None,
+        expected_interval_s=profile.expected_interval_s if profile else None,
+        metrics=metrics,
+        open_alerts=[AlertOut.of(a) for a in unresolved],
+    )
+
+
+def _known_profile(name: str, profiles: dict[str, Profile]) -> None:
+    if name not in profiles:
+        raise InvalidParameter(
+            "profile",
+            f"unknown profile {name!r} (known: {', '.join(sorted(profiles))})",
+            location="body",
+        )
+
+
+@router.post(
+    "",
+    summary="Register a device (operator)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceOut,
+    responses=responses(401, 403, 409),
+)
+async def create_device(
+    body: DeviceCreate, conn: DbConn, _: Operator, profiles: Profiles
+) -> DeviceOut:
+    _known_profile(body.profile, profiles)
+    device = await store.create_device(conn, **body.model_dump())
+    if device is None:
+        raise Conflict(f"device {body.device_id!r} is already registered")
+    return DeviceOut.of(device)
+
+
+@router.patch(
+    "/{device_id}",
+    summary="Change a device's profile, name, district or location (operator)",
+    response_model=DeviceOut,
+    responses=responses(401, 403, 404),
+)
+async def update_device(
+    device_id: DeviceId, body: DevicePatch, conn: DbConn, _: Operator, profiles: Profiles
+) -> DeviceOut:
+    changes = body.model_dump(include=body.model_fields_set)
+    if changes.get("profile") is not None:
+        _known_profile(changes["profile"], profiles)
+    device = await store.update_device(conn, device_id, changes)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    return DeviceOut.of(device)
+
+
+@router.post(
+    "/{device_id}/decommission",
+    summary="Take a device out of service (operator)",
+    response_model=DeviceOut,
+    responses=responses(401, 403, 404),
+)
+async def decommission_device(device_id: DeviceId, conn: DbConn, _: Operator) -> DeviceOut:
+    """The device and its data stay; the ingest refuses its messages from now on
+    (they become dead letters). Repeating it changes nothing."""
+    device = await store.decommission(conn, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    return DeviceOut.of(device)

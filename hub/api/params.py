@@ -1,0 +1,105 @@
+"""Parsing and checking of the query parameters that FastAPI cannot check alone:
+time ranges in a time zone, bucket widths, bounding boxes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.api.problems import InvalidParameter
+
+# Times outside these years are refused: no sensor reading lies there, and time
+# arithmetic near the ends of the calendar would overflow.
+MIN_YEAR, MAX_YEAR = 1970, 2200
+_BUCKET = re.compile(r"^([1-9][0-9]{0,4})(m|h|d|w)$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+_UNITS["w"] = 7 * _UNITS["d"]
+MAX_BUCKET = timedelta(days=366)
+
+
+def zone(name: str, param: str = "tz") -> str:
+    """A valid IANA time zone name, or a 422 naming the parameter."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidParameter(
+            param, f"unknown time zone {name!r} (e.g. Europe/Oslo, UTC)"
+        ) from None
+    return name
+
+
+def instant(value: datetime, tz: str, param: str) -> datetime:
+    """``value`` as aware UTC; a time without offset is read in ``tz``."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidParameter(param, f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+def time_range(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    tz: str,
+    default: timedelta,
+    longest: timedelta,
+    hint: str,
+) -> TimeRange:
+    """``[from, to)`` with defaults (``to`` = now, ``from`` = ``to - default``),
+    checked: from before to, and no longer than ``longest``."""
+    stop = instant(end, tz, "to") if end is not None else datetime.now(UTC)
+    begin = instant(start, tz, "from") if start is not None else stop - default
+    if begin >= stop:
+        raise InvalidParameter("from", "must be before 'to'")
+    if stop - begin > longest:
+        raise InvalidParameter(
+            "from", f"the range is longer than the limit of {_days(longest)}; {hint}"
+        )
+    return TimeRange(begin, stop)
+
+
+def bucket_width(text: str) -> timedelta:
+    """``5m``, ``1h``, ``1d``, ``2w``...: minutes, hours, days or weeks."""
+    match = _BUCKET.fullmatch(text)
+    if match is None:
+        raise InvalidParameter(
+            "bucket", f"{text!r} is not a bucket width: use e.g. 5m, 15m, 1h, 6h, 1d, 7d, 1w"
+        )
+    width = int(match.group(1)) * _UNITS[match.group(2)]
+    if width > MAX_BUCKET:
+        raise InvalidParameter("bucket", "must be at most 366 days")
+    return width
+
+
+def bbox(text: str) -> tuple[float, float, float, float]:
+    """``min_lon,min_lat,max_lon,max_lat`` (WGS 84 degrees, GeoJSON order)."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or any(v != v for v in values):
+        raise InvalidParameter("bbox", "must be four numbers: min_lon,min_lat,max_lon,max_lat")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise InvalidParameter(
+            "bbox", "needs -180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90"
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _days(span: timedelta) -> str:
+    return f"{span.days} days" if span.days != 1 else "1 day"

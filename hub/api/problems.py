@@ -1,0 +1,204 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Routers raise the exceptions below (or let :mod:`hub.errors` and psycopg errors
+through); :data:`STATUS` is the one place where an error becomes an HTTP status.
+
+    ApiError
+     ├── NotFound          404  no such device, alert, rule, ...
+     ├── InvalidParameter  422  a parameter is malformed or past a limit (names it)
+     ├── Conflict          409  the change contradicts the current state
+     ├── Unauthenticated   401  a key is needed, or the key given is unknown/revoked
+     └── Forbidden         403  the key's role is too low
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub import errors
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class InvalidParam(BaseModel):
+    name: str = Field(description="The parameter, as a dotted path for body fields.")
+    location: str = Field(description="Where it was: query, path, header or body.")
+    reason: str = Field(description="What is wrong with it.")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457)."""
+
+    type: str = Field("about:blank", description="Always about:blank: the status says it.")
+    title: str = Field(description="The HTTP status phrase.", examples=["Not Found"])
+    status: int = Field(description="The HTTP status code.", examples=[404])
+    detail: str = Field(
+        description="What went wrong, for a person.", examples=["no device 'sl-0001'"]
+    )
+    invalid_params: list[InvalidParam] | None = Field(
+        None, description="For 422: each parameter that is wrong and why."
+    )
+
+
+class ApiError(Exception):
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class Unauthenticated(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="hub"'})
+
+
+class Forbidden(ApiError):
+    pass
+
+
+class InvalidParameter(ApiError):
+    def __init__(self, name: str, reason: str, *, location: str = "query") -> None:
+        super().__init__(f"{name}: {reason}")
+        self.params = [InvalidParam(name=name, location=location, reason=reason)]
+
+
+# The one table from errors to statuses (STYLE.md rule 6); the first match wins.
+STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (InvalidParameter, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (Conflict, HTTPStatus.CONFLICT),
+    (errors.ConflictError, HTTPStatus.CONFLICT),
+    (Unauthenticated, HTTPStatus.UNAUTHORIZED),
+    (Forbidden, HTTPStatus.FORBIDDEN),
+    (errors.ProfileError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    # A value the database cannot hold (an absurd date, a number out of range).
+    (psycopg.errors.DataError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (psycopg.OperationalError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (PoolTimeout, HTTPStatus.SERVICE_UNAVAILABLE),
+    (errors.StoreError, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+
+def status_of(exc: BaseException) -> HTTPStatus:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    params: list[InvalidParam] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        title=HTTPStatus(status).phrase, status=status, detail=detail, invalid_params=params
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _detail(exc: BaseException, status: HTTPStatus) -> str:
+    if isinstance(exc, ApiError):
+        return exc.detail
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        return "the database is not reachable; try again shortly"
+    if isinstance(exc, psycopg.errors.DataError):
+        return f"a parameter is out of range: {str(exc).splitlines()[0]}"
+    return str(exc)
+
+
+def _location(loc: tuple[Any, ...]) -> tuple[str, str]:
+    where = str(loc[0]) if loc else "body"
+    rest = [str(p) for p in loc[1:]]
+    return where, ".".join(rest) or where
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    params = []
+    for error in exc.errors():
+        location, name = _location(tuple(error.get("loc", ())))
+        params.append(InvalidParam(name=name, location=location, reason=str(error["msg"])))
+    detail = "; ".join(f"{p.name}: {p.reason}" for p in params) or "invalid request"
+    return problem_response(HTTPStatus.UNPROCESSABLE_ENTITY, detail, params=params)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == HTTPStatus.NOT_FOUND and detail == "Not Found":
+        detail = f"no such resource: {request.url.path}"
+    return problem_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_known(request: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    params = exc.params if isinstance(exc, InvalidParameter) else None
+    headers = exc.headers if isinstance(exc, ApiError) else None
+    return problem_response(status, _detail(exc, status), params=params, headers=headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if status_of(exc) != HTTPStatus.INTERNAL_SERVER_ERROR:
+        return await _on_known(request, exc)
+    return problem_response(HTTPStatus.INTERNAL_SERVER_ERROR, "unexpected error; see the hub's log")
+
+
+def install(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem document."""
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    for kind, _ in STATUS:
+        app.add_exception_handler(kind, _on_known)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route may give."""
+    return {
+        code: {
+            "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }
+
+
+_DESCRIPTIONS = {
+    401: "No API key, or an unknown or revoked one (when reads are not public, or for writes).",
+    403: "The API key's role is too low for this operation.",
+    404: "No such resource.",
+    409: "The change contradicts the resource's current state.",
+    422: "A parameter or the body is invalid or past a limit; `invalid_params` says which.",
+    503: "The database is not reachable.",
+}

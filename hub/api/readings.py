@@ -1,0 +1,275 @@
+"""Readings: one device's raw readings or buckets, and the latest values of a fleet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from hub.api import cursor as cursors
+from hub.api import params
+from hub.api.auth import Reader
+from hub.api.deps import AppSettings, DbConn, Profiles
+from hub.api.devices import (
+    Bbox,
+    Cursor,
+    Decommissioned,
+    DeviceId,
+    DistrictFilter,
+    ProfileFilter,
+    StatusFilter,
+    TextFilter,
+    device_filter,
+    page_of_devices,
+    require_device,
+)
+from hub.api.problems import InvalidParameter, responses
+from hub.api.schemas.readings import (
+    Aggregate,
+    DeviceLatest,
+    LatestPage,
+    LatestReading,
+    ReadingOut,
+    Readings,
+)
+from hub.profiles import Profile
+from hub.store import readings as store
+
+router = APIRouter(tags=["readings"])
+
+DEFAULT_RANGE = timedelta(days=1)
+# Buckets are bounded by their number (HUB_API_MAX_ROWS); this only keeps ranges sane.
+LONGEST_BUCKETED_RANGE = timedelta(days=20 * 366)
+_SOURCE_NAMES = {"raw": "raw", "1h": "rollup_1h", "1d": "rollup_1d"}
+
+Metrics = Annotated[
+    list[str] | None,
+    Query(
+        alias="metric",
+        max_length=50,
+        description="Only these metrics (repeatable); default all.",
+        examples=[["power"]],
+    ),
+]
+From = Annotated[
+    datetime | None,
+    Query(
+        alias="from",
+        description="Start (inclusive), RFC 3339; default `to` minus one day.",
+        examples=["2026-01-01T00:00:00Z"],
+    ),
+]
+To = Annotated[
+    datetime | None,
+    Query(
+        alias="to",
+        description="End (exclusive), RFC 3339; default now.",
+        examples=["2026-01-02T00:00:00Z"],
+    ),
+]
+Tz = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA time zone for times without an offset and for buckets of whole "
+        "days; default the hub's (HUB_TIMEZONE).",
+        examples=["Europe/Oslo"],
+    ),
+]
+
+
+def _check_metrics(metrics: list[str] | None, profile: Profile | None) -> list[str] | None:
+    if not metrics:
+        return None
+    if profile is not None:
+        for name in metrics:
+            if name not in profile.metrics:
+                raise InvalidParameter(
+                    "metric",
+                    f"{name!r} is not a metric of {profile.name} "
+                    f"(metrics: {', '.join(profile.metrics)})",
+                )
+    return sorted(set(metrics))
+
+
+@router.get(
+    "/devices/{device_id}/readings",
+    summary="Readings of one device: raw, or aggregated in time buckets",
+    response_model=Readings,
+    responses=responses(401, 404, 422),
+)
+async def device_readings(
+    device_id: DeviceId,
+    conn: DbConn,
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    metric: Metrics = None,
+    start: From = None,
+    end: To = None,
+    tz: Tz = None,
+    bucket: Annotated[
+        str | None,
+        Query(
+            max_length=10,
+            description="Bucket width (`5m`, `15m`, `1h`, `6h`, `1d`, `7d`, `1w`...); "
+            "omit for raw readings.",
+            examples=["1h"],
+        ),
+    ] = None,
+    agg: Annotated[Aggregate, Query(description="Aggregate of each bucket.")] = "avg",
+    limit: Annotated[
+        int | None,
+        Query(ge=1, description="Raw readings per page; at most HUB_API_MAX_ROWS (default)."),
+    ] = None,
+    cursor: Cursor = None,
+) -> Readings:
+    """Raw readings in `[from, to)` (at most `HUB_API_MAX_RANGE_DAYS`, a page of
+    `limit` at a time), or with `bucket=` one `agg` value per bucket and metric.
+
+    Buckets come from the hourly/daily rollups where they fit exactly (continuous
+    aggregates on TimescaleDB), else from the raw readings. Buckets of whole days
+    follow the calendar of `tz`; shorter ones are aligned to UTC. The range is
+    widened to whole buckets. More than HUB_API_MAX_ROWS buckets x metrics is a 422.
+    """
+    device = await require_device(conn, device_id)
+    profile = profiles.get(device.profile)
+    metrics = _check_metrics(metric, profile)
+    zone = params.zone(tz or settings.timezone)
+    max_rows = settings.api_max_rows
+    if limit is not None and limit > max_rows:
+        raise InvalidParameter("limit", f"must be at most {max_rows}")
+    units = {n: m.unit for n, m in profile.metrics.items()} if profile is not None else {}
+    if metrics is not None:
+        units = {n: u for n, u in units.items() if n in metrics}
+
+    if bucket is None:
+        span = params.time_range(
+            start,
+            end,
+            tz=zone,
+            default=DEFAULT_RANGE,
+            longest=timedelta(days=settings.api_max_range_days),
+            hint="ask for buckets (bucket=1h) or use the CSV export",
+        )
+        after = None
+        if cursor is not None:
+            iso, name = cursors.decode(cursor, str, str)
+            after = (_cursor_time(iso), name)
+        page_size = limit or max_rows
+        points = await store.raw(
+            conn,
+            device.id,
+            metrics=metrics,
+            start=span.start,
+            end=span.end,
+            limit=page_size + 1,
+            after=after,
+        )
+        more = len(points) > page_size
+        points = points[:page_size]
+        next_cursor = (
+            cursors.encode(points[-1].time.isoformat(), points[-1].metric) if more else None
+        )
+        return Readings(
+            device_id=device.device_id,
+            start=span.start,
+            end=span.end,
+            bucket=None,
+            agg=None,
+            tz=None,
+            source="raw",
+            units=units,
+            readings=[ReadingOut(time=p.time, metric=p.metric, value=p.value) for p in points],
+            next_cursor=next_cursor,
+        )
+
+    if cursor is not None:
+        raise InvalidParameter(
+            "cursor", "buckets come in one response; a cursor is for raw readings"
+        )
+    width = params.bucket_width(bucket)
+    span = params.time_range(
+        start,
+        end,
+        tz=zone,
+        default=DEFAULT_RANGE,
+        longest=LONGEST_BUCKETED_RANGE,
+        hint="choose a shorter range",
+    )
+    grid = store.make_grid(width, zone, span.start, span.end)
+    series = len(metrics) if metrics is not None else max(1, len(units))
+    if grid.buckets * series > max_rows:
+        raise InvalidParameter(
+            "bucket",
+            f"{grid.buckets} buckets x {series} metrics is more than the limit of {max_rows} "
+            "values: choose a wider bucket, fewer metrics or a shorter range",
+        )
+    points = await store.buckets(conn, device.id, metrics=metrics, grid=grid, aggregate=agg)
+    return Readings(
+        device_id=device.device_id,
+        start=grid.start,
+        end=grid.end,
+        bucket=bucket,
+        agg=agg,
+        tz=grid.tz,
+        source=_SOURCE_NAMES[grid.source],
+        units=units,
+        readings=[ReadingOut(time=p.time, metric=p.metric, value=p.value) for p in points],
+    )
+
+
+def _cursor_time(iso: str) -> datetime:
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        raise InvalidParameter(
+            "cursor", "not a cursor this API gave out; start without one"
+        ) from None
+
+
+@router.get(
+    "/readings/latest",
+    summary="Latest value of every metric of many devices",
+    response_model=LatestPage,
+    responses=responses(401, 422),
+)
+async def latest_readings(
+    conn: DbConn,
+    _: Reader,
+    profiles: Profiles,
+    device: Annotated[
+        list[str] | None, Query(max_length=500, description="Only these device ids (repeatable).")
+    ] = None,
+    profile: ProfileFilter = None,
+    status: StatusFilter = None,
+    district: DistrictFilter = None,
+    bbox: Bbox = None,
+    text: TextFilter = None,
+    metric: Metrics = None,
+    include_decommissioned: Decommissioned = False,
+    limit: Annotated[int, Query(ge=1, le=5000, description="Most devices per page.")] = 1000,
+    cursor: Cursor = None,
+) -> LatestPage:
+    """The fleet's latest values (or those of the devices the filters select), by
+    device id, a page of devices at a time. Devices without readings have no values."""
+    where = device_filter(
+        profile, status, district, bbox, text, include_decommissioned, device_ids=device
+    )
+    page, next_cursor = await page_of_devices(conn, where, limit, cursor)
+    wanted = sorted(set(metric)) if metric else None
+    values = await store.latest(conn, [d.id for d in page], metrics=wanted)
+    by_device: dict[int, dict[str, LatestReading]] = {d.id: {} for d in page}
+    profile_of = {d.id: d.profile for d in page}
+    for v in values:
+        spec = profiles.get(profile_of[v.device])
+        unit = spec.metrics[v.metric].unit if spec and v.metric in spec.metrics else None
+        by_device[v.device][v.metric] = LatestReading(time=v.time, value=v.value, unit=unit)
+    return LatestPage(
+        items=[
+            DeviceLatest(device_id=d.device_id, profile=d.profile, values=by_device[d.id])
+            for d in page
+        ],
+        next_cursor=next_cursor,
+    )

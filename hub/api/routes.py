@@ -1,0 +1,15 @@
+"""The routers mounted under /api/v1, in the order the docs show them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hub.api import deadletters, devices, keys, profiles, readings
+
+API_ROUTERS: tuple[APIRouter, ...] = (
+    devices.router,
+    readings.router,
+    profiles.router,
+    deadletters.router,
+    keys.router,
+)

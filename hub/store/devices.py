@@ -1,0 +1,171 @@
+"""Devices: listing with filters, detail, registration and changes by operators.
+
+The ingest registers devices by itself (``hub.store.ingest_sql``); this module is
+what the API reads and what operators change. A decommissioned device keeps its
+row and data; the ingest refuses its messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+_COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_changed_at,
+    registered_at, last_seen, decommissioned_at"""
+
+# Filters are optional: a NULL parameter switches its condition off. The page is keyed
+# by device_id, so a cursor is the last device_id seen.
+LIST = f"""
+SELECT {_COLUMNS} FROM devices
+WHERE (%(profiles)s::text[] IS NULL OR profile = ANY(%(profiles)s))
+  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s))
+  AND (%(districts)s::text[] IS NULL OR district = ANY(%(districts)s))
+  AND (%(min_lon)s::float8 IS NULL
+       OR (lon BETWEEN %(min_lon)s AND %(max_lon)s AND lat BETWEEN %(min_lat)s AND %(max_lat)s))
+  AND (%(text)s::text IS NULL
+       OR strpos(lower(concat_ws(' ', device_id, name, district)), lower(%(text)s)) > 0)
+  AND (%(device_ids)s::text[] IS NULL OR device_id = ANY(%(device_ids)s))
+  AND (%(decommissioned)s OR decommissioned_at IS NULL)
+  AND (%(after)s::text IS NULL OR device_id > %(after)s)
+ORDER BY device_id
+LIMIT %(limit)s
+"""
+GET = f"SELECT {_COLUMNS} FROM devices WHERE device_id = %(device_id)s"
+INSERT = f"""
+INSERT INTO devices (device_id, profile, name, district, lat, lon)
+VALUES (%(device_id)s, %(profile)s, %(name)s, %(district)s, %(lat)s, %(lon)s)
+ON CONFLICT (device_id) DO NOTHING
+RETURNING {_COLUMNS}
+"""
+# Each field changes only when its set_ flag is true, so a PATCH can also clear a field.
+UPDATE = f"""
+UPDATE devices SET
+    profile = CASE WHEN %(set_profile)s THEN %(profile)s ELSE profile END,
+    name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
+    district = CASE WHEN %(set_district)s THEN %(district)s ELSE district END,
+    lat = CASE WHEN %(set_lat)s THEN %(lat)s ELSE lat END,
+    lon = CASE WHEN %(set_lon)s THEN %(lon)s ELSE lon END
+WHERE device_id = %(device_id)s
+RETURNING {_COLUMNS}
+"""
+DECOMMISSION = f"""
+UPDATE devices SET decommissioned_at = coalesce(decommissioned_at, now())
+WHERE device_id = %(device_id)s
+RETURNING {_COLUMNS}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: int
+    device_id: str
+    profile: str
+    name: str | None
+    district: str | None
+    lat: float | None
+    lon: float | None
+    status: str
+    status_changed_at: datetime | None
+    registered_at: datetime
+    last_seen: datetime | None
+    decommissioned_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Which devices to list; every field narrows the list, None means any."""
+
+    profiles: list[str] | None = None
+    statuses: list[str] | None = None
+    districts: list[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+    text: str | None = None
+    device_ids: list[str] | None = None
+    include_decommissioned: bool = False
+
+    def params(self) -> dict[str, Any]:
+        min_lon, min_lat, max_lon, max_lat = self.bbox or (None, None, None, None)
+        return {
+            "profiles": self.profiles,
+            "statuses": self.statuses,
+            "districts": self.districts,
+            "min_lon": min_lon,
+            "min_lat": min_lat,
+            "max_lon": max_lon,
+            "max_lat": max_lat,
+            "text": self.text,
+            "device_ids": self.device_ids,
+            "decommissioned": self.include_decommissioned,
+        }
+
+
+Conn = psycopg.AsyncConnection[Any]
+
+
+async def list_devices(
+    conn: Conn, where: DeviceFilter, *, limit: int, after: str | None = None
+) -> list[Device]:
+    """Up to ``limit`` devices matching ``where``, by device_id, after ``after``."""
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(LIST, {**where.params(), "limit": limit, "after": after})
+        return await cur.fetchall()
+
+
+async def get_device(conn: Conn, device_id: str) -> Device | None:
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(GET, {"device_id": device_id})
+        return await cur.fetchone()
+
+
+async def create_device(
+    conn: Conn,
+    *,
+    device_id: str,
+    profile: str,
+    name: str | None = None,
+    district: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> Device | None:
+    """Register a device; None when the device_id is taken."""
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(
+            INSERT,
+            {
+                "device_id": device_id,
+                "profile": profile,
+                "name": name,
+                "district": district,
+                "lat": lat,
+                "lon": lon,
+            },
+        )
+        return await cur.fetchone()
+
+
+UPDATABLE = ("profile", "name", "district", "lat", "lon")
+
+
+async def update_device(conn: Conn, device_id: str, changes: dict[str, Any]) -> Device | None:
+    """Apply ``changes`` (a subset of :data:`UPDATABLE`); None when there is no such device."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    params: dict[str, Any] = {"device_id": device_id}
+    for name in UPDATABLE:
+        params[f"set_{name}"] = name in changes
+        params[name] = changes.get(name)
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(UPDATE, params)
+        return await cur.fetchone()
+
+
+async def decommission(conn: Conn, device_id: str) -> Device | None:
+    """Mark a device decommissioned (kept with its data); None when there is no such device."""
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(DECOMMISSION, {"device_id": device_id})
+        return await cur.fetchone()

@@ -1,0 +1,274 @@
+"""Reading queries: raw ranges, time buckets, latest values, and export streams.
+
+Buckets come from the hourly or daily rollups (``readings_1h``/``readings_1d``:
+continuous aggregates on TimescaleDB, writer-kept tables on plain PostgreSQL) when
+the bucket grid is made of whole rollup buckets, and from the raw readings with
+``date_bin`` otherwise (see :func:`choose_source`). Buckets of a whole number of
+days follow the calendar of the requested time zone (a local day is 23 or 25 hours
+long when the clocks change); shorter buckets are aligned to UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+Conn = psycopg.AsyncConnection[Any]
+Source = Literal["raw", "1h", "1d"]
+AGGREGATES: Final = ("avg", "min", "max", "sum", "count", "first", "last")
+
+# Buckets are counted from a Monday, so that 7-day buckets are calendar weeks.
+ORIGIN: Final = datetime(2000, 1, 3)
+DAY: Final = timedelta(days=1)
+HOUR: Final = timedelta(hours=1)
+_UTC_NAMES: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Zulu"})
+
+RAW = """
+SELECT r.time, s.metric, r.value
+FROM readings r JOIN series s ON s.id = r.series_id
+WHERE s.device = %(device)s
+  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+  AND r.time >= %(start)s AND r.time < %(end)s
+  AND (%(after_time)s::timestamptz IS NULL OR (r.time, s.metric) > (%(after_time)s, %(after_metric)s))
+ORDER BY r.time, s.metric
+LIMIT %(limit)s
+"""
+
+# The latest reading of each series: one backward index probe on the (series_id, time)
+# primary key per series, which stays fast however long the history is.
+LATEST = """
+SELECT s.device, s.metric, l.time, l.value
+FROM series s
+CROSS JOIN LATERAL (
+    SELECT r.time, r.value FROM readings r
+    WHERE r.series_id = s.id
+    ORDER BY r.time DESC
+    LIMIT 1
+) l
+WHERE s.device = ANY(%(devices)s)
+  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+ORDER BY s.device, s.metric
+"""
+
+_RAW_AGGREGATE = {
+    "avg": "avg(r.value)",
+    "min": "min(r.value)",
+    "max": "max(r.value)",
+    "sum": "sum(r.value)",
+    "count": "count(*)::float8",
+    "first": "(array_agg(r.value ORDER BY r.time))[1]",
+    "last": "(array_agg(r.value ORDER BY r.time DESC))[1]",
+}
+_ROLLUP_AGGREGATE = {
+    "avg": "sum(t.sum) / sum(t.count)",
+    "min": "min(t.min)",
+    "max": "max(t.max)",
+    "sum": "sum(t.sum)",
+    "count": "sum(t.count)::float8",
+    "first": "(array_agg(t.first ORDER BY t.first_time))[1]",
+    "last": "(array_agg(t.last ORDER BY t.last_time DESC))[1]",
+}
+_BUCKETS_RAW = """
+SELECT date_bin(%(width)s, r.time AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
+       s.metric, {aggregate} AS value
+FROM readings r JOIN series s ON s.id = r.series_id
+WHERE s.device = %(device)s
+  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+  AND r.time >= %(start)s AND r.time < %(end)s
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+_BUCKETS_ROLLUP = """
+SELECT date_bin(%(width)s, t.bucket AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
+       s.metric, {aggregate} AS value
+FROM {table} t JOIN series s ON s.id = t.series_id
+WHERE s.device = %(device)s
+  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+  AND t.bucket >= %(start)s AND t.bucket < %(end)s
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+# One statement per (source, aggregate), fixed at import: nothing from a request is
+# ever formatted into SQL.
+BUCKETS: Final[dict[tuple[Source, str], str]] = {
+    **{("raw", a): _BUCKETS_RAW.format(aggregate=e) for a, e in _RAW_AGGREGATE.items()},
+    **{
+        ("1h", a): _BUCKETS_ROLLUP.format(aggregate=e, table="readings_1h")
+        for a, e in _ROLLUP_AGGREGATE.items()
+    },
+    **{
+        ("1d", a): _BUCKETS_ROLLUP.format(aggregate=e, table="readings_1d")
+        for a, e in _ROLLUP_AGGREGATE.items()
+    },
+}
+
+_EXPORT_SERIES = """
+SELECT s.id, d.device_id, s.metric
+FROM devices d JOIN series s ON s.device = d.id
+WHERE d.id = ANY(%(devices)s)
+  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+ORDER BY d.device_id, s.metric
+"""
+_EXPORT_ONE_SERIES = """
+SELECT time, value FROM readings
+WHERE series_id = %(series)s AND time >= %(start)s AND time < %(end)s
+ORDER BY time
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    time: datetime
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    device: int
+    metric: str
+    time: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A bucket grid: ``width`` wide, in time zone ``tz``, over ``[start, end)``
+    (both on the grid), read from ``source``."""
+
+    width: timedelta
+    tz: str
+    start: datetime
+    end: datetime
+    source: Source
+
+    @property
+    def buckets(self) -> int:
+        if self.width % DAY == timedelta(0) and self.tz not in _UTC_NAMES:
+            days = (_local(self.end, self.tz) - _local(self.start, self.tz)).days
+            return max(1, round(days / (self.width / DAY)))
+        return max(1, (self.end - self.start) // self.width)
+
+
+def _local(t: datetime, tz: str) -> datetime:
+    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def _from_local(t: datetime, tz: str) -> datetime:
+    return t.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def _whole_hour_offset(t: datetime, tz: str) -> bool:
+    offset = t.astimezone(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    return offset % HOUR == timedelta(0)
+
+
+def make_grid(width: timedelta, tz: str, start: datetime, end: datetime) -> Grid:
+    """The grid of ``width`` buckets covering ``[start, end)``, widened to whole
+    buckets, and the cheapest source that gives exact results for it."""
+    calendar = width % DAY == timedelta(0)
+    zone = tz if calendar else "UTC"
+    local_start, local_end = _local(start, zone), _local(end, zone)
+    first = ORIGIN + ((local_start - ORIGIN) // width) * width
+    last = ORIGIN + ((local_end - ORIGIN) // width) * width
+    if last < local_end:
+        last += width
+    grid_start, grid_end = _from_local(first, zone), _from_local(last, zone)
+    return Grid(width, zone, grid_start, grid_end, choose_source(width, zone, grid_start, grid_end))
+
+
+def choose_source(width: timedelta, tz: str, start: datetime, end: datetime) -> Source:
+    """Rollups when every bucket is a union of whole rollup buckets, else raw readings."""
+    if width % DAY == timedelta(0) and tz in _UTC_NAMES:
+        return "1d"
+    if (
+        width % HOUR == timedelta(0)
+        and _whole_hour_offset(start, tz)
+        and _whole_hour_offset(end, tz)
+    ):
+        return "1h"
+    return "raw"
+
+
+async def raw(
+    conn: Conn,
+    device: int,
+    *,
+    metrics: list[str] | None,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[Point]:
+    """Readings of one device in ``[start, end)``, by time then metric, after ``after``."""
+    cur = await conn.execute(
+        RAW,
+        {
+            "device": device,
+            "metrics": metrics,
+            "start": start,
+            "end": end,
+            "limit": limit,
+            "after_time": after[0] if after else None,
+            "after_metric": after[1] if after else None,
+        },
+    )
+    return [Point(t, m, v) for t, m, v in await cur.fetchall()]
+
+
+async def buckets(
+    conn: Conn, device: int, *, metrics: list[str] | None, grid: Grid, aggregate: str
+) -> list[Point]:
+    """One value per bucket of ``grid`` and metric that has readings."""
+    cur = await conn.execute(
+        BUCKETS[grid.source, aggregate],
+        {
+            "device": device,
+            "metrics": metrics,
+            "width": grid.width,
+            "tz": grid.tz,
+            "origin": ORIGIN,
+            "start": grid.start,
+            "end": grid.end,
+        },
+    )
+    return [Point(b, m, v) for b, m, v in await cur.fetchall() if v is not None]
+
+
+async def latest(
+    conn: Conn, devices: list[int], *, metrics: list[str] | None = None
+) -> list[Latest]:
+    """The newest reading of every series of ``devices``."""
+    if not devices:
+        return []
+    cur = await conn.execute(LATEST, {"devices": devices, "metrics": metrics})
+    return [Latest(d, m, t, v) for d, m, t, v in await cur.fetchall()]
+
+
+async def stream_export(
+    conn: Conn,
+    devices: list[int],
+    *,
+    metrics: list[str] | None,
+    start: datetime,
+    end: datetime,
+    chunk: int = 5000,
+) -> AsyncIterator[list[tuple[str, str, datetime, float]]]:
+    """Rows (device_id, metric, time, value) in chunks, series by series, by time.
+
+    Each series is read through a server-side cursor, so memory holds one chunk.
+    """
+    cur = await conn.execute(_EXPORT_SERIES, {"devices": devices, "metrics": metrics})
+    series = await cur.fetchall()
+    for series_id, device_id, metric in series:
+        async with conn.cursor(name="export") as named:
+            await named.execute(
+                _EXPORT_ONE_SERIES, {"series": series_id, "start": start, "end": end}
+            )
+            while rows := await named.fetchmany(chunk):
+                yield [(device_id, metric, t, v) for t, v in rows]

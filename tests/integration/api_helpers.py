@@ -1,0 +1,97 @@
+"""A real hub (``python -m hub run``) over a migrated database with API keys of each
+role, for the API tests; data goes in through MQTT and the real ingest."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import paho.mqtt.publish as publish
+
+from hub.apikeys import create as create_key
+from hub.config import Settings, load_settings, mqtt_endpoint
+from hub.devstack import Devstack
+from hub.store.db import connect
+from hub.store.migrate import migrate
+from tests.integration.helpers import HubProcess, wait_for
+
+TEST_PROFILES = Path(__file__).parent / "profiles"
+ROLES = ("viewer", "operator", "admin")
+_counter = itertools.count()
+
+
+@dataclass
+class ApiHub:
+    settings: Settings
+    process: HubProcess
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.process.port}"
+
+    def client(self, role: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=15)
+
+    def publish(self, messages: Iterable[tuple[str, bytes]], retain: bool = False) -> None:
+        host, port, _, _, _ = mqtt_endpoint(self.settings.mqtt_url)
+        batch = [{"topic": t, "payload": p, "qos": 1, "retain": retain} for t, p in messages]
+        for i in range(0, len(batch), 500):
+            publish.multiple(batch[i : i + 500], hostname=host, port=port)
+
+    def topic(self, device_id: str, profile: str = "load_meter", kind: str = "telemetry") -> str:
+        return f"{self.settings.topic_prefix}/{profile}/{device_id}/{kind}"
+
+    def readings_stored(self, device_id: str) -> int:
+        with connect(self.settings.database_url, "test") as conn:
+            row = conn.execute(
+                """SELECT count(*) FROM readings r JOIN series s ON s.id = r.series_id
+                   JOIN devices d ON d.id = s.device WHERE d.device_id = %s""",
+                (device_id,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def wait_stored(self, device_id: str, count: int, timeout: float = 60) -> None:
+        wait_for(
+            lambda: self.readings_stored(device_id) >= count,
+            timeout,
+            f"{count} readings of {device_id}",
+        )
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def new_settings(stack: Devstack, **overrides: object) -> Settings:
+    n = next(_counter)
+    url = stack.postgres.create_database(f"api_{os.getpid()}_{n}")
+    values: dict[str, object] = {
+        "database_url": url,
+        "mqtt_url": stack.mosquitto.url,
+        "topic_prefix": f"api{os.getpid()}x{n}",
+        "mqtt_client_id": f"hub-api-test-{os.getpid()}-{n}",
+        "profiles_dir": TEST_PROFILES,
+        "batch_max_delay_ms": 50,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def start_hub(stack: Devstack, log_dir: Path, *, storage: str = "plain", **env: str) -> ApiHub:
+    """Migrate a fresh database at ``storage``, make a key per role, start the hub."""
+    settings = new_settings(stack)
+    with connect(settings.database_url, "test") as conn:
+        assert migrate(conn, storage=storage) == storage
+    keys = {
+        role: create_key(settings, role=role, name=f"test {role}", out=io.StringIO())
+        for role in ROLES
+    }  # type: ignore[arg-type]
+    process = HubProcess(settings, log_dir, **env).start()
+    process.wait_ready()
+    return ApiHub(settings, process, keys)
