@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -119,6 +119,57 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = Field(
         15.0, gt=0, description="Seconds between keep-alive comments on an idle live stream."
     )
+    alerts_enabled: bool = Field(
+        True,
+        description="Run the alert engine in this process (turn off in all but one process "
+        "when several hub processes share the stream).",
+    )
+    alerts_interval_s: float = Field(
+        30.0,
+        ge=0.2,
+        description="Seconds between two runs of the scheduled rules (window, stale, domain).",
+    )
+    alerts_point_buffer: int = Field(
+        10000,
+        ge=100,
+        description="Readings buffered for the point rules; on overflow the engine re-reads "
+        "recent readings from the database instead of slowing the ingest.",
+    )
+    alerts_webhook_urls: str | None = Field(
+        None, description="Comma-separated http(s) URLs that receive every alert change as JSON."
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC-SHA256 signature sent in X-Hub-Signature-256 (unsigned "
+        "when unset).",
+    )
+    alerts_webhook_timeout_s: float = Field(
+        5.0, gt=0, description="Timeout of one webhook request."
+    )
+    alerts_notify_max_attempts: int = Field(
+        8, ge=1, description="Attempts per notification before it is marked dead."
+    )
+    alerts_notify_backoff_s: float = Field(
+        2.0, gt=0, description="Wait before the first retry of a notification; doubles each time."
+    )
+    alerts_notify_backoff_max_s: float = Field(
+        600.0, gt=0, description="Longest wait between two attempts of a notification."
+    )
+    alerts_mqtt_notify: bool = Field(
+        True, description="Publish alert changes to {prefix}/alerts/{profile}/{device_id}."
+    )
+    alerts_site_lat: float | None = Field(
+        None,
+        ge=-90,
+        le=90,
+        description="Latitude used for street lights registered without coordinates.",
+    )
+    alerts_site_lon: float | None = Field(
+        None,
+        ge=-180,
+        le=180,
+        description="Longitude used for street lights registered without coordinates.",
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."
@@ -150,6 +201,15 @@ class Settings(BaseSettings):
             raise ValueError("must be one non-empty topic level without '/', '+' or '#'")
         return value
 
+    @field_validator("alerts_webhook_urls")
+    @classmethod
+    def _check_webhook_urls(cls, value: str | None) -> str | None:
+        for url in webhook_urls(value):
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -171,6 +231,11 @@ def load_settings(**overrides: object) -> Settings:
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"HUB_{field.upper()}", message) from None
+
+
+def webhook_urls(value: str | None) -> list[str]:
+    """The URLs of ``HUB_ALERTS_WEBHOOK_URLS`` (comma-separated)."""
+    return [u.strip() for u in (value or "").split(",") if u.strip()]
 
 
 def mqtt_endpoint(url: str) -> tuple[str, int, bool, str | None, str | None]:
