@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from hub.store.db import connect
 from hub.store.migrate import migrate
 
 RESULTS = Path(__file__).parent / "results"
+CpuGroups = dict[str, Callable[[], list[int]]]
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
 console = Console()
 
@@ -50,7 +52,10 @@ console = Console()
 class Hub:
     """``hub run`` processes (several on a shared subscription with --workers)."""
 
-    def __init__(self, env: dict[str, str], workers: int, logdir: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int, logdir: Path, profile: Path | None = None
+    ) -> None:
+        self.profile = profile
         self.workers = workers
         self.logdir = logdir
         self.ports = [free_port() for _ in range(workers)]
@@ -148,7 +153,7 @@ def specs(
 
 
 def run_drain(
-    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: dict[str, list[int]]
+    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: CpuGroups
 ) -> dict[str, Any]:
     devices = [f"d-{n:05d}" for n in range(args.devices)]
     per_device = max(1, args.drain_messages // len(devices))
@@ -166,7 +171,7 @@ def run_drain(
     assert acked == total, f"broker acknowledged {acked} of {total}"
     before = 0.0
     hub.start()
-    meter = probes.CpuMeter({**cpu_groups, "hub": hub.pids})
+    meter = probes.CpuMeter({**cpu_groups, "hub": lambda: hub.pids})
     meter.start()
     rss_max = hub.rss()
     first_at: float | None = None
@@ -185,6 +190,7 @@ def run_drain(
                 first_at, before = time.monotonic(), done
             bar.update(task, completed=done)
             rss_max = max(rss_max, hub.rss())
+            meter.sample()
             if done >= expected_readings:
                 break
             time.sleep(0.1)
@@ -206,7 +212,7 @@ def run_drain(
 
 
 def run_steady(
-    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: dict[str, list[int]]
+    args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: CpuGroups
 ) -> dict[str, Any]:
     devices = [f"s-{n:05d}" for n in range(args.devices)]
     per_device = max(1, int(args.rate * args.duration) // len(devices))
@@ -214,18 +220,22 @@ def run_steady(
     expected_readings = total * args.readings
     hub.start()
     before = hub.scrape()
-    meter = probes.CpuMeter({**cpu_groups, "hub": hub.pids})
+    publisher_pids: list[int] = []
+    meter = probes.CpuMeter(
+        {**cpu_groups, "hub": lambda: hub.pids, "publishers": lambda: publisher_pids}
+    )
     console.print(f"steady: {total:,} messages at {args.rate:,.0f} msg/s for ~{args.duration} s")
     procs, out = load.start_publishers(
         specs(args, stack.mosquitto.port, devices, per_device, args.rate, None, "city"),
         "bench-steady",
     )
-    meter.groups["publishers"] = [p.pid for p in procs if p.pid]
+    publisher_pids.extend(p.pid for p in procs if p.pid)
     meter.start()
     started = time.monotonic()
     rss_samples: list[float] = []
     while any(p.is_alive() for p in procs):
         rss_samples.append(hub.rss())
+        meter.sample()
         time.sleep(0.5)
     results = load.collect(procs, out)
     deadline = time.monotonic() + 120
@@ -291,6 +301,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw broker/COPY runs")
     parser.add_argument("--output", type=Path, default=RESULTS / "ingest.json")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the hub with py-spy (collapsed stacks) to PATH.*.txt",
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hub-bench-"))
@@ -316,9 +332,9 @@ def main() -> None:
             env["HUB_BATCH_MAX_DELAY_MS"] = str(args.delay_ms)
         postmaster = stack.postgres.proc.pid if stack.postgres.proc else 0
         mosquitto = stack.mosquitto.proc.pid if stack.mosquitto.proc else 0
-        cpu_groups = {
-            "postgres": [postmaster, *probes.descendants(postmaster)],
-            "mosquitto": [mosquitto],
+        cpu_groups: CpuGroups = {
+            "postgres": lambda: [postmaster, *probes.descendants(postmaster)],
+            "mosquitto": lambda: [mosquitto],
         }
         result: dict[str, Any] = {
             "storage": level,
@@ -329,10 +345,9 @@ def main() -> None:
             "batch_max_messages": args.batch,
             "cores": os.cpu_count(),
         }
-        hub = Hub(env, args.workers, root)
+        hub = Hub(env, args.workers, root, args.profile)
         if args.mode in ("both", "drain"):
             result.update(run_drain(args, stack, hub, url, cpu_groups))
-        cpu_groups["postgres"] = [postmaster, *probes.descendants(postmaster)]
         if args.mode in ("both", "steady"):
             result.update(run_steady(args, stack, hub, url, cpu_groups))
         if not args.skip_raw:

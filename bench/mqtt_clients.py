@@ -42,8 +42,9 @@ def _session_props() -> Properties:
 
 def prepare_backlog(port: int, client_id: str, messages: int) -> None:
     """Create the subscriber's session, go offline, publish the backlog at QoS 1."""
-    sub = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                      protocol=MQTTProtocolVersion.MQTTv5)
+    sub = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
     sub.connect("127.0.0.1", port, clean_start=True, properties=_session_props())
     sub.subscribe("bench/#", qos=1)
     for _ in range(20):
@@ -83,9 +84,13 @@ async def drain_hub_session(port: int, client_id: str, messages: int) -> float:
             done.set()
 
     session = MqttSession(
-        f"mqtt://127.0.0.1:{port}", client_id=client_id, topics=["bench/#"],
-        on_message=on_message, on_connection_lost=lambda: None,
-        session_expiry_s=3600, receive_maximum=20000,
+        f"mqtt://127.0.0.1:{port}",
+        client_id=client_id,
+        topics=["bench/#"],
+        on_message=on_message,
+        on_connection_lost=lambda: None,
+        session_expiry_s=3600,
+        receive_maximum=20000,
     )
     started = time.perf_counter()
     task = asyncio.create_task(session.run())
@@ -102,8 +107,12 @@ async def drain_aiomqtt(port: int, client_id: str, messages: int) -> float:
     started = time.perf_counter()
     received = 0
     async with aiomqtt.Client(
-        "127.0.0.1", port, identifier=client_id, protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False, properties=_session_props(),
+        "127.0.0.1",
+        port,
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=_session_props(),
     ) as client:
         await client.subscribe("bench/#", qos=1)
         async for _ in client.messages:

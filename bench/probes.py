@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,25 +57,46 @@ def descendants(pid: int) -> list[int]:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds used by named groups of processes between start() and stop()."""
+    """CPU used by named groups of processes between start() and stop().
 
-    groups: dict[str, list[int]]
-    _start: dict[str, float] = field(default_factory=dict)
+    Groups are functions returning pids, asked again at every sample(), so
+    processes that start later (database backends, publishers) are counted too;
+    a process that ends keeps the CPU it was last seen with.
+    """
+
+    groups: dict[str, Callable[[], list[int]]]
+    _first: dict[int, float] = field(default_factory=dict)
+    _last: dict[int, float] = field(default_factory=dict)
+    _members: dict[str, set[int]] = field(default_factory=dict)
     _t0: float = 0.0
 
-    def _total(self, pids: list[int]) -> float:
-        return sum(cpu_seconds(p) for p in pids)
+    def sample(self) -> None:
+        for name, pids in self.groups.items():
+            for pid in pids():
+                used = cpu_seconds(pid)
+                if used <= 0:
+                    continue
+                self._members.setdefault(name, set()).add(pid)
+                self._last[pid] = used
 
     def start(self) -> None:
+        self._members.clear()
+        self._last.clear()
+        self.sample()
+        self._first = dict(self._last)
         self._t0 = time.monotonic()
-        self._start = {name: self._total(pids) for name, pids in self.groups.items()}
 
     def stop(self) -> dict[str, float]:
         """CPU use of each group as a share of one core (1.0 = one full core)."""
+        self.sample()
         wall = time.monotonic() - self._t0
         return {
-            name: round((self._total(pids) - self._start[name]) / wall, 2)
-            for name, pids in self.groups.items()
+            name: round(
+                sum(self._last[p] - self._first.get(p, 0.0) for p in self._members.get(name, ()))
+                / wall,
+                2,
+            )
+            for name in self.groups
         }
 
 

@@ -70,12 +70,15 @@ def _rows(shape: str, messages: int, devices: int) -> list[tuple[object, ...]]:
         elif "integer" in shape:
             rows.extend((device * 4 + i, at, v) for i, v in enumerate(values))
         else:
-            rows.extend((f"sl-{device:05d}", m, at, v) for m, v in zip(METRICS, values, strict=True))
+            rows.extend(
+                (f"sl-{device:05d}", m, at, v) for m, v in zip(METRICS, values, strict=True)
+            )
     return rows
 
 
-def measure(url: str, shape: str, spec: dict[str, str], messages: int, devices: int,
-            batch: int) -> tuple[float, float]:
+def measure(
+    url: str, shape: str, spec: dict[str, str], messages: int, devices: int, batch: int
+) -> tuple[float, float]:
     rows = _rows(shape, messages, devices)
     per_message = len(rows) // messages
     with connect(url, "bench", autocommit=True) as conn:
@@ -88,7 +91,7 @@ def measure(url: str, shape: str, spec: dict[str, str], messages: int, devices: 
             with conn.transaction(), conn.cursor() as cur:
                 with cur.copy(spec["copy"]) as copy:
                     copy.set_types(spec["types"].split())
-                    for row in rows[first:first + step]:
+                    for row in rows[first : first + step]:
                         copy.write_row(row)
                 cur.execute(spec["insert"])
                 cur.execute("TRUNCATE s")
@@ -101,8 +104,9 @@ def measure(url: str, shape: str, spec: dict[str, str], messages: int, devices: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=300_000,
-                        help="messages of 3 readings each (default 300000)")
+    parser.add_argument(
+        "--messages", type=int, default=300_000, help="messages of 3 readings each (default 300000)"
+    )
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=5000, help="messages per transaction")
     args = parser.parse_args()
@@ -111,8 +115,10 @@ def main() -> None:
     pg = Postgres(root, timescaledb=False).start()
     try:
         url = pg.create_database("bench")
-        table = Table(title=f"{args.messages} messages x {len(METRICS)} readings, "
-                            f"{args.devices} devices, {args.batch} messages per commit")
+        table = Table(
+            title=f"{args.messages} messages x {len(METRICS)} readings, "
+            f"{args.devices} devices, {args.batch} messages per commit"
+        )
         table.add_column("shape")
         table.add_column("readings/s", justify="right")
         table.add_column("bytes/reading", justify="right")
