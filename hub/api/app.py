@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from hub import __version__
-from hub.api import ops, problems
+from hub.api import ops, problems, stream
 from hub.api.metrics import LatencyMiddleware
 from hub.api.openapi import build_openapi
 from hub.api.routes import API_ROUTERS
@@ -54,6 +54,7 @@ def create_app(
         try:
             yield
         finally:
+            stream.close_streams(app)
             await pool.close()
 
     app = FastAPI(
@@ -70,6 +71,7 @@ def create_app(
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     problems.install(app)
+    stream.install(app)
     app.add_middleware(LatencyMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api import deadletters, devices, keys, profiles, readings
+from hub.api import deadletters, devices, exports, keys, profiles, readings, stream
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     readings.router,
     profiles.router,
     deadletters.router,
+    stream.router,
+    exports.router,
     keys.router,
 )

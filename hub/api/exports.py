@@ -1,0 +1,287 @@
+"""/exports: readings as CSV and devices as GeoJSON, streamed.
+
+Both are written while they are read from the database (a server-side cursor per
+series; devices a page at a time), so a year of a fleet's readings never sits in
+memory. Each export uses its own connection, not one from the API's pool, so long
+downloads cannot starve the other requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from hub.api import params
+from hub.api.auth import Reader
+from hub.api.deps import AppSettings, Conn, DbConn, Profiles
+from hub.api.devices import (
+    Bbox,
+    Decommissioned,
+    DistrictFilter,
+    ProfileFilter,
+    StatusFilter,
+    TextFilter,
+    device_filter,
+)
+from hub.api.problems import NotFound, responses
+from hub.api.readings import From, Metrics, To, Tz
+from hub.config import Settings
+from hub.profiles import Profile
+from hub.store import devices as device_store
+from hub.store import readings as store
+from hub.store.db import aconnect
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+DEFAULT_RANGE = timedelta(days=30)
+PAGE = 500
+CSV_HEADER = "time,device_id,metric,value,unit\n"
+
+
+class CsvResponse(StreamingResponse):
+    media_type = "text/csv"
+
+
+class GeoJsonResponse(StreamingResponse):
+    media_type = "application/geo+json"
+
+
+DeviceIds = Annotated[
+    list[str] | None, Query(max_length=500, description="Only these device ids (repeatable).")
+]
+
+
+async def _all_devices(conn: Conn, where: device_store.DeviceFilter) -> list[device_store.Device]:
+    found: list[device_store.Device] = []
+    after = None
+    while True:
+        page = await device_store.list_devices(conn, where, limit=PAGE * 10, after=after)
+        found += page
+        if len(page) < PAGE * 10:
+            return found
+        after = page[-1].device_id
+
+
+@router.get(
+    "/readings.csv",
+    summary="Readings as CSV (streamed)",
+    response_class=CsvResponse,
+    responses={
+        200: {
+            "description": "One line per reading, device by device, metric by metric, "
+            "in time order. Times in UTC (RFC 3339).",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": CSV_HEADER + "2026-01-01T00:00:00Z,sl-0042,power,41.5,W\n",
+                }
+            },
+        },
+        **responses(401, 404, 422),
+    },
+)
+async def readings_csv(
+    conn: DbConn,
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    device: DeviceIds = None,
+    profile: ProfileFilter = None,
+    status: StatusFilter = None,
+    district: DistrictFilter = None,
+    bbox: Bbox = None,
+    text: TextFilter = None,
+    include_decommissioned: Annotated[
+        bool, Query(description="Include decommissioned devices.")
+    ] = True,
+    metric: Metrics = None,
+    start: From = None,
+    end: To = None,
+    tz: Tz = None,
+) -> CsvResponse:
+    """The readings of the selected devices (all by default) in `[from, to)`,
+    at most `HUB_EXPORT_MAX_RANGE_DAYS` long (default: the last 30 days)."""
+    zone = params.zone(tz or settings.timezone)
+    span = params.time_range(
+        start,
+        end,
+        tz=zone,
+        default=DEFAULT_RANGE,
+        longest=timedelta(days=settings.export_max_range_days),
+        hint="export in several parts",
+    )
+    where = device_filter(
+        profile, status, district, bbox, text, include_decommissioned, device_ids=device
+    )
+    selected = await _all_devices(conn, where)
+    if device:
+        missing = sorted(set(device) - {d.device_id for d in selected})
+        if missing:
+            raise NotFound(f"no device {', '.join(map(repr, missing))}")
+    units = {
+        (d.device_id, name): m.unit
+        for d in selected
+        if (p := profiles.get(d.profile)) is not None
+        for name, m in p.metrics.items()
+    }
+    lines = _csv_lines(
+        settings,
+        [d.id for d in selected],
+        sorted(set(metric)) if metric else None,
+        span.start,
+        span.end,
+        units,
+    )
+    stamp = f"{span.start:%Y%m%d}-{span.end:%Y%m%d}"
+    return CsvResponse(
+        lines,
+        headers={"Content-Disposition": f'attachment; filename="readings-{stamp}.csv"'},
+    )
+
+
+async def _csv_lines(
+    settings: Settings,
+    devices: list[int],
+    metrics: list[str] | None,
+    start: datetime,
+    end: datetime,
+    units: dict[tuple[str, str], str],
+) -> AsyncIterator[str]:
+    yield CSV_HEADER
+    if not devices:
+        return
+    rows = 0
+    try:
+        async with await aconnect(settings.database_url, "export") as conn:
+            async for chunk in store.stream_export(
+                conn, devices, metrics=metrics, start=start, end=end
+            ):
+                rows += len(chunk)
+                yield "".join(
+                    f"{_iso(t)},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
+                    for device_id, metric, t, value in chunk
+                )
+    finally:
+        log.info("CSV export: %d readings of %d devices", rows, len(devices))
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@router.get(
+    "/devices.geojson",
+    summary="Devices with their latest values as GeoJSON (streamed)",
+    response_class=GeoJsonResponse,
+    responses={
+        200: {
+            "description": "A FeatureCollection (RFC 7946): one Point feature per device "
+            "(geometry null when its location is unknown), its latest values in "
+            "`properties.latest`.",
+            "content": {
+                "application/geo+json": {
+                    "schema": {"type": "object"},
+                    "example": {
+                        "type": "FeatureCollection",
+                        "features": [
+                            {
+                                "type": "Feature",
+                                "id": "sl-0042",
+                                "geometry": {"type": "Point", "coordinates": [10.3951, 63.4305]},
+                                "properties": {
+                                    "device_id": "sl-0042",
+                                    "profile": "street_light",
+                                    "latest": {
+                                        "power": {
+                                            "time": "2026-01-01T00:00:00Z",
+                                            "value": 41.5,
+                                            "unit": "W",
+                                        }
+                                    },
+                                },
+                            }
+                        ],
+                    },
+                }
+            },
+        },
+        **responses(401, 422),
+    },
+)
+async def devices_geojson(
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    device: DeviceIds = None,
+    profile: ProfileFilter = None,
+    status: StatusFilter = None,
+    district: DistrictFilter = None,
+    bbox: Bbox = None,
+    text: TextFilter = None,
+    include_decommissioned: Decommissioned = False,
+) -> GeoJsonResponse:
+    where = device_filter(
+        profile, status, district, bbox, text, include_decommissioned, device_ids=device
+    )
+    return GeoJsonResponse(
+        _features(settings, where, profiles),
+        headers={"Content-Disposition": 'attachment; filename="devices.geojson"'},
+    )
+
+
+async def _features(
+    settings: Settings, where: device_store.DeviceFilter, profiles: dict[str, Profile]
+) -> AsyncIterator[bytes]:
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    async with await aconnect(settings.database_url, "export") as conn:
+        after = None
+        while True:
+            page = await device_store.list_devices(conn, where, limit=PAGE, after=after)
+            if not page:
+                break
+            latest: dict[int, dict[str, Any]] = {d.id: {} for d in page}
+            for v in await store.latest(conn, [d.id for d in page]):
+                latest[v.device][v.metric] = {"time": _iso(v.time), "value": v.value}
+            parts = []
+            for d in page:
+                spec = profiles.get(d.profile)
+                for name, value in latest[d.id].items():
+                    metric = spec.metrics.get(name) if spec else None
+                    value["unit"] = metric.unit if metric else None
+                parts.append(orjson.dumps(_feature(d, latest[d.id])))
+            yield (b"" if first else b",") + b",".join(parts)
+            first = False
+            after = page[-1].device_id
+    yield b"]}"
+
+
+def _feature(d: device_store.Device, latest: dict[str, Any]) -> dict[str, Any]:
+    geometry = (
+        {"type": "Point", "coordinates": [d.lon, d.lat]}
+        if d.lat is not None and d.lon is not None
+        else None
+    )
+    return {
+        "type": "Feature",
+        "id": d.device_id,
+        "geometry": geometry,
+        "properties": {
+            "device_id": d.device_id,
+            "profile": d.profile,
+            "name": d.name,
+            "district": d.district,
+            "status": d.status,
+            "last_seen": _iso(d.last_seen) if d.last_seen else None,
+            "decommissioned_at": _iso(d.decommissioned_at) if d.decommissioned_at else None,
+            "latest": latest,
+        },
+    }

@@ -1,0 +1,168 @@
+"""/stream: Server-Sent Events of committed readings, status and alert changes.
+
+Each client gets its own bounded buffer on the event bus (``HUB_SSE_BUFFER``
+events). Publishing never waits for a client: one that falls that far behind is
+cut off, told so with an ``overflow`` event when it reads again, and logged; the
+browser's EventSource then reconnects by itself. An idle stream carries a comment
+line every ``HUB_SSE_HEARTBEAT_S`` so proxies keep it open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import StreamingResponse
+
+from hub.api.auth import Reader
+from hub.api.deps import AppSettings
+from hub.api.problems import responses
+from hub.events import Event, EventFilter, Subscription
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["live"])
+
+EventKind = Literal["reading", "status", "alert"]
+RETRY_MS = 3000
+
+
+class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+def close_streams(app: FastAPI) -> None:
+    """End every open live stream (call before stopping the server: an open stream
+    would otherwise keep a graceful shutdown waiting)."""
+    app.state.streams_closing.set()
+
+
+def install(app: FastAPI) -> None:
+    app.state.streams_closing = asyncio.Event()
+
+
+def event_filter(
+    types: Sequence[str] | None,
+    devices: Sequence[str] | None,
+    profiles: Sequence[str] | None,
+    metrics: Sequence[str] | None,
+) -> EventFilter:
+    kinds, ids, names, wanted = (set(x) if x else None for x in (types, devices, profiles, metrics))
+
+    def accept(event: Event) -> bool:
+        return (
+            (kinds is None or event.type in kinds)
+            and (ids is None or event.device_id in ids)
+            and (names is None or event.profile in names)
+            and (wanted is None or event.type != "reading" or event.data.get("metric") in wanted)
+        )
+
+    return accept
+
+
+def format_event(event: Event) -> str:
+    body = {
+        "type": event.type,
+        "device_id": event.device_id,
+        "profile": event.profile,
+        "time": event.time.isoformat().replace("+00:00", "Z"),
+        **event.data,
+    }
+    return f"event: {event.type}\ndata: {orjson.dumps(body).decode()}\n\n"
+
+
+@router.get(
+    "/stream",
+    summary="Live readings, device status and alert changes (Server-Sent Events)",
+    response_class=EventStreamResponse,
+    responses={
+        200: {
+            "description": "An endless `text/event-stream`. Events `reading`, `status` and "
+            "`alert`, each with a JSON `data` line; `overflow` just before the hub ends "
+            "the stream of a client too slow to keep up (reconnect); comment lines as "
+            "keep-alive.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'event: reading\ndata: {"type":"reading","device_id":"sl-0042",'
+                    '"profile":"street_light","time":"2026-01-01T00:00:00Z",'
+                    '"metric":"power","value":41.5}\n\n',
+                }
+            },
+        },
+        **responses(401, 422),
+    },
+)
+async def stream(
+    request: Request,
+    _: Reader,
+    settings: AppSettings,
+    type: Annotated[
+        list[EventKind] | None, Query(description="Only these event types (repeatable).")
+    ] = None,
+    device: Annotated[
+        list[str] | None, Query(max_length=500, description="Only these device ids.")
+    ] = None,
+    profile: Annotated[
+        list[str] | None, Query(max_length=50, description="Only these profiles.")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, Query(max_length=50, description="Only readings of these metrics.")
+    ] = None,
+) -> EventStreamResponse:
+    """Events as they are committed: no history (read that from the other
+    endpoints), nothing replayed after a reconnect."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "client"
+    subscription = request.app.state.bus.subscribe(
+        maxsize=settings.sse_buffer,
+        accept=event_filter(type, device, profile, metric),
+        name=f"live stream {client}",
+    )
+    closing: asyncio.Event = request.app.state.streams_closing
+    return EventStreamResponse(
+        _events(subscription, closing, settings.sse_heartbeat_s, client, settings.sse_buffer),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    subscription: Subscription,
+    closing: asyncio.Event,
+    heartbeat_s: float,
+    client: str,
+    buffer: int,
+) -> AsyncIterator[str]:
+    events = aiter(subscription)
+    pending: asyncio.Future[Any] = asyncio.ensure_future(anext(events))
+    stop: asyncio.Future[Any] = asyncio.ensure_future(closing.wait())
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        while True:
+            done, _ = await asyncio.wait(
+                {pending, stop}, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stop in done:
+                return
+            if pending not in done:
+                yield ": keep-alive\n\n"
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                if subscription.overflowed:
+                    log.warning(
+                        "live stream %s fell %d events behind: disconnected", client, buffer
+                    )
+                    yield 'event: overflow\ndata: {"detail":"too slow; reconnect"}\n\n'
+                return
+            yield format_event(event)
+            pending = asyncio.ensure_future(anext(events))
+    finally:
+        subscription.close()
+        # Not awaited: this also runs when the client went away and the task is cancelled.
+        pending.cancel()
+        stop.cancel()
