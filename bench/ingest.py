@@ -61,6 +61,8 @@ class Hub:
         self.ports = [free_port() for _ in range(workers)]
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.spies: list[subprocess.Popen[bytes]] = []
+        self.starts = 0
 
     def start(self) -> None:
         for n, port in enumerate(self.ports):
@@ -76,6 +78,28 @@ class Hub:
                         stderr=subprocess.STDOUT,
                     )
                 )
+            if self.profile is not None:  # py-spy attached, collapsed stacks per start
+                out = self.profile.with_suffix(f".{n}.{self.starts}.txt")
+                self.spies.append(
+                    subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(self.procs[-1].pid),
+                            "--format",
+                            "raw",
+                            "-r",
+                            "250",
+                            "--nonblocking",
+                            "-o",
+                            str(out),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        self.starts += 1
         deadline = time.monotonic() + 60
         for port in self.ports:
             while True:
@@ -90,6 +114,10 @@ class Hub:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        for spy in self.spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(60)
+        self.spies = []
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
