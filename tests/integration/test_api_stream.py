@@ -1,0 +1,153 @@
+"""The live stream against a real hub: committed readings and status changes arrive
+filtered, idle streams carry heartbeats, and a client that stops reading is cut
+off without slowing the ingest."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from hub.devstack import Devstack
+from tests.integration.api_helpers import ApiHub, start_hub
+from tests.integration.helpers import telemetry, wait_for
+
+BUFFER = 20
+
+
+@pytest.fixture(scope="module")
+def hub(stack: Devstack) -> Iterator[ApiHub]:
+    api = start_hub(
+        stack,
+        Path(tempfile.mkdtemp(prefix="hub-api-stream-")),
+        HUB_SSE_BUFFER=str(BUFFER),
+        HUB_SSE_HEARTBEAT_S="0.5",
+    )
+    yield api
+    api.stop()
+
+
+class Listener:
+    """Reads an event stream in a thread: SSE blocks become (event, data) items."""
+
+    def __init__(self, hub: ApiHub, **params: object) -> None:
+        self.items: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._client = hub.client("viewer")
+        self._params = params
+        self._open = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        assert self._open.wait(10), "stream did not open"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._client.close()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            with self._client.stream(
+                "GET", "/api/v1/stream", params=self._params, timeout=None
+            ) as r:
+                assert r.status_code == 200
+                assert r.headers["content-type"].startswith("text/event-stream")
+                event = "message"
+                for line in r.iter_lines():
+                    self._open.set()
+                    if self._stop:
+                        return
+                    if line.startswith(":"):
+                        self.items.put(("comment", line[1:].strip()))
+                    elif line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        self.items.put((event, orjson.loads(line[6:])))
+                        event = "message"
+        except (httpx.HTTPError, RuntimeError):
+            pass
+
+    def take(self, kind: str, count: int, timeout: float = 20) -> list[object]:
+        found: list[object] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            try:
+                event, data = self.items.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"got {len(found)} of {count} {kind} events") from None
+            if event == kind:
+                found.append(data)
+        return found
+
+
+def test_committed_readings_arrive_for_the_chosen_device_only(hub: ApiHub) -> None:
+    with Listener(hub, device="lm-s1", type="reading") as listener:
+        hub.publish(
+            [(hub.topic("lm-s2"), telemetry(i)) for i in range(5)]
+            + [(hub.topic("lm-s1"), telemetry(i)) for i in range(5)]
+        )
+        events = listener.take("reading", 15)
+        time.sleep(0.5)
+        extra = [d for e, d in list(listener.items.queue) if e == "reading"]
+    assert {e["device_id"] for e in events + extra} == {"lm-s1"}  # type: ignore[index]
+    seq = sorted(e["value"] for e in events if e["metric"] == "seq")  # type: ignore[index]
+    assert seq == [0, 1, 2, 3, 4]
+    first = events[0]
+    assert first["profile"] == "load_meter" and first["time"].startswith("2026-01-01T")  # type: ignore[index]
+
+
+def test_status_changes_arrive_and_idle_streams_carry_heartbeats(hub: ApiHub) -> None:
+    with Listener(hub, type="status", profile="load_meter") as listener:
+        assert listener.take("comment", 2, timeout=5)
+        hub.publish([(hub.topic("lm-s3", kind="status"), b"online")])
+        (status,) = listener.take("status", 1)
+    assert status == {  # type: ignore[comparison-overlap]
+        "type": "status",
+        "device_id": "lm-s3",
+        "profile": "load_meter",
+        "time": status["time"],  # type: ignore[index]
+        "status": "online",
+    }
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_the_ingest_keeps_up(hub: ApiHub) -> None:
+    # A client with a tiny receive window that reads nothing after the headers.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", hub.process.port))
+    sock.sendall(
+        f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.keys['viewer']}\r\n\r\n".encode()
+    )
+    assert b"200 OK" in sock.recv(200)
+    try:
+        messages = 2000
+        hub.publish([(hub.topic("lm-slow"), telemetry(i)) for i in range(messages)])
+        hub.wait_stored("lm-slow", messages * 3, timeout=60)
+        wait_for(
+            lambda: f"fell {BUFFER} events behind" in hub.process.log_tail(), 10, "the log line"
+        )
+        # Reading again drains what was in flight, then the overflow notice, then the end.
+        sock.settimeout(10)
+        received = b""
+        while not received.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed without ending the stream"
+            received += chunk
+        assert b"event: overflow" in received
+    finally:
+        sock.close()
+    # The hub still serves new streams.
+    with Listener(hub, device="lm-after") as listener:
+        hub.publish([(hub.topic("lm-after"), telemetry(1))])
+        assert len(listener.take("reading", 3)) == 3
