@@ -48,6 +48,8 @@ class _Conn:
     dropped: bool = False  # cut on purpose (offline fault): do not reconnect
     next_retry: float = 0.0
     backoff: float = 1.0
+    reconnecting: bool = False  # lost and reconnecting on its own
+    birth_due: bool = False  # reconnected: announce its devices online again
 
 
 class Publisher:
@@ -73,6 +75,10 @@ class Publisher:
         names = list(status_topics) if per_device else [f"{i}" for i in range(max(1, connections))]
         self.conns = [self._make(f"{client_prefix}-{n}", n, i) for i, n in enumerate(names)]
         self._by_device = {d: i for i, d in enumerate(names)} if per_device else {}
+        self._devices_of: list[list[str]] = [[] for _ in self.conns]
+        for device_id in status_topics:
+            self._devices_of[self._index_of(device_id)].append(device_id)
+        self.away: set[str] = set()  # devices whose last status was offline
 
     # ---- connections ----------------------------------------------------------------
 
@@ -89,7 +95,15 @@ class Publisher:
         if self.per_device:
             client.will_set(self.status_topics[name], b"offline", qos=1, retain=True)
         client.on_publish = self._on_publish_for(index)
-        return _Conn(client, name)
+        conn = _Conn(client, name)
+
+        def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            if conn.reconnecting and not rc.is_failure:
+                conn.reconnecting = False
+                conn.birth_due = True  # the broker may have lost the retained status
+
+        client.on_connect = on_connect
+        return conn
 
     def _on_publish_for(self, index: int) -> Any:
         def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
@@ -111,17 +125,24 @@ class Publisher:
                 raise PublishError(f"no CONNACK from {self.host}:{self.port} within {timeout:g}s")
             self.pump(0.05)
 
-    def _conn_for(self, message: Message) -> tuple[int, _Conn]:
+    def _index_of(self, device_id: str) -> int:
         if self.per_device:
-            index = self._by_device[message.device_id]
-        else:
-            index = zlib.crc32(message.device_id.encode()) % len(self.conns)
+            return self._by_device[device_id]
+        return zlib.crc32(device_id.encode()) % len(self.conns)
+
+    def _conn_for(self, message: Message) -> tuple[int, _Conn]:
+        index = self._index_of(message.device_id)
         return index, self.conns[index]
 
     # ---- publishing -------------------------------------------------------------------
 
     def publish(self, message: Message) -> None:
         index, conn = self._conn_for(message)
+        if message.kind == "status":
+            if message.payload == b"offline":
+                self.away.add(message.device_id)
+            else:
+                self.away.discard(message.device_id)
         if message.via_will and self.per_device:
             self._drop(conn)  # the broker publishes the will
             return
@@ -182,13 +203,19 @@ class Publisher:
         elif timeout > 0:
             time.sleep(timeout)
         now = time.monotonic()
-        for conn in self.conns:
+        for index, conn in enumerate(self.conns):
             conn.client.loop_misc()
             if not conn.dropped and conn.client.socket() is None and now >= conn.next_retry:
                 self._retry(conn, now)
+            if conn.birth_due:
+                conn.birth_due = False
+                for device_id in self._devices_of[index]:
+                    if device_id not in self.away:
+                        self.publish(_status(device_id, self.status_topics[device_id], b"online"))
 
     def _retry(self, conn: _Conn, now: float) -> None:
         try:
+            conn.reconnecting = True
             conn.client.reconnect()
             conn.backoff = 1.0
             log.info("reconnecting %s", conn.name)
@@ -221,11 +248,11 @@ class Publisher:
         return complete
 
 
-def _status(device_id: str, topic: str) -> Message:
+def _status(device_id: str, topic: str, payload: bytes = b"offline") -> Message:
     return Message(
         sent_at=datetime.now(UTC),
         topic=topic,
-        payload=b"offline",
+        payload=payload,
         retained=True,
         device_id=device_id,
         kind="status",
