@@ -69,7 +69,7 @@ def create_app(
     app.state.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
     app.include_router(ops.router)
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router)
     problems.install(app)
     stream.install(app)
     app.add_middleware(LatencyMiddleware)

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field
 from hub.api import cursor as cursors
 from hub.api import params
 from hub.api.auth import Operator
-from hub.api.deps import AppSettings, DbConn
+from hub.api.deps import API_PREFIX, AppSettings, DbConn
 from hub.api.devices import Cursor
 from hub.api.problems import NotFound, responses
 from hub.store import deadletters as store
 from hub.store.deadletters import DeadLetterRow
 
-router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+router = APIRouter(prefix=f"{API_PREFIX}/dead-letters", tags=["dead letters"])
 
 # The same set as hub.errors.DEAD_LETTER_REASONS (a unit test keeps them equal).
 Reason = Literal[

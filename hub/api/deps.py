@@ -14,6 +14,10 @@ from hub.profiles import Profile
 
 Conn = psycopg.AsyncConnection[Any]
 
+# Every resource of the API lives under this path (routers carry it themselves, so a
+# route's template is its whole path, as the latency metric labels it).
+API_PREFIX = "/api/v1"
+
 
 async def _connection(request: Request) -> AsyncIterator[Conn]:
     # The pool commits when the block ends without error and rolls back otherwise;

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from hub.api import cursor, params
 from hub.api.auth import Operator, Reader
-from hub.api.deps import Conn, DbConn, Profiles
+from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
 from hub.api.problems import Conflict, InvalidParameter, NotFound, responses
 from hub.api.schemas.alerts import AlertOut
 from hub.api.schemas.devices import (
@@ -28,7 +28,7 @@ from hub.store import alerts as alert_store
 from hub.store import devices as store
 from hub.store import readings as reading_store
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
 DeviceId = Annotated[
     str, Path(pattern=DEVICE_ID_PATTERN, description="The device's id.", examples=["sl-0042"])

@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from hub.api import params
 from hub.api.auth import Reader
-from hub.api.deps import AppSettings, Conn, DbConn, Profiles
+from hub.api.deps import API_PREFIX, AppSettings, Conn, DbConn, Profiles
 from hub.api.devices import (
     Bbox,
     Decommissioned,
@@ -39,7 +39,7 @@ from hub.store.db import aconnect
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(prefix=f"{API_PREFIX}/exports", tags=["exports"])
 
 DEFAULT_RANGE = timedelta(days=30)
 PAGE = 500

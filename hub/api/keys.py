@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin
-from hub.api.deps import DbConn
+from hub.api.deps import API_PREFIX, DbConn
 from hub.api.problems import NotFound, responses
 from hub.apikeys import Role, generate_key, hash_key, shown_prefix
 from hub.store import apikeys as store
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
 
 
 class ApiKeyOut(BaseModel):

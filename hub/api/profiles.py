@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from hub.api.auth import Reader
-from hub.api.deps import Profiles
+from hub.api.deps import API_PREFIX, Profiles
 from hub.api.problems import NotFound, responses
 from hub.profiles import NAME_PATTERN, Profile
 
-router = APIRouter(prefix="/profiles", tags=["profiles"])
+router = APIRouter(prefix=f"{API_PREFIX}/profiles", tags=["profiles"])
 
 
 def _public(profile: Profile) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from hub.api import cursor as cursors
 from hub.api import params
 from hub.api.auth import Reader
-from hub.api.deps import AppSettings, DbConn, Profiles
+from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.devices import (
     Bbox,
     Cursor,
@@ -36,7 +36,7 @@ from hub.api.schemas.readings import (
 from hub.profiles import Profile
 from hub.store import readings as store
 
-router = APIRouter(tags=["readings"])
+router = APIRouter(prefix=API_PREFIX, tags=["readings"])
 
 DEFAULT_RANGE = timedelta(days=1)
 # Buckets are bounded by their number (HUB_API_MAX_ROWS); this only keeps ranges sane.

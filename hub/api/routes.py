@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api import deadletters, devices, exports, keys, profiles, readings, stream
+from hub.api import alerts, deadletters, devices, exports, keys, profiles, readings, rules, stream
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     readings.router,
+    alerts.router,
+    rules.router,
     profiles.router,
     deadletters.router,
     stream.router,

@@ -19,13 +19,13 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Reader
-from hub.api.deps import AppSettings
+from hub.api.deps import API_PREFIX, AppSettings
 from hub.api.problems import responses
 from hub.events import Event, EventFilter, Subscription
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["live"])
+router = APIRouter(prefix=API_PREFIX, tags=["live"])
 
 EventKind = Literal["reading", "status", "alert"]
 RETRY_MS = 3000

@@ -4,20 +4,16 @@ off without slowing the ingest."""
 
 from __future__ import annotations
 
-import queue
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import orjson
 import pytest
 
 from hub.devstack import Devstack
-from tests.integration.api_helpers import ApiHub, start_hub
+from tests.integration.api_helpers import ApiHub, Listener, start_hub
 from tests.integration.helpers import telemetry, wait_for
 
 BUFFER = 20
@@ -33,62 +29,6 @@ def hub(stack: Devstack) -> Iterator[ApiHub]:
     )
     yield api
     api.stop()
-
-
-class Listener:
-    """Reads an event stream in a thread: SSE blocks become (event, data) items."""
-
-    def __init__(self, hub: ApiHub, **params: object) -> None:
-        self.items: queue.Queue[tuple[str, object]] = queue.Queue()
-        self._client = hub.client("viewer")
-        self._params = params
-        self._open = threading.Event()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        assert self._open.wait(10), "stream did not open"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop = True
-        self._client.close()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        try:
-            with self._client.stream(
-                "GET", "/api/v1/stream", params=self._params, timeout=None
-            ) as r:
-                assert r.status_code == 200
-                assert r.headers["content-type"].startswith("text/event-stream")
-                event = "message"
-                for line in r.iter_lines():
-                    self._open.set()
-                    if self._stop:
-                        return
-                    if line.startswith(":"):
-                        self.items.put(("comment", line[1:].strip()))
-                    elif line.startswith("event: "):
-                        event = line[7:]
-                    elif line.startswith("data: "):
-                        self.items.put((event, orjson.loads(line[6:])))
-                        event = "message"
-        except (httpx.HTTPError, RuntimeError):
-            pass
-
-    def take(self, kind: str, count: int, timeout: float = 20) -> list[object]:
-        found: list[object] = []
-        deadline = time.monotonic() + timeout
-        while len(found) < count:
-            try:
-                event, data = self.items.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"got {len(found)} of {count} {kind} events") from None
-            if event == kind:
-                found.append(data)
-        return found
 
 
 def test_committed_readings_arrive_for_the_chosen_device_only(hub: ApiHub) -> None:

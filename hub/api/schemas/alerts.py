@@ -111,7 +111,7 @@ class RuleIn(BaseModel):
         },
     )
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    name: str = Field(min_length=1, max_length=100)
     kind: RuleKind
     profile: str = Field(min_length=1, max_length=63)
     metric: str | None = Field(None, max_length=63)

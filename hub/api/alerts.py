@@ -1,0 +1,128 @@
+"""/alerts: list and filter, detail with history, acknowledge and resolve."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from hub.alerts.events import alert_event
+from hub.alerts.model import Alert
+from hub.api import cursor as cursors
+from hub.api.auth import Operator, Reader
+from hub.api.deps import API_PREFIX, DbConn
+from hub.api.devices import Cursor
+from hub.api.problems import NotFound, responses
+from hub.api.schemas.alerts import (
+    AlertAction,
+    AlertDetail,
+    AlertEventOut,
+    AlertOut,
+    AlertPage,
+    AlertState,
+    Severity,
+)
+from hub.store import alerts as store
+
+router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=2**62, description="The alert's id.")]
+
+
+@router.get(
+    "", summary="List alerts, newest first", response_model=AlertPage, responses=responses(401, 422)
+)
+async def list_alerts(
+    conn: DbConn,
+    _: Reader,
+    state: Annotated[AlertState | None, Query(description="Only alerts in this state.")] = None,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    profile: Annotated[str | None, Query(max_length=63)] = None,
+    district: Annotated[str | None, Query(max_length=200)] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+) -> AlertPage:
+    before = cursors.decode(cursor, int)[0] if cursor is not None else None
+    found = await store.list_alerts(
+        conn,
+        state=state,
+        device_id=device_id,
+        profile=profile,
+        district=district,
+        severity=severity,
+        limit=limit + 1,
+        before_id=before,
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return AlertPage(
+        items=[AlertOut.of(a) for a in page],
+        next_cursor=cursors.encode(page[-1].id) if more and page else None,
+    )
+
+
+@router.get(
+    "/{alert_id}",
+    summary="One alert with its history",
+    response_model=AlertDetail,
+    responses=responses(401, 404),
+)
+async def get_alert(alert_id: AlertId, conn: DbConn, _: Reader) -> AlertDetail:
+    alert = await store.get_alert(conn, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    history = await store.alert_history(conn, alert_id)
+    return AlertDetail(
+        **AlertOut.of(alert).model_dump(), history=[AlertEventOut.of(e) for e in history]
+    )
+
+
+async def _published(
+    request: Request, conn: DbConn, alert: Alert | None, alert_id: int
+) -> AlertOut:
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    await conn.commit()  # live clients hear of it only once it is stored
+    request.app.state.bus.publish(alert_event(alert))
+    return AlertOut.of(alert)
+
+
+@router.post(
+    "/{alert_id}/acknowledge",
+    summary="Acknowledge an open alert (operator)",
+    response_model=AlertOut,
+    responses=responses(401, 403, 404, 409),
+)
+async def acknowledge(
+    alert_id: AlertId,
+    request: Request,
+    conn: DbConn,
+    who: Operator,
+    body: AlertAction | None = None,
+) -> AlertOut:
+    """Someone is on it. Acknowledging again changes nothing; a resolved alert
+    cannot be acknowledged (409)."""
+    note = body.note if body is not None else None
+    alert = await store.acknowledge(conn, alert_id, actor=who.actor, note=note)
+    return await _published(request, conn, alert, alert_id)
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    summary="Resolve an alert (operator)",
+    response_model=AlertOut,
+    responses=responses(401, 403, 404, 409),
+)
+async def resolve(
+    alert_id: AlertId,
+    request: Request,
+    conn: DbConn,
+    who: Operator,
+    body: AlertAction | None = None,
+) -> AlertOut:
+    """Close the alert by hand; resolving again changes nothing. If the condition
+    still holds, the engine opens a new alert."""
+    note = body.note if body is not None else None
+    alert = await store.resolve(conn, alert_id, actor=who.actor, note=note)
+    return await _published(request, conn, alert, alert_id)
