@@ -161,3 +161,33 @@ class AlertEvent:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class AirQualityClass:
+    """A monitor's latest hourly air-quality class (Norwegian classes), the worst of
+    its pollutants, with the hourly means it was based on (ug/m3)."""
+
+    device_id: str
+    district: str | None
+    hour: datetime
+    class_name: str
+    pollutants: dict[str, str]
+    means: dict[str, float]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification of one alert transition to one notifier."""
+
+    id: int
+    notifier: str
+    event_id: int
+    alert_id: int
+    payload: dict[str, Any]
+    state: Literal["pending", "delivered", "dead"]
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None

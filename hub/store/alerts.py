@@ -218,7 +218,7 @@ VALUES (%(id)s, now(), %(state)s, %(actor)s, %(note)s)
 """
 
 
-def _alert(row: Sequence[Any]) -> Alert:
+def alert_from_row(row: Sequence[Any]) -> Alert:
     return Alert(
         id=row[0],
         rule_id=row[1],
@@ -263,13 +263,13 @@ async def list_alerts(
             "limit": max(0, limit),
         },
     )
-    return [_alert(row) for row in await cur.fetchall()]
+    return [alert_from_row(row) for row in await cur.fetchall()]
 
 
 async def get_alert(conn: AsyncConn, alert_id: int) -> Alert | None:
     cur = await conn.execute(GET_ALERT, {"id": alert_id})
     row = await cur.fetchone()
-    return None if row is None else _alert(row)
+    return None if row is None else alert_from_row(row)
 
 
 async def alert_history(conn: AsyncConn, alert_id: int) -> list[AlertEvent]:

@@ -1,0 +1,72 @@
+"""The latest hourly air-quality class of each monitor (table of migration 0021)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hub.alerts.model import AirQualityClass
+
+AsyncConn = psycopg.AsyncConnection[Any]
+
+UPSERT_CLASS = """
+INSERT INTO air_quality_classes (device, hour, class, pollutants, means, updated_at)
+VALUES (%(device)s, %(hour)s, %(class)s, %(pollutants)s, %(means)s, now())
+ON CONFLICT (device) DO UPDATE
+SET hour = excluded.hour, class = excluded.class, pollutants = excluded.pollutants,
+    means = excluded.means, updated_at = now()
+WHERE air_quality_classes.hour <= excluded.hour
+"""
+LIST_CLASSES = """
+SELECT d.device_id, d.district, c.hour, c.class, c.pollutants, c.means, c.updated_at
+FROM air_quality_classes c JOIN devices d ON d.id = c.device
+WHERE d.decommissioned_at IS NULL
+  AND (%(device_id)s::text IS NULL OR d.device_id = %(device_id)s)
+ORDER BY d.device_id
+"""
+
+
+async def save_class(
+    conn: AsyncConn,
+    *,
+    device: int,
+    hour: datetime,
+    class_name: str,
+    pollutants: dict[str, str],
+    means: dict[str, float],
+) -> None:
+    """Keep the class of ``hour`` for a monitor unless a later hour is stored."""
+    await conn.execute(
+        UPSERT_CLASS,
+        {
+            "device": device,
+            "hour": hour,
+            "class": class_name,
+            "pollutants": Jsonb(pollutants),
+            "means": Jsonb(means),
+        },
+    )
+
+
+async def air_quality_classes(
+    conn: AsyncConn, *, device_id: str | None = None
+) -> list[AirQualityClass]:
+    """Each monitor's latest hourly class (one monitor with ``device_id``)."""
+    cur = await conn.execute(LIST_CLASSES, {"device_id": device_id})
+    return [
+        AirQualityClass(
+            device_id=device_id_,
+            district=district,
+            hour=hour,
+            class_name=class_name,
+            pollutants=dict(pollutants),
+            means={k: float(v) for k, v in means.items()},
+            updated_at=updated_at,
+        )
+        for device_id_, district, hour, class_name, pollutants, means, updated_at in (
+            await cur.fetchall()
+        )
+    ]

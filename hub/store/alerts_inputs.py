@@ -1,0 +1,376 @@
+"""What the alert engine reads to evaluate rules: devices, recent readings, window
+aggregates, night minima and hourly means (all computed in SQL where they can be).
+
+Every query is bounded in time: it looks only at readings newer than
+``now() - horizon`` (the rule's own span plus :data:`SLACK`), so TimescaleDB can
+skip old chunks and a device silent for days is left to the stale rule.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+AsyncConn = psycopg.AsyncConnection[Any]
+Sample = tuple[datetime, float]
+
+SLACK: Final = timedelta(days=2)
+AGGREGATES: Final = {"mean": "avg", "min": "min", "max": "max", "sum": "sum"}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    pk: int
+    device_id: str
+    profile: str
+    district: str | None
+    lat: float | None
+    lon: float | None
+    status: str
+    status_changed_at: datetime | None
+    last_seen: datetime | None
+
+
+DEVICES = """
+SELECT id, device_id, profile, district, lat, lon, status, status_changed_at, last_seen
+FROM devices WHERE decommissioned_at IS NULL
+"""
+DEVICE = f"{DEVICES} AND device_id = %(device_id)s"
+
+
+async def devices(conn: AsyncConn) -> list[DeviceRow]:
+    """Every device in service."""
+    cur = await conn.execute(DEVICES)
+    return [DeviceRow(*row) for row in await cur.fetchall()]
+
+
+async def device(conn: AsyncConn, device_id: str) -> DeviceRow | None:
+    cur = await conn.execute(DEVICE, {"device_id": device_id})
+    row = await cur.fetchone()
+    return None if row is None else DeviceRow(*row)
+
+
+SERIES_SAMPLES = """
+SELECT r.time, r.value FROM readings r JOIN series s ON s.id = r.series_id
+WHERE s.device = %(device)s AND s.metric = %(metric)s
+  AND r.time >= %(since)s AND r.time <= %(until)s
+ORDER BY r.time
+"""
+
+
+async def series_samples(
+    conn: AsyncConn, *, device: int, metric: str, since: datetime, until: datetime
+) -> list[Sample]:
+    """Readings of one device's metric in [since, until], in time order."""
+    cur = await conn.execute(
+        SERIES_SAMPLES, {"device": device, "metric": metric, "since": since, "until": until}
+    )
+    return [(t, float(v)) for t, v in await cur.fetchall()]
+
+
+# The newest reading of each series of a profile's metric, within the horizon.
+_LATEST = """
+latest AS (
+    SELECT s.id AS series_id, s.device,
+           (SELECT max(r.time) FROM readings r
+            WHERE r.series_id = s.id AND r.time > now() - %(horizon)s) AS t
+    FROM series s JOIN devices d ON d.id = s.device
+    WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
+)
+"""
+LATEST_SPANS = f"""
+WITH {_LATEST}
+SELECT l.device, r.time, r.value
+FROM latest l JOIN readings r ON r.series_id = l.series_id
+WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
+ORDER BY l.device, r.time
+"""
+
+
+async def latest_spans(
+    conn: AsyncConn, *, profile: str, metric: str, span: timedelta
+) -> dict[int, list[Sample]]:
+    """Per device: readings of ``metric`` in (newest - span, newest], time order."""
+    cur = await conn.execute(
+        LATEST_SPANS,
+        {"profile": profile, "metric": metric, "span": span, "horizon": span + SLACK},
+    )
+    out: dict[int, list[Sample]] = defaultdict(list)
+    for device_pk, t, value in await cur.fetchall():
+        out[device_pk].append((t, float(value)))
+    return dict(out)
+
+
+PAIRED_SPANS = f"""
+WITH {_LATEST}
+SELECT l.device, r.time, r.value, o.value
+FROM latest l
+JOIN readings r ON r.series_id = l.series_id
+JOIN series os ON os.device = l.device AND os.metric = %(other)s
+JOIN readings o ON o.series_id = os.id AND o.time = r.time
+WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
+ORDER BY l.device, r.time
+"""
+
+
+async def paired_spans(
+    conn: AsyncConn, *, profile: str, metric: str, other: str, span: timedelta
+) -> dict[int, list[tuple[datetime, float, float]]]:
+    """Like :func:`latest_spans`, with the ``other`` metric reported at the same time."""
+    cur = await conn.execute(
+        PAIRED_SPANS,
+        {
+            "profile": profile,
+            "metric": metric,
+            "other": other,
+            "span": span,
+            "horizon": span + SLACK,
+        },
+    )
+    out: dict[int, list[tuple[datetime, float, float]]] = defaultdict(list)
+    for device_pk, t, value, other_value in await cur.fetchall():
+        out[device_pk].append((t, float(value), float(other_value)))
+    return dict(out)
+
+
+# Rolling window ending at the newest reading, or the local day that holds it.
+_WINDOW_AGGREGATE = """
+WITH {latest},
+bounds AS (
+    SELECT series_id, device, t,
+           CASE WHEN %(local_day)s
+                THEN date_trunc('day', t AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s
+                ELSE t - %(window)s END AS start
+    FROM latest WHERE t IS NOT NULL
+)
+SELECT b.device, b.t, b.start, {aggregate}(r.value), count(*)
+FROM bounds b JOIN readings r ON r.series_id = b.series_id
+WHERE (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
+GROUP BY b.device, b.t, b.start
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowValue:
+    at: datetime
+    start: datetime
+    value: float
+    count: int
+
+
+async def window_aggregates(
+    conn: AsyncConn,
+    *,
+    profile: str,
+    metric: str,
+    aggregate: str,
+    window: timedelta,
+    local_day: bool,
+    timezone: str,
+) -> dict[int, WindowValue]:
+    """Per device: the aggregate of ``metric`` over its window."""
+    query = sql.SQL(_WINDOW_AGGREGATE).format(
+        latest=sql.SQL(_LATEST), aggregate=sql.SQL(AGGREGATES[aggregate])
+    )
+    span = timedelta(days=1) if local_day else window
+    cur = await conn.execute(
+        query,
+        {
+            "profile": profile,
+            "metric": metric,
+            "local_day": local_day,
+            "tz": timezone,
+            "window": window,
+            "horizon": span + SLACK,
+        },
+    )
+    return {
+        device_pk: WindowValue(t, start, float(value), int(count))
+        for device_pk, t, start, value, count in await cur.fetchall()
+        if value is not None
+    }
+
+
+NIGHT_MINIMA = """
+SELECT s.device, w.idx, min(r.value), count(*)
+FROM series s JOIN devices d ON d.id = s.device
+CROSS JOIN unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[])
+     WITH ORDINALITY AS w(start_at, end_at, idx)
+JOIN readings r ON r.series_id = s.id AND r.time >= w.start_at AND r.time < w.end_at
+WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
+GROUP BY s.device, w.idx
+"""
+LATEST_TIMES = f"WITH {_LATEST} SELECT device, t FROM latest WHERE t IS NOT NULL"
+
+
+async def night_minima(
+    conn: AsyncConn,
+    *,
+    profile: str,
+    metric: str,
+    windows: Sequence[tuple[datetime, datetime]],
+) -> dict[int, dict[int, tuple[float, int]]]:
+    """Per device, per window index (0-based): lowest value and reading count."""
+    cur = await conn.execute(
+        NIGHT_MINIMA,
+        {
+            "profile": profile,
+            "metric": metric,
+            "starts": [s for s, _ in windows],
+            "ends": [e for _, e in windows],
+        },
+    )
+    out: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)
+    for device_pk, idx, minimum, count in await cur.fetchall():
+        out[device_pk][int(idx) - 1] = (float(minimum), int(count))
+    return dict(out)
+
+
+async def latest_times(
+    conn: AsyncConn, *, profile: str, metric: str, horizon: timedelta
+) -> dict[int, datetime]:
+    """Per device: time of the newest reading of ``metric`` within the horizon."""
+    cur = await conn.execute(
+        LATEST_TIMES, {"profile": profile, "metric": metric, "horizon": horizon}
+    )
+    return {device_pk: t for device_pk, t in await cur.fetchall()}
+
+
+# Full-output power learned from the hourly rollups: hours in which the dim level
+# stayed at one value above 0, power divided by the share that level draws.
+POWER_REFERENCE = """
+SELECT p.device,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY (hp.sum / hp.count)
+                    / (%(min_ratio)s + (1 - %(min_ratio)s) * hd.min / 100.0))
+FROM series p
+JOIN devices d ON d.id = p.device
+JOIN series dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
+JOIN readings_1h hp ON hp.series_id = p.id AND hp.bucket >= %(since)s AND hp.bucket < %(until)s
+JOIN readings_1h hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
+WHERE d.profile = %(profile)s AND p.metric = %(metric)s AND d.decommissioned_at IS NULL
+  AND hd.min = hd.max AND hd.min > 0 AND hp.count > 0
+GROUP BY p.device
+"""
+
+
+async def power_references(
+    conn: AsyncConn,
+    *,
+    profile: str,
+    metric: str,
+    dim_metric: str,
+    min_ratio: float,
+    since: datetime,
+    until: datetime,
+) -> dict[int, float]:
+    """Per device: its median full-output power over [since, until)."""
+    cur = await conn.execute(
+        POWER_REFERENCE,
+        {
+            "profile": profile,
+            "metric": metric,
+            "dim_metric": dim_metric,
+            "min_ratio": min_ratio,
+            "since": since,
+            "until": until,
+        },
+    )
+    return {device_pk: float(ref) for device_pk, ref in await cur.fetchall() if ref is not None}
+
+
+# Per device: the last complete clock hour (the one before the hour of its newest
+# reading) and the mean of each metric in it, from the hourly rollups.
+HOURLY_MEANS = """
+WITH s AS (
+    SELECT s.id, s.device, s.metric FROM series s JOIN devices d ON d.id = s.device
+    WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s)
+      AND d.decommissioned_at IS NULL
+), newest AS (
+    SELECT s.device, max(h.bucket) AS bucket
+    FROM s JOIN readings_1h h ON h.series_id = s.id
+    WHERE h.bucket > now() - %(horizon)s
+    GROUP BY s.device
+)
+SELECT s.device, n.bucket - interval '1 hour', s.metric, h.sum / h.count, h.count
+FROM s JOIN newest n ON n.device = s.device
+JOIN readings_1h h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
+WHERE h.count > 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HourMeans:
+    hour: datetime
+    means: dict[str, float]
+    counts: dict[str, int]
+
+
+async def last_hour_means(
+    conn: AsyncConn, *, profile: str, metrics: Sequence[str]
+) -> dict[int, HourMeans]:
+    cur = await conn.execute(
+        HOURLY_MEANS, {"profile": profile, "metrics": list(metrics), "horizon": SLACK}
+    )
+    out: dict[int, HourMeans] = {}
+    for device_pk, hour, metric, mean, count in await cur.fetchall():
+        entry = out.setdefault(device_pk, HourMeans(hour, {}, {}))
+        entry.means[metric] = float(mean)
+        entry.counts[metric] = int(count)
+    return out
+
+
+HOURS_ABOVE = """
+SELECT s.device, count(*)
+FROM series s JOIN devices d ON d.id = s.device
+JOIN readings_1h h ON h.series_id = s.id
+WHERE d.profile = %(profile)s AND s.metric = %(metric)s
+  AND h.bucket >= %(since)s AND h.bucket <= %(until)s AND h.count > 0
+  AND h.sum / h.count > %(above)s
+GROUP BY s.device
+"""
+
+
+async def hours_above(
+    conn: AsyncConn,
+    *,
+    profile: str,
+    metric: str,
+    above: float,
+    since: datetime,
+    until: datetime,
+) -> dict[int, int]:
+    """Per device: clock hours in [since, until] whose mean exceeded ``above``."""
+    cur = await conn.execute(
+        HOURS_ABOVE,
+        {"profile": profile, "metric": metric, "above": above, "since": since, "until": until},
+    )
+    return {device_pk: int(n) for device_pk, n in await cur.fetchall()}
+
+
+RECENT_SAMPLES = """
+SELECT s.device, r.time, r.value
+FROM series s JOIN devices d ON d.id = s.device
+JOIN readings r ON r.series_id = s.id
+WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
+  AND r.time >= %(since)s
+ORDER BY s.device, r.time
+"""
+
+
+async def recent_samples(
+    conn: AsyncConn, *, profile: str, metric: str, since: datetime
+) -> dict[int, list[Sample]]:
+    """Per device: readings of ``metric`` from ``since`` on, in time order (to
+    rebuild the point rules' state after a start or an overflow)."""
+    cur = await conn.execute(RECENT_SAMPLES, {"profile": profile, "metric": metric, "since": since})
+    out: dict[int, list[Sample]] = defaultdict(list)
+    for device_pk, t, value in await cur.fetchall():
+        out[device_pk].append((t, float(value)))
+    return dict(out)
