@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 
+from hub.alerts.engine import Engine
 from hub.api.app import create_app
 from hub.config import Settings
 from hub.errors import HubError, MigrationError
@@ -65,6 +66,8 @@ async def serve(settings: Settings) -> None:
     bus = EventBus()
     ingest = Ingest(settings, profiles, storage=level)
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
+    # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
+    engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
     app = create_app(settings, broker_connected=lambda: ingest.broker_connected, bus=bus)
     server = _Server(
         uvicorn.Config(
@@ -85,6 +88,7 @@ async def serve(settings: Settings) -> None:
         run_retention(settings.database_url, level, settings.retention_days), name="retention"
     )
     ingest_task = asyncio.create_task(ingest.run(), name="ingest")
+    alerts_task = asyncio.create_task(engine.run(), name="alerts") if engine else None
     api_task = asyncio.create_task(server.serve(), name="api")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     log.info(
@@ -101,6 +105,9 @@ async def serve(settings: Settings) -> None:
         ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
+    if alerts_task is not None:
+        alerts_task.cancel()
+        await asyncio.gather(alerts_task, return_exceptions=True)
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
