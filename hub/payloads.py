@@ -366,7 +366,10 @@ def _decode_senml(pack: list[Any], ctx: _Context) -> DecodedTelemetry:
         if "bs" in record:
             base_sum = _senml_number(record, "bs", index, ctx)
         if "v" in record:
-            raw: float | bool = base_value + _senml_number(record, "v", index, ctx)
+            v = record["v"]
+            if type(v) is not float and type(v) is not int:  # bool is an int subclass
+                v = _senml_number(record, "v", index, ctx)  # raises with the reason
+            raw: float | bool = base_value + v
         elif "vb" in record:
             raw = record["vb"]
             if not isinstance(raw, bool):
@@ -384,7 +387,7 @@ def _decode_senml(pack: list[Any], ctx: _Context) -> DecodedTelemetry:
         name = base_name + _senml_str(record, "n", index, ctx) if "n" in record else base_name
         metric = resolved.get(name)
         if metric is None:
-            metric = resolved[name] = _metric_of(name, ctx)
+            metric = resolved[name] = _metric_of(name, ctx, metrics)
         spec = metrics.get(metric)
         if spec is None:
             raise ctx.fail("unknown_metric", f"{metric!r} is not a metric of {ctx.table.profile}")
@@ -414,8 +417,16 @@ def _decode_senml(pack: list[Any], ctx: _Context) -> DecodedTelemetry:
     return DecodedTelemetry(readings, receive_time_used=any_timeless)
 
 
-def _metric_of(name: str, ctx: _Context) -> str:
+def _metric_of(name: str, ctx: _Context, metrics: dict[str, _MetricSpec]) -> str:
     """Split a SenML name into device and metric; the device must be this one."""
+    device_id = ctx.device_id
+    n = len(device_id)
+    if (
+        name.startswith(device_id)
+        and name[n : n + 1] in (":", "/", ".")
+        and name[n + 1 :] in metrics
+    ):
+        return name[n + 1 :]  # the usual "{device_id}:{metric}"
     cut = max(name.rfind(":"), name.rfind("/"), name.rfind("."))
     if cut < 0:
         return name
