@@ -1,21 +1,23 @@
-"""paho-mqtt 2 driven from the asyncio loop, with acknowledgements under our control.
+"""The ingest's MQTT v5 session: a persistent subscriber with acknowledgements under
+our control, on an asyncio protocol and the codec in :mod:`hub.ingest.mqtt_codec`.
 
-Why not aiomqtt: it has no public API for manual acknowledgement, and on this
-machine it received about half the messages per second of plain paho (see
-docs/adr/0002-paho-driven-from-asyncio.md). This module is the one place that
-knows paho: it turns socket readiness into ``loop_read``/``loop_write`` calls,
-hands every PUBLISH to a callback as an :class:`Inbound`, and sends the PUBACK
-only when :meth:`MqttSession.ack` is called (after the batch is committed).
+Why not aiomqtt or paho: neither lets the hub acknowledge after commit at the
+rate it needs (docs/adr/0006-own-mqtt-receive-path.md).
 
-Backpressure does not rely on the broker honouring our receive maximum (Mosquitto
-2.0.11 was seen sending two new messages per acknowledgement): the pipeline calls
-:meth:`MqttSession.pause_reading` when its inbox is full, we stop reading the
-socket, and TCP pushes back on the broker, which keeps the messages queued.
-
-Each connection has a generation number. A message's ack is sent only on the
-connection that delivered it: after a reconnect the broker redelivers whatever
-was not acknowledged, and a packet id of the old connection may already name
-another message on the new one.
+- Every PUBLISH is handed to ``on_message`` as an :class:`Inbound`; its PUBACK is
+  sent only when :meth:`MqttSession.ack` is called (after the batch is
+  committed). Acks are gathered and written once per event-loop turn.
+- Backpressure does not rely on the broker honouring our receive maximum
+  (Mosquitto 2.0.11 was seen sending two new messages per acknowledgement): the
+  pipeline calls :meth:`pause_reading` when its inbox is full, the transport stops
+  reading, and TCP pushes back on the broker, which keeps the messages queued.
+  Packets already received stay unparsed until :meth:`resume_reading`.
+- Each connection has a generation number. A message's ack is sent only on the
+  connection that delivered it: after a reconnect the broker redelivers whatever
+  was not acknowledged, and a packet id of the old connection may already name
+  another message on the new one.
+- Reconnection is a plain outer loop with capped exponential backoff and jitter;
+  each state change is logged once.
 """
 
 from __future__ import annotations
@@ -24,23 +26,17 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.config import mqtt_endpoint
+from hub.ingest import mqtt_codec as codec
 
 log = logging.getLogger(__name__)
 
-_READS_PER_WAKEUP = 256  # paho reads one packet per call; drain the socket in one go
+_CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +51,52 @@ class Inbound:
     received_at: float  # time.time() at receipt
 
 
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection: bytes in, packets to the session."""
+
+    def __init__(self, session: MqttSession) -> None:
+        self.session = session
+        self.reader = codec.PacketReader()
+        self.transport: asyncio.Transport | None = None
+        self.paused = False
+        self.closed = asyncio.get_running_loop().create_future()
+        self.last_heard = time.monotonic()
+        self.generation = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.last_heard = time.monotonic()
+        self.reader.feed(data)
+        self.drain()
+
+    def drain(self) -> None:
+        """Hand every whole packet received to the session, unless paused."""
+        try:
+            while not self.paused:
+                packet = self.reader.next()
+                if packet is None:
+                    return
+                self.session._packet(self, packet)
+        except codec.MqttProtocolError as exc:
+            log.error("MQTT protocol error from the broker: %s; reconnecting", exc)
+            self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
 class MqttSession:
     """A persistent MQTT v5 session that reconnects by itself.
 
@@ -66,9 +108,9 @@ class MqttSession:
         on_connection_lost: called when a connection ends; messages of that
             connection not yet acknowledged will be redelivered on the next one.
         session_expiry_s: how long the broker keeps the session while we are away.
-        receive_maximum: unacknowledged QoS 1 messages the broker may send at once;
-            this is the bound on in-flight work.
+        receive_maximum: unacknowledged QoS 1 messages the broker may send at once.
         reconnect_max_s: cap of the exponential backoff between connection attempts.
+        keepalive_s: MQTT keepalive; a silent broker is dropped after 1.5 times it.
     """
 
     def __init__(
@@ -84,68 +126,53 @@ class MqttSession:
         reconnect_max_s: float = 30.0,
         keepalive_s: int = 30,
     ) -> None:
-        self._host, self._port, self._tls, user, password = mqtt_endpoint(url)
+        self._host, self._port, tls, self._username, self._password = mqtt_endpoint(url)
+        self._ssl = ssl.create_default_context() if tls else None
+        self._client_id = client_id
         self._topics = topics
         self._on_message = on_message
         self._on_connection_lost = on_connection_lost
-        self._paused = False
         self._session_expiry_s = session_expiry_s
         self._receive_maximum = receive_maximum
         self._reconnect_max_s = reconnect_max_s
         self._keepalive_s = keepalive_s
         self.generation = 0
         self.connected = asyncio.Event()
-        self._disconnected = asyncio.Event()
-        self._connack: asyncio.Future[int] | None = None
-        self._loop = asyncio.get_running_loop()
-        self._misc_task: asyncio.Task[None] | None = None
-
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            reconnect_on_failure=False,
-        )
-        client.manual_ack_set(True)
-        if user:
-            client.username_pw_set(user, password)
-        if self._tls:
-            client.tls_set()
-        client.on_connect = self._handle_connect
-        client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
-        client.on_socket_open = self._socket_open
-        client.on_socket_close = self._socket_close
-        client.on_socket_register_write = self._register_write
-        client.on_socket_unregister_write = self._unregister_write
-        self._client = client
+        self._conn: _Connection | None = None
+        self._replies: dict[int, asyncio.Future[bytes]] = {}  # CONNACK, SUBACK bodies
+        self._pending_acks = bytearray()
+        self._flush_scheduled = False
+        self._paused = False
+        self._closing = False
 
     # -- public -------------------------------------------------------------------
 
     def ack(self, message: Inbound) -> None:
-        """Send the PUBACK of ``message`` if its connection is still the current one."""
-        if message.qos == 0 or message.generation != self.generation:
+        """Queue the PUBACK of ``message`` if its connection is still the current one."""
+        if message.qos == 0 or message.generation != self.generation or self._conn is None:
             return
-        if not self.connected.is_set():
-            return
-        self._client.ack(message.mid, message.qos)
+        self._pending_acks += codec.puback_packet(message.mid)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_acks)
 
     def pause_reading(self) -> None:
-        """Stop taking messages off the socket until :meth:`resume_reading`."""
-        if not self._paused:
-            self._paused = True
-            sock = self._client.socket()
-            if sock is not None:
-                with contextlib.suppress(ValueError, OSError):
-                    self._loop.remove_reader(sock)
+        """Stop taking messages until :meth:`resume_reading`."""
+        self._paused = True
+        conn = self._conn
+        if conn is not None and not conn.paused:
+            conn.paused = True
+            if conn.transport is not None:
+                conn.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self._paused:
-            self._paused = False
-            sock = self._client.socket()
-            if sock is not None:
-                self._loop.add_reader(sock, self._readable, sock)
-                self._readable(sock)  # paho may hold bytes it already read
+        self._paused = False
+        conn = self._conn
+        if conn is not None and conn.paused:
+            conn.paused = False
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.transport.resume_reading()
+            conn.drain()  # packets received before the pause
 
     @property
     def paused(self) -> bool:
@@ -154,169 +181,147 @@ class MqttSession:
     def drop(self) -> None:
         """Drop the connection so the broker redelivers every unacknowledged message."""
         self.generation += 1  # acks of this connection are void from now on
-        self._client.disconnect()
+        if self._conn is not None:
+            self._conn.abort()
 
     async def run(self) -> None:
         """Connect, and reconnect with capped exponential backoff and jitter, forever."""
         attempt = 0
-        state = "starting"
-        while True:
+        down_logged = False
+        while not self._closing:
             try:
-                await self._connect_once()
-            except (OSError, TimeoutError, ConnectionError) as exc:
-                if state != "down":
+                conn = await self._connect_once()
+            except (OSError, TimeoutError, ConnectionError, codec.MqttProtocolError) as exc:
+                if not down_logged:
                     log.warning("MQTT broker %s:%d unreachable: %s", self._host, self._port, exc)
-                    state = "down"
+                    down_logged = True
                 attempt += 1
                 delay = min(self._reconnect_max_s, 0.5 * 2 ** min(attempt, 10))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 continue
             attempt = 0
+            down_logged = False
             log.info(
-                "MQTT connected to %s:%d (session generation %d)",
-                self._host,
-                self._port,
-                self.generation,
+                "MQTT connected to %s:%d (connection %d)", self._host, self._port, self.generation
             )
-            state = "up"
-            await self._disconnected.wait()
-            log.warning("MQTT connection to %s:%d lost; reconnecting", self._host, self._port)
-            state = "down"
-            await asyncio.sleep(random.uniform(0.1, 0.5))
+            keepalive = asyncio.create_task(self._keepalive(conn), name="mqtt-keepalive")
+            try:
+                await conn.closed
+            finally:
+                keepalive.cancel()
+                self._lost(conn)
+            if not self._closing:
+                log.warning("MQTT connection to %s:%d lost; reconnecting", self._host, self._port)
+                await asyncio.sleep(random.uniform(0.1, 0.5))
 
     async def close(self) -> None:
-        """Send what is pending (acknowledgements), then disconnect; the session
-        stays on the broker."""
-        if self.connected.is_set():
-            for _ in range(1000):
-                if not self._client.want_write():
-                    break
-                self._client.loop_write()
-                await asyncio.sleep(0)
-            self._client.disconnect()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._disconnected.wait(), 2)
-        self._stop_misc()
-        sock = self._client.socket()
-        if sock is not None:
-            self._socket_close(self._client, None, sock)
+        """Send pending acknowledgements, then disconnect; the session stays on the broker."""
+        self._closing = True
+        conn = self._conn
+        if conn is None or conn.transport is None:
+            return
+        self._flush_acks()
+        conn.write(codec.DISCONNECT_PACKET)
+        conn.transport.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(conn.closed), 2)
 
     # -- connection ---------------------------------------------------------------
 
-    async def _connect_once(self) -> None:
-        self.connected.clear()
-        self._disconnected.clear()
-        self._connack = self._loop.create_future()
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._session_expiry_s
-        props.ReceiveMaximum = self._receive_maximum
-        # paho's connect() is a blocking socket connect; keep it off the event loop.
-        await asyncio.wait_for(
-            self._loop.run_in_executor(
-                None,
-                lambda: self._client.connect(
-                    self._host,
-                    self._port,
-                    keepalive=self._keepalive_s,
-                    clean_start=False,
-                    properties=props,
-                ),
+    async def _connect_once(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        self._replies = {
+            codec.CONNACK: loop.create_future(),
+            codec.SUBACK: loop.create_future(),
+        }
+        _, conn = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: _Connection(self), self._host, self._port, ssl=self._ssl
             ),
-            10,
+            _CONNECT_TIMEOUT_S,
         )
         try:
-            reason = await asyncio.wait_for(self._connack, 10)
-        except TimeoutError:
-            self._drop_socket()
-            raise
-        if reason != 0:
-            self._drop_socket()
-            raise ConnectionError(f"broker refused the connection: {paho.connack_string(reason)}")
-        self.generation += 1
-        for topic in self._topics:
-            self._client.subscribe(topic, options=SubscribeOptions(qos=1))
-        self._misc_task = asyncio.create_task(self._misc_loop(), name="mqtt-misc")
-        self.connected.set()
-
-    def _drop_socket(self) -> None:
-        sock = self._client.socket()
-        if sock is not None:
-            self._socket_close(self._client, None, sock)
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    async def _misc_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1)
-            if self._client.loop_misc() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return
-
-    def _stop_misc(self) -> None:
-        if self._misc_task is not None:
-            self._misc_task.cancel()
-            self._misc_task = None
-
-    # -- paho callbacks (always run in the event loop thread, except socket_open) ---
-
-    def _handle_connect(
-        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if self._connack is not None and not self._connack.done():
-            self._connack.set_result(int(reason.value))
-
-    def _handle_disconnect(
-        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        was_connected = self.connected.is_set()
-        self.connected.clear()
-        self._stop_misc()
-        self._disconnected.set()
-        self._paused = False
-        if was_connected:
-            self._on_connection_lost()
-
-    def _handle_message(self, client: Any, userdata: Any, msg: paho.MQTTMessage) -> None:
-        self._on_message(
-            Inbound(msg.topic, bytes(msg.payload), msg.qos, msg.mid, self.generation, time.time())
-        )
-
-    def _socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
-        # Called from the executor thread inside connect().
-        self._loop.call_soon_threadsafe(self._loop.add_reader, sock, self._readable, sock)
-
-    def _readable(self, sock: Any) -> None:
-        for _ in range(_READS_PER_WAKEUP):
+            conn.write(
+                codec.connect_packet(
+                    self._client_id,
+                    keepalive_s=self._keepalive_s,
+                    session_expiry_s=self._session_expiry_s,
+                    receive_maximum=self._receive_maximum,
+                    username=self._username,
+                    password=self._password,
+                )
+            )
+            # Messages of the session may arrive before the CONNACK is read: they
+            # belong to the new connection, so the generation moves on first.
+            self.generation += 1
+            conn.generation = self.generation
+            self._conn = conn
             if self._paused:
+                self.pause_reading()
+            body = await asyncio.wait_for(self._replies[codec.CONNACK], _CONNECT_TIMEOUT_S)
+            _, reason = codec.connack_reason(body)
+            if reason != 0:
+                raise ConnectionError(f"broker refused the connection (reason code {reason:#x})")
+            conn.write(codec.subscribe_packet(1, self._topics))
+            body = await asyncio.wait_for(self._replies[codec.SUBACK], _CONNECT_TIMEOUT_S)
+            _, reasons = codec.suback_reasons(body)
+            refused = [t for t, r in zip(self._topics, reasons, strict=False) if r >= 0x80]
+            if refused or len(reasons) != len(self._topics):
+                raise ConnectionError(f"broker refused the subscription to {refused or reasons}")
+        except BaseException:
+            self._lost(conn)
+            conn.abort()
+            raise
+        self.connected.set()
+        return conn
+
+    def _lost(self, conn: _Connection) -> None:
+        if self._conn is not conn:
+            return
+        self._conn = None
+        self._pending_acks.clear()
+        self.connected.clear()
+        self._on_connection_lost()
+
+    async def _keepalive(self, conn: _Connection) -> None:
+        interval = max(1.0, self._keepalive_s / 2)
+        while True:
+            await asyncio.sleep(interval)
+            conn.write(codec.PINGREQ_PACKET)
+            silent = time.monotonic() - conn.last_heard
+            # While reading is paused the broker's answers wait in the socket.
+            if not conn.paused and silent > 1.5 * self._keepalive_s:
+                log.warning("MQTT broker silent for %.0f s; reconnecting", silent)
+                conn.abort()
                 return
-            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return
-            if self._client.socket() is not sock or not _has_data(sock):
-                return
 
-    def _socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
+    def _flush_acks(self) -> None:
+        self._flush_scheduled = False
+        if self._pending_acks and self._conn is not None:
+            self._conn.write(bytes(self._pending_acks))
+        self._pending_acks.clear()
 
-    def _register_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._loop.call_soon_threadsafe(self._loop.add_writer, sock, self._writable)
+    # -- packets ------------------------------------------------------------------
 
-    def _unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_writer(sock)
-
-    def _writable(self) -> None:
-        self._client.loop_write()
-
-
-def _has_data(sock: Any) -> bool:
-    """True if the socket has bytes waiting (paho reads one packet per call)."""
-    pending = getattr(sock, "pending", None)  # TLS sockets buffer decrypted bytes
-    if pending is not None and pending():
-        return True
-    try:
-        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True  # let loop_read see and handle the error
+    def _packet(self, conn: _Connection, packet: codec.Packet) -> None:
+        if isinstance(packet, codec.Publish):
+            self._on_message(
+                Inbound(
+                    packet.topic,
+                    packet.payload,
+                    packet.qos,
+                    packet.packet_id,
+                    conn.generation,
+                    time.time(),
+                )
+            )
+        elif packet.type in self._replies:
+            reply = self._replies[packet.type]
+            if not reply.done():
+                reply.set_result(packet.body)
+        elif packet.type == codec.DISCONNECT:
+            log.warning(
+                "broker closed the MQTT connection (reason code %#x)",
+                codec.disconnect_reason(packet.body),
+            )
+            conn.abort()
