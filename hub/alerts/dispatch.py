@@ -65,6 +65,7 @@ class Dispatcher:
         self._send_timeout_s = send_timeout_s
         self._poll_s = poll_s
         self._wakeups = {n.name: asyncio.Event() for n in self.notifiers}
+        self._conns: dict[str, AsyncConn] = {}
 
     def wake(self) -> None:
         """Look for new transitions now (called by the engine after a change)."""
@@ -88,12 +89,22 @@ class Dispatcher:
 
     async def _worker(self, notifier: Notifier) -> None:
         conn: AsyncConn | None = None
+        try:
+            await self._work(notifier, conn)
+        finally:
+            conn = self._conns.pop(notifier.name, None)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+
+    async def _work(self, notifier: Notifier, conn: AsyncConn | None) -> None:
         registered = False
         failures = 0
         while True:
             try:
                 if conn is None or conn.closed:
                     conn = await aconnect(self._url, "alerts-notify", autocommit=True)
+                    self._conns[notifier.name] = conn
                 if not registered:
                     await outbox.register_notifier(conn, notifier.name)
                     registered = True

@@ -1,0 +1,274 @@
+"""Notifications of alert changes: a real local webhook receiver (signature,
+retries with backoff, dead after the last attempt and listed) and a real MQTT
+subscriber; a dead webhook does not hold back the MQTT notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.alerts.dispatch import Dispatcher
+from hub.alerts.model import RuleSpec
+from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
+from hub.config import Settings, mqtt_endpoint
+from hub.store import alerts as store
+from hub.store.alerts_deliveries import list_deliveries
+from hub.store.db import aconnect
+
+Conn = psycopg.AsyncConnection[Any]
+SECRET = b"test-only-secret"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that answers 503 to the first ``fail``
+    attempts of each delivery."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.requests: list[tuple[dict[str, str], bytes, float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body, time.monotonic()))
+                delivery = self.headers["X-Hub-Delivery"]
+                tries = sum(1 for h, _, _ in receiver.requests if h["X-Hub-Delivery"] == delivery)
+                failing = tries <= receiver.fail
+                self.send_response(503 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [orjson.loads(body) for _, body, _ in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Watcher:
+    """A real MQTT subscriber to ``{prefix}/alerts/#``."""
+
+    def __init__(self, settings: Settings) -> None:
+        host, port, _, _, _ = mqtt_endpoint(settings.mqtt_url)
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._subscribed = threading.Event()
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"watch-{settings.topic_prefix}"
+        )
+        self.client.on_message = lambda c, u, m: self.messages.append(
+            (m.topic, orjson.loads(m.payload))
+        )
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            f"{settings.topic_prefix}/alerts/#", qos=1
+        )
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "MQTT watcher did not subscribe"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+async def conn(migrated: Settings) -> AsyncIterator[Conn]:
+    connection = await aconnect(migrated.database_url, "test", autocommit=True)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def until(predicate: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def settled(conn: Conn, count: int, state: str = "delivered") -> None:
+    """Wait until ``count`` deliveries are in ``state`` (the receiver may have the
+    request a moment before the dispatcher records it)."""
+    for _ in range(100):
+        if len(await list_deliveries(conn, state=state)) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} deliveries {state}")
+
+
+async def open_and_resolve(conn: Conn, device_id: str = "wm-0007") -> int:
+    rule = await store.create_rule(
+        conn, RuleSpec("burst", "threshold", "water_meter", "flow", parameters={"above": 3000})
+    )
+    cur = await conn.execute(
+        "INSERT INTO devices (device_id, profile) VALUES (%s, 'water_meter') RETURNING id",
+        (device_id,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    alert = await store.open_alert(conn, rule_id=rule.id, device=row[0], severity="critical",
+                                   message="burst: flow 4500", value=4500.0, details={})  # fmt: skip
+    assert alert is not None
+    await store.resolve(conn, alert.id, actor="kari", note="valve closed")
+    return alert.id
+
+
+@contextlib.asynccontextmanager
+async def dispatching(
+    settings: Settings, notifiers: list[Notifier], *, max_attempts: int = 3
+) -> AsyncIterator[Dispatcher]:
+    dispatcher = Dispatcher(
+        settings.database_url,
+        notifiers,
+        max_attempts=max_attempts,
+        backoff_s=0.2,
+        backoff_max_s=1.0,
+        send_timeout_s=3,
+        poll_s=0.1,
+    )
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield dispatcher
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_webhook_gets_each_transition_signed(
+    migrated: Settings, conn: Conn, receiver: Receiver
+) -> None:
+    webhook = WebhookNotifier(receiver.url, secret=SECRET, timeout_s=2)
+    async with dispatching(migrated, [webhook]):
+        await asyncio.sleep(0.3)  # registered: history before this is not replayed
+        alert_id = await open_and_resolve(conn)
+        await until(lambda: len(receiver.requests) == 2, 10, "two webhook calls")
+    bodies = receiver.bodies()
+    assert [(b["transition"], b["actor"]) for b in bodies] == [
+        ("open", "engine"),
+        ("resolved", "kari"),
+    ]
+    assert bodies[1]["note"] == "valve closed"
+    assert bodies[0]["alert"]["id"] == alert_id and bodies[0]["alert"]["device_id"] == "wm-0007"
+    for headers, body, _ in receiver.requests:
+        expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Hub-Signature-256"], expected)
+        assert headers["Content-Type"] == "application/json"
+    assert receiver.requests[1][0]["X-Hub-Event"] == "alert.resolved"
+    delivered = await list_deliveries(conn, state="delivered")
+    assert len(delivered) == 2 and all(d.attempts == 1 for d in delivered)
+
+
+async def test_webhook_retries_with_backoff_until_it_succeeds(
+    migrated: Settings, conn: Conn
+) -> None:
+    flaky = Receiver(fail=2)
+    try:
+        async with dispatching(migrated, [WebhookNotifier(flaky.url, secret=None, timeout_s=2)]):
+            await asyncio.sleep(0.3)
+            await open_and_resolve(conn)
+            await until(lambda: len(flaky.requests) >= 4, 15, "retries and both deliveries")
+            await settled(conn, 2)
+        attempts: dict[str, list[float]] = {}
+        for headers, _, at in flaky.requests:
+            attempts.setdefault(headers["X-Hub-Delivery"], []).append(at)
+        first = attempts[min(attempts)]
+        assert len(first) == 3  # two failures, then delivered
+        assert first[1] - first[0] >= 0.15 and first[2] - first[1] >= 0.3  # backoff doubles
+        deliveries = await list_deliveries(conn)
+        assert {d.state for d in deliveries} == {"delivered"}
+        assert max(d.attempts for d in deliveries) == 3
+        assert "X-Hub-Signature-256" not in flaky.requests[0][0]  # no secret, no signature
+        # A retried delivery sends the same bytes (and so the same signature).
+        bodies = {h["X-Hub-Delivery"]: set() for h, _, _ in flaky.requests}
+        for headers, body, _ in flaky.requests:
+            bodies[headers["X-Hub-Delivery"]].add(body)
+        assert all(len(sent) == 1 for sent in bodies.values())
+    finally:
+        flaky.close()
+
+
+async def test_dead_webhook_is_visible_and_does_not_hold_back_mqtt(
+    migrated: Settings, conn: Conn
+) -> None:
+    dead = Receiver(fail=1000)
+    watcher = Watcher(migrated)
+    host, port, tls, user, password = mqtt_endpoint(migrated.mqtt_url)
+    mqtt = MqttNotifier(host=host, port=port, tls=tls, username=user, password=password,
+                        prefix=migrated.topic_prefix, client_id=f"{migrated.mqtt_client_id}-a",
+                        timeout_s=3)  # fmt: skip
+    try:
+        webhook = WebhookNotifier(dead.url, secret=SECRET, timeout_s=2)
+        async with dispatching(migrated, [webhook, mqtt], max_attempts=3):
+            await asyncio.sleep(0.5)
+            alert_id = await open_and_resolve(conn, "wm-0042")
+            await until(lambda: len(watcher.messages) == 2, 10, "two MQTT notifications")
+            await until(lambda: len(dead.requests) == 6, 15, "three attempts per delivery")
+            await settled(conn, 2, "dead")
+        topics = {topic for topic, _ in watcher.messages}
+        assert topics == {f"{migrated.topic_prefix}/alerts/water_meter/wm-0042"}
+        assert [m["transition"] for _, m in watcher.messages] == ["open", "resolved"]
+        gone = await list_deliveries(conn, state="dead")
+        assert len(gone) == 2 and {d.alert_id for d in gone} == {alert_id}
+        assert all(d.attempts == 3 and d.last_error == "HTTP 503 from the receiver" for d in gone)
+    finally:
+        watcher.close()
+        dead.close()
+
+
+async def test_undelivered_notifications_survive_a_restart(migrated: Settings, conn: Conn) -> None:
+    receiver = Receiver(fail=1000)
+    try:
+        hook = WebhookNotifier(receiver.url, secret=None, timeout_s=1)
+        async with dispatching(migrated, [hook], max_attempts=50):
+            await asyncio.sleep(0.3)
+            await open_and_resolve(conn)
+            await until(lambda: len(receiver.requests) >= 2, 10, "failed attempts")
+        assert {d.state for d in await list_deliveries(conn)} == {"pending"}
+        failed = len(receiver.requests)
+        receiver.fail = 0  # the receiver is repaired; the hub restarts
+        hook = WebhookNotifier(receiver.url, secret=None, timeout_s=1)
+        async with dispatching(migrated, [hook], max_attempts=50):
+            await until(
+                lambda: len(receiver.requests) >= failed + 2, 10, "deliveries after restart"
+            )
+            await asyncio.sleep(0.2)
+        assert {d.state for d in await list_deliveries(conn)} == {"delivered"}
+        transitions = [b["transition"] for b in receiver.bodies()[failed:]]
+        assert sorted(transitions) == ["open", "resolved"]
+    finally:
+        receiver.close()
