@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from hub.model import Reading
 
@@ -23,15 +22,15 @@ log = logging.getLogger(__name__)
 EventType = Literal["reading", "alert", "status"]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One thing that happened, as the live stream sends it."""
+class Event(NamedTuple):
+    """One thing that happened, as the live stream sends it (a NamedTuple: one is
+    built per committed reading)."""
 
     type: EventType
     device_id: str
     profile: str | None
     time: datetime
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]
 
 
 EventFilter = Callable[[Event], bool]

@@ -1,16 +1,19 @@
-"""Small domain types shared along the data path."""
+"""Small domain types shared along the data path.
+
+``Reading`` is a NamedTuple rather than a frozen dataclass: it is created three
+times per message on the ingest's hot path, and a frozen dataclass costs about
+twice as much to build (docs/adr/0007-hot-path-records.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MessageKind = Literal["telemetry", "status"]
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One value of one metric of one device at one instant (timezone-aware UTC)."""
 
     device_id: str

@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -65,8 +65,7 @@ UNIT_CONVERSIONS: dict[tuple[str, str], tuple[float, float]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedTelemetry:
+class DecodedTelemetry(NamedTuple):
     """Readings of one message, and whether their time came from the broker.
 
     ``receive_time_used`` is true when a reading had no timestamp of its own and got
@@ -158,13 +157,14 @@ def decode_telemetry_detailed(
         raise PayloadError("decode", f"not JSON: {exc}", device_id=device_id) from None
     if received_at.tzinfo is None:
         received_at = received_at.replace(tzinfo=UTC)  # the ingest passes UTC
+    table = _table_for(profile)
     ctx = _Context(
         device_id=device_id,
-        table=_table_for(profile),
+        table=table,
         received_at=received_at.astimezone(UTC),
         earliest=received_at - max_past,
         latest=received_at + max_future,
-        fallback=profile.receive_time_fallback,
+        fallback=table.fallback,
     )
     if isinstance(doc, dict):
         return _decode_object(doc, ctx)
@@ -187,27 +187,33 @@ class _MetricSpec:
 @dataclass(frozen=True, slots=True)
 class _Table:
     profile: str
+    fallback: bool
     metrics: dict[str, _MetricSpec]
 
 
+# Built once per Profile object, keyed by its id (the entry keeps the profile alive,
+# so the id cannot be reused): the hot path reads plain dicts, never pydantic.
+_TABLES: dict[int, tuple[Profile, _Table]] = {}
+
+
 def _table_for(profile: Profile) -> _Table:
-    # Built once per Profile object and kept on it: the hot path reads plain dicts.
-    table = profile._decoder
-    if table is None:
-        table = _Table(
-            profile=profile.name,
-            metrics={
-                name: _MetricSpec(
-                    type=m.type,
-                    unit=m.unit,
-                    min=-math.inf if m.min is None else m.min,
-                    max=math.inf if m.max is None else m.max,
-                )
-                for name, m in profile.metrics.items()
-            },
-        )
-        profile._decoder = table
-    assert isinstance(table, _Table)
+    entry = _TABLES.get(id(profile))
+    if entry is not None and entry[0] is profile:
+        return entry[1]
+    table = _Table(
+        profile=profile.name,
+        fallback=profile.receive_time_fallback,
+        metrics={
+            name: _MetricSpec(
+                type=m.type,
+                unit=m.unit,
+                min=-math.inf if m.min is None else m.min,
+                max=math.inf if m.max is None else m.max,
+            )
+            for name, m in profile.metrics.items()
+        },
+    )
+    _TABLES[id(profile)] = (profile, table)
     return table
 
 

@@ -19,7 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -185,7 +184,6 @@ class Profile(_Frozen):
     simulation: Simulation | None = None
 
     # Filled by hub.payloads with its per-profile lookup table.
-    _decoder: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod

@@ -29,7 +29,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hub.config import mqtt_endpoint
 from hub.ingest import mqtt_codec as codec
@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 _CONNECT_TIMEOUT_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(NamedTuple):
     """One PUBLISH as received: acknowledge it with :meth:`MqttSession.ack`."""
 
     topic: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 CONNACK: Final = 2
 PUBLISH: Final = 3
@@ -30,8 +30,7 @@ class MqttProtocolError(Exception):
     """The broker sent something this client cannot accept."""
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
+class Publish(NamedTuple):
     topic: str
     payload: bytes
     qos: int
