@@ -180,6 +180,18 @@ def specs(
     ]
 
 
+def batch_stats(samples: dict[str, float]) -> dict[str, float]:
+    """Mean batch size and mean time to write and commit one batch."""
+    count = samples.get("hub_ingest_batch_messages_count", 0.0)
+    if not count:
+        return {}
+    return {
+        "batches": count,
+        "mean_messages": round(samples["hub_ingest_batch_messages_sum"] / count, 1),
+        "mean_write_ms": round(samples["hub_ingest_batch_seconds_sum"] / count * 1000, 1),
+    }
+
+
 def run_drain(
     args: argparse.Namespace, stack: Devstack, hub: Hub, url: str, cpu_groups: CpuGroups
 ) -> dict[str, Any]:
@@ -224,6 +236,7 @@ def run_drain(
             time.sleep(0.1)
     elapsed = time.monotonic() - (first_at or time.monotonic())
     cpu = meter.stop()
+    batches = batch_stats(hub.scrape())
     hub.stop()
     readings, distinct = stored(url, "d-")
     rate = (done - before) / args.readings / max(elapsed, 1e-9)
@@ -236,6 +249,7 @@ def run_drain(
         "drain_duplicated": readings - distinct,
         "drain_hub_rss_mb_max": round(rss_max, 1),
         "drain_cpu": cpu,
+        "drain_batches": batches,
     }
 
 
@@ -436,6 +450,7 @@ def report(r: dict[str, Any]) -> None:
     row("drain duplicated", "drain_duplicated", "0")
     row("drain hub RSS max (MB)", "drain_hub_rss_mb_max", "<= 300")
     row("drain CPU (cores)", "drain_cpu")
+    row("drain batches", "drain_batches")
     row("steady msg/s", "msgs_per_s")
     row("steady readings/s", "readings_per_s")
     row("p50 publish-to-committed (ms)", "p50_ms")
