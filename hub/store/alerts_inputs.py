@@ -56,24 +56,6 @@ async def device(conn: AsyncConn, device_id: str) -> DeviceRow | None:
     return None if row is None else DeviceRow(*row)
 
 
-SERIES_SAMPLES = """
-SELECT r.time, r.value FROM readings r JOIN series s ON s.id = r.series_id
-WHERE s.device = %(device)s AND s.metric = %(metric)s
-  AND r.time >= %(since)s AND r.time <= %(until)s
-ORDER BY r.time
-"""
-
-
-async def series_samples(
-    conn: AsyncConn, *, device: int, metric: str, since: datetime, until: datetime
-) -> list[Sample]:
-    """Readings of one device's metric in [since, until], in time order."""
-    cur = await conn.execute(
-        SERIES_SAMPLES, {"device": device, "metric": metric, "since": since, "until": until}
-    )
-    return [(t, float(v)) for t, v in await cur.fetchall()]
-
-
 # The newest reading of each series of a profile's metric, within the horizon.
 _LATEST = """
 latest AS (

@@ -6,6 +6,8 @@ limit and air-quality classes) at both storage levels."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from hub.alerts import metrics
 from hub.alerts.engine import Engine
 from hub.alerts.model import RuleSpec
 from hub.config import Settings
@@ -324,3 +327,39 @@ async def test_sql_backed_domain_rules_fire_and_clear(
     await eng.run_scheduled(conn)
     for name in ("backflow_register", "cycling", "power_band", "no2_hourly_limit"):
         assert [s for _, s, _ in await alerts_of(conn, name)] == ["resolved"], name
+
+
+async def test_a_slow_engine_never_blocks_the_bus_and_catches_up_from_the_database(
+    alert_settings: Settings, conn: Conn, readings: Readings
+) -> None:
+    bus = EventBus()
+    eng = Engine(
+        alert_settings.model_copy(update={"alerts_point_buffer": 100, "alerts_interval_s": 60}),
+        _profiles(alert_settings),
+        storage="plain",
+        bus=bus,
+    )
+    task = asyncio.create_task(eng.run())
+    try:
+        await asyncio.wait_for(eng.ready.wait(), 10)
+        overflows = metrics.POINT_OVERFLOWS._value.get()
+        # A burst of committed readings far beyond the engine's buffer: publishing
+        # returns at once (the ingest never waits), the engine's buffer overflows.
+        start = NOW - timedelta(minutes=30)
+        rows = [(start + timedelta(seconds=s), {"flow": 4000.0}) for s in range(0, 1800, 6)]
+        await readings.write("water_meter", "wm-9", rows)
+        began = asyncio.get_running_loop().time()
+        for t, values in rows:
+            bus.publish(Event("reading", "wm-9", "water_meter", t,
+                              {"metric": "flow", "value": values["flow"]}))  # fmt: skip
+        assert asyncio.get_running_loop().time() - began < 0.5
+        for _ in range(100):
+            if await alerts_of(conn, "burst"):
+                break
+            await asyncio.sleep(0.05)
+        assert metrics.POINT_OVERFLOWS._value.get() == overflows + 1
+        assert await alerts_of(conn, "burst") == [("wm-9", "open", None)]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
