@@ -158,12 +158,13 @@ def _place(ctx: Context, device: DeviceRow) -> tuple[float, float] | None:
     if device.lat is not None and device.lon is not None:
         return device.lat, device.lon
     if ctx.site is None and device.device_id not in ctx.unplaced:
+        if not ctx.unplaced:  # once, not once per lamp
+            log.warning(
+                "street light %s (and maybe others) has no coordinates and "
+                "HUB_ALERTS_SITE_LAT/LON are unset: sun-based rules skip such lamps",
+                device.device_id,
+            )
         ctx.unplaced.add(device.device_id)
-        log.warning(
-            "street light %s has no coordinates and HUB_ALERTS_SITE_LAT/LON are unset: "
-            "its sun-based rules are skipped",
-            device.device_id,
-        )
     return ctx.site
 
 
