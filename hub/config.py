@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     batch_max_delay_ms: int = Field(
         100, ge=1, description="Flush a batch at the latest this long after its first message."
     )
+    db_writers: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Batches written to the database at once, each on its own connection "
+        "(acknowledgements still go out in receive order).",
+    )
     auto_register_devices: bool = Field(
         True,
         description="Register unknown devices on their first valid message; off sends them to dead letters.",

@@ -1,7 +1,7 @@
 """The ingest pipeline: MQTT messages -> decoded batches -> committed -> acknowledged.
 
-    MqttSession --on_message--> inbox --collect/decode--> batches --write--> ack
-                 (bounded by the MQTT v5 receive maximum)   (1 waiting)
+    MqttSession --on_message--> inbox --collect/decode--> batches --write x N--> ack in order
+                 (at most receive_maximum)            (numbered)   (HUB_DB_WRITERS connections)
 
 Backpressure: the inbox holds at most ``receive_maximum`` messages. When it is full
 the session stops reading its socket, TCP pushes back, and the broker keeps the
@@ -62,15 +62,21 @@ class Ingest:
         self._max_past = timedelta(seconds=settings.max_past_s)
         self._inbox_limit = settings.mqtt_receive_maximum
         self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(self._inbox_limit + 1)
-        self._batches: asyncio.Queue[tuple[list[Inbound], list[Item], list[DeadLetter]]] = (
-            asyncio.Queue(1)
+        self._batches: asyncio.Queue[tuple[int, list[Inbound], list[Item], list[DeadLetter]]] = (
+            asyncio.Queue(settings.db_writers)
         )
+        self._next_batch = 0  # sequence number of the next batch the collector makes
+        self._next_ack = 0  # sequence number of the next batch to acknowledge
+        self._committed: dict[int, list[Inbound]] = {}
         self._listeners: list[CommitListener] = []
-        self._writer = BatchWriter(
-            settings.database_url,
-            storage=storage,
-            auto_register=settings.auto_register_devices,
-        )
+        self._writers = [
+            BatchWriter(
+                settings.database_url,
+                storage=storage,
+                auto_register=settings.auto_register_devices,
+            )
+            for _ in range(settings.db_writers)
+        ]
         self._session: MqttSession | None = None
         self._unacked = 0
         self._stop = asyncio.Event()
@@ -85,7 +91,7 @@ class Ingest:
 
     @property
     def database_up(self) -> bool:
-        return self._writer.database_up
+        return all(writer.database_up for writer in self._writers)
 
     async def run(self) -> None:
         self._session = MqttSession(
@@ -101,7 +107,10 @@ class Ingest:
         tasks = {
             asyncio.create_task(self._session.run(), name="mqtt"),
             asyncio.create_task(self._collect(), name="collect"),
-            asyncio.create_task(self._write(), name="write"),
+            *(
+                asyncio.create_task(self._write(writer), name=f"write-{n}")
+                for n, writer in enumerate(self._writers)
+            ),
             asyncio.create_task(self._gauges(), name="gauges"),
         }
         stop = asyncio.create_task(self._stop.wait(), name="stop")
@@ -117,7 +126,8 @@ class Ingest:
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._session.close()
-            await self._writer.close()
+            for writer in self._writers:
+                await writer.close()
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish: batches already taken are committed and
@@ -189,18 +199,16 @@ class Ingest:
             for message in batch:
                 decoded = self.decode(message)
                 (items if isinstance(decoded, Item) else dead).append(decoded)  # type: ignore[arg-type]
-            await self._batches.put((batch, items, dead))
+            await self._batches.put((self._next_batch, batch, items, dead))
+            self._next_batch += 1
 
-    async def _write(self) -> None:
+    async def _write(self, writer: BatchWriter) -> None:
         while True:
-            messages, items, dead = await self._batches.get()
+            seq, messages, items, dead = await self._batches.get()
             started = time.perf_counter()
-            outcome = await self._writer.write(items, dead)
+            outcome = await writer.write(items, dead)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            assert self._session is not None
-            for message in messages:
-                self._session.ack(message)
-            self._unacked -= len(messages)
+            self._acknowledge_in_order(seq, messages)
             self._count(messages, items, outcome)
             self._batches.task_done()
             for listener in self._listeners:
@@ -208,6 +216,18 @@ class Ingest:
                     listener(outcome)
                 except Exception:
                     log.exception("commit listener failed")
+
+    def _acknowledge_in_order(self, seq: int, messages: list[Inbound]) -> None:
+        """Batches may commit out of order (several writers); acks go out in the
+        order the messages were received."""
+        assert self._session is not None
+        self._committed[seq] = messages
+        while self._next_ack in self._committed:
+            done = self._committed.pop(self._next_ack)
+            for message in done:
+                self._session.ack(message)
+            self._unacked -= len(done)
+            self._next_ack += 1
 
     async def _gauges(self) -> None:
         while True:

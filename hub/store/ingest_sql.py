@@ -12,7 +12,13 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 COPY_STAGING = "COPY staging (series_id, time, value) FROM STDIN (FORMAT BINARY)"
 STAGING_TYPES = ["int4", "timestamptz", "float8"]
 
-# TimescaleDB: the continuous aggregates follow by themselves.
+# Fast path, when no reading of the batch is stored yet (the usual case): COPY
+# straight into readings on TimescaleDB, or a plain INSERT from staging with the
+# rollups on plain PostgreSQL. A redelivered reading makes it fail with a unique
+# violation; the writer then takes the idempotent path below.
+COPY_READINGS = "COPY readings (series_id, time, value) FROM STDIN (FORMAT BINARY)"
+
+# Idempotent path. TimescaleDB: the continuous aggregates follow by themselves.
 INSERT_READINGS = """
 INSERT INTO readings (series_id, time, value)
 SELECT series_id, time, value FROM staging
@@ -37,11 +43,11 @@ ON CONFLICT (series_id, bucket) DO UPDATE SET
     last = CASE WHEN excluded.last_time > r.last_time THEN excluded.last ELSE r.last END,
     last_time = greatest(r.last_time, excluded.last_time)
 """
-INSERT_READINGS_WITH_ROLLUPS = f"""
+_WITH_ROLLUPS = """
 WITH new AS (
     INSERT INTO readings (series_id, time, value)
     SELECT series_id, time, value FROM staging
-    ON CONFLICT DO NOTHING
+    {on_conflict}
     RETURNING series_id, time, value
 ), hourly AS (
     SELECT series_id, date_trunc('hour', time) AS bucket,
@@ -58,10 +64,20 @@ WITH new AS (
            (array_agg(last ORDER BY last_time DESC))[1] AS last
     FROM hourly GROUP BY 1, 2
 ), merge_hourly AS (
-    {_MERGE_ROLLUP.format(table="readings_1h", source="hourly")}
+    {merge_hourly}
 )
-{_MERGE_ROLLUP.format(table="readings_1d", source="daily")}
+{merge_daily}
 """
+INSERT_READINGS_WITH_ROLLUPS = _WITH_ROLLUPS.format(
+    on_conflict="ON CONFLICT DO NOTHING",
+    merge_hourly=_MERGE_ROLLUP.format(table="readings_1h", source="hourly"),
+    merge_daily=_MERGE_ROLLUP.format(table="readings_1d", source="daily"),
+)
+INSERT_NEW_READINGS_WITH_ROLLUPS = _WITH_ROLLUPS.format(
+    on_conflict="",
+    merge_hourly=_MERGE_ROLLUP.format(table="readings_1h", source="hourly"),
+    merge_daily=_MERGE_ROLLUP.format(table="readings_1d", source="daily"),
+)
 
 COPY_DEAD_LETTERS = (
     "COPY dead_letters (received_at, topic, payload, reason, detail, device_id) "

@@ -41,6 +41,7 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 # Devices changed through the API (decommissioned, profile changed) are seen by
 # the ingest at the latest this long after the change.
 DEVICE_CACHE_TTL_S = 30.0
+_Row = tuple[int, datetime, float]
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
@@ -97,6 +98,7 @@ class BatchWriter:
         self, url: str, *, storage: str, auto_register: bool, retry_max_s: float = 5.0
     ) -> None:
         self._url = url
+        self._storage = storage
         self._insert = (
             q.INSERT_READINGS if storage == "timescale" else q.INSERT_READINGS_WITH_ROLLUPS
         )
@@ -175,7 +177,7 @@ class BatchWriter:
                 accepted.append((item, device))
         series = await self._resolve_series(conn, accepted)
 
-        rows: list[tuple[int, datetime, float]] = []
+        rows: list[_Row] = []
         statuses: dict[int, tuple[str, datetime, str]] = {}
         seen: dict[int, datetime] = {}
         for item, device in accepted:
@@ -194,11 +196,7 @@ class BatchWriter:
 
         async with conn.transaction(), conn.cursor() as cur:
             if rows:
-                async with cur.copy(q.COPY_STAGING) as copy:
-                    copy.set_types(q.STAGING_TYPES)
-                    for row in rows:
-                        await copy.write_row(row)
-                await cur.execute(self._insert)
+                await self._insert_readings(conn, cur, rows)
             if rejected:
                 async with cur.copy(q.COPY_DEAD_LETTERS) as copy:
                     copy.set_types(q.DEAD_LETTER_TYPES)
@@ -227,6 +225,24 @@ class BatchWriter:
         outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
         outcome.dead.update(d.reason for d in rejected)
         return outcome
+
+    async def _insert_readings(
+        self, conn: AsyncConn, cur: psycopg.AsyncCursor[Any], rows: list[_Row]
+    ) -> None:
+        """Fast path in a savepoint; on a unique violation (a redelivery), the
+        idempotent ``ON CONFLICT DO NOTHING`` path."""
+        try:
+            async with conn.transaction():
+                if self._storage == "timescale":
+                    await _copy(cur, q.COPY_READINGS, rows)
+                else:
+                    await _copy(cur, q.COPY_STAGING, rows)
+                    await cur.execute(q.INSERT_NEW_READINGS_WITH_ROLLUPS)
+            return
+        except psycopg.errors.UniqueViolation:
+            pass
+        await _copy(cur, q.COPY_STAGING, rows)
+        await cur.execute(self._insert)
 
     def _refusal(self, item: Item, device: _Device | None) -> DeadLetter | None:
         def dead(reason: str, detail: str) -> DeadLetter:
@@ -328,6 +344,13 @@ class BatchWriter:
             conn = await self._connection()
             total.dead.update((await self._write_batch(conn, [], dead)).dead)
         return total
+
+
+async def _copy(cur: psycopg.AsyncCursor[Any], statement: str, rows: list[_Row]) -> None:
+    async with cur.copy(statement) as copy:
+        copy.set_types(q.STAGING_TYPES)
+        for row in rows:
+            await copy.write_row(row)
 
 
 def _first_line(exc: BaseException) -> str:
