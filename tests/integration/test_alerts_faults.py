@@ -117,13 +117,14 @@ def hand_made(
 
 def span_where(condition: str, minutes: int) -> datetime:
     """Start of the latest ``minutes``-long span in the last two days, ending an hour
-    ago at the latest, in which the sun at SITE is below -8 (dark) or above +6 (day)."""
+    ago at the latest, in which the sun at SITE is below -6.5 (dark) or above +5 (day).
+    At 58 degrees north both exist on every day of the year."""
     t = NOW - timedelta(hours=1, minutes=minutes)
     while t > NOW - timedelta(days=2):
         points = [t + timedelta(minutes=m) for m in range(0, minutes + 1, 5)]
         elevations = [sun_elevation(*SITE, p) for p in points]
-        if (condition == "dark" and max(elevations) < -8) or (
-            condition == "day" and min(elevations) > 6
+        if (condition == "dark" and max(elevations) < -6.5) or (
+            condition == "day" and min(elevations) > 5
         ):
             return t
         t -= timedelta(minutes=15)
