@@ -34,7 +34,8 @@ from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Outcome], None]
-_SHUTDOWN_GRACE_S = 10.0  # time a clean stop gives the batches already taken
+_SHUTDOWN_GRACE_S = 10.0
+_DECODE_SLICE = 250  # messages decoded between two turns of the event loop  # time a clean stop gives the batches already taken
 
 
 def subscriptions(settings: Settings) -> list[str]:
@@ -179,11 +180,24 @@ class Ingest:
         max_messages = self._settings.batch_max_messages
         max_delay = self._settings.batch_max_delay_ms / 1000
         while True:
-            batch = [self._take(await self._inbox.get())]
+            batch: list[Inbound] = []
+            items: list[Item] = []
+            dead: list[DeadLetter] = []
+            message = await self._inbox.get()
             deadline = loop.time() + max_delay
-            while len(batch) < max_messages:
+            while True:
+                batch.append(self._take(message))
+                decoded = self.decode(message)
+                if type(decoded) is Item:
+                    items.append(decoded)
+                else:
+                    dead.append(decoded)  # type: ignore[arg-type]
+                if len(batch) >= max_messages:
+                    break
+                if len(batch) % _DECODE_SLICE == 0:
+                    await asyncio.sleep(0)  # let the writers' I/O through
                 try:
-                    batch.append(self._take(self._inbox.get_nowait()))
+                    message = self._inbox.get_nowait()
                     continue
                 except asyncio.QueueEmpty:
                     pass
@@ -191,14 +205,9 @@ class Ingest:
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(self._take(await asyncio.wait_for(self._inbox.get(), remaining)))
+                    message = await asyncio.wait_for(self._inbox.get(), remaining)
                 except TimeoutError:
                     break
-            items: list[Item] = []
-            dead: list[DeadLetter] = []
-            for message in batch:
-                decoded = self.decode(message)
-                (items if isinstance(decoded, Item) else dead).append(decoded)  # type: ignore[arg-type]
             await self._batches.put((self._next_batch, batch, items, dead))
             self._next_batch += 1
 
