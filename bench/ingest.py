@@ -334,6 +334,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="HUB_BATCH_MAX_MESSAGES")
     parser.add_argument("--delay-ms", type=int, default=None, help="HUB_BATCH_MAX_DELAY_MS")
     parser.add_argument(
+        "--receive-maximum", type=int, default=None, help="HUB_MQTT_RECEIVE_MAXIMUM"
+    )
+    parser.add_argument("--db-writers", type=int, default=None, help="HUB_DB_WRITERS")
+    parser.add_argument(
         "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
     )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
@@ -370,6 +374,10 @@ def main() -> None:
         )
         if args.batch:
             env["HUB_BATCH_MAX_MESSAGES"] = str(args.batch)
+        if args.receive_maximum:
+            env["HUB_MQTT_RECEIVE_MAXIMUM"] = str(args.receive_maximum)
+        if args.db_writers:
+            env["HUB_DB_WRITERS"] = str(args.db_writers)
         if args.delay_ms:
             env["HUB_BATCH_MAX_DELAY_MS"] = str(args.delay_ms)
         postmaster = stack.postgres.proc.pid if stack.postgres.proc else 0
