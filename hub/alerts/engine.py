@@ -149,6 +149,7 @@ class Engine:
         self._references: dict[int, tuple[datetime, dict[int, float]]] = {}
         self._aq_saved: dict[int, datetime] = {}
         self._unplaced: set[str] = set()
+        self._loaded_once = False
         self.ready = asyncio.Event()
         # Subscribe now, so no reading committed while the engine starts is missed.
         self._subscription: Subscription | None = self._subscribe()
@@ -161,9 +162,9 @@ class Engine:
         )
 
     def _wants(self, event: Event) -> bool:
-        return (
-            event.type == "reading"
-            and (event.profile, event.data.get("metric")) in self._point_rules
+        # Until the rules are loaded every reading is kept: none may slip by at start.
+        return event.type == "reading" and (
+            not self._loaded_once or (event.profile, event.data.get("metric")) in self._point_rules
         )
 
     # -- running ----------------------------------------------------------------------
@@ -229,6 +230,7 @@ class Engine:
             if rule.kind in POINT_KINDS and rule.metric is not None:
                 points[rule.profile, rule.metric].append(rule)
         self._point_rules = dict(points)
+        self._loaded_once = True
         devices = await inputs.devices(conn)
         self._devices = {d.device_id: d for d in devices}
         self._devices_by_pk = {d.pk: d for d in devices}
@@ -324,9 +326,9 @@ class Engine:
             horizon = rule.number("for_s", 0) + profile.offline_after_s
         else:
             horizon = rule.number("window_s", 3600)
-        since = self._clock() - timedelta(seconds=horizon)
-        recent = await inputs.recent_samples(
-            conn, profile=rule.profile, metric=rule.metric, since=since
+        # Each device's readings up to its newest one (data time, like every rule).
+        recent = await inputs.latest_spans(
+            conn, profile=rule.profile, metric=rule.metric, span=timedelta(seconds=horizon)
         )
         for device_pk, samples in recent.items():
             device = self._devices_by_pk.get(device_pk)

@@ -335,24 +335,3 @@ async def hours_above(
     )
     return {device_pk: int(n) for device_pk, n in await cur.fetchall()}
 
-
-RECENT_SAMPLES = """
-SELECT s.device, r.time, r.value
-FROM series s JOIN devices d ON d.id = s.device
-JOIN readings r ON r.series_id = s.id
-WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
-  AND r.time >= %(since)s
-ORDER BY s.device, r.time
-"""
-
-
-async def recent_samples(
-    conn: AsyncConn, *, profile: str, metric: str, since: datetime
-) -> dict[int, list[Sample]]:
-    """Per device: readings of ``metric`` from ``since`` on, in time order (to
-    rebuild the point rules' state after a start or an overflow)."""
-    cur = await conn.execute(RECENT_SAMPLES, {"profile": profile, "metric": metric, "since": since})
-    out: dict[int, list[Sample]] = defaultdict(list)
-    for device_pk, t, value in await cur.fetchall():
-        out[device_pk].append((t, float(value)))
-    return dict(out)
