@@ -334,4 +334,3 @@ async def hours_above(
         {"profile": profile, "metric": metric, "above": above, "since": since, "until": until},
     )
     return {device_pk: int(n) for device_pk, n in await cur.fetchall()}
-
