@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 AsyncConn = psycopg.AsyncConnection[Any]
 PointState = ThresholdState | RateState
 POINT_KINDS = frozenset({"threshold", "rate_of_change"})
+YIELD_EVERY = 256  # readings evaluated between two yields to the event loop
 _DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
@@ -252,7 +253,12 @@ class Engine:
         while True:
             subscription = self._subscription or self._subscribe()
             self._subscription = subscription
+            handled = 0
             async for event in subscription:
+                handled += 1
+                if handled % YIELD_EVERY == 0:
+                    # A queue that is never empty never suspends: let the ingest run.
+                    await asyncio.sleep(0)
                 try:
                     await self.evaluate_reading(conn, event)
                 except _DB_ERRORS as exc:
