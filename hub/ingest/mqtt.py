@@ -205,7 +205,7 @@ class MqttSession:
             )
             keepalive = asyncio.create_task(self._keepalive(conn), name="mqtt-keepalive")
             try:
-                await conn.closed
+                await asyncio.shield(conn.closed)  # a cancelled run() leaves it to close()
             finally:
                 keepalive.cancel()
                 self._lost(conn)
@@ -222,8 +222,9 @@ class MqttSession:
         self._flush_acks()
         conn.write(codec.DISCONNECT_PACKET)
         conn.transport.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(conn.closed), 2)
+        if not conn.closed.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(conn.closed), 2)
 
     # -- connection ---------------------------------------------------------------
 
