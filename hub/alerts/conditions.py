@@ -13,24 +13,29 @@ are ignored, so a late message cannot flip an alert back and forth.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from hub.alerts.model import Rule
 
 Sample = tuple[datetime, float]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
+class Verdict(NamedTuple):
+    """A rule's judgement for one device (a NamedTuple: one per reading)."""
+
     firing: bool | None
     at: datetime
     value: float | None = None
     message: str = ""
     since: datetime | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = _NO_DETAILS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,7 @@ class ThresholdState:
             return Verdict(False, time, value, f"{self.metric} {_fmt(value)} back within limits")
         if not levels.breached(value):
             self.breach_since = None
-            return Verdict(False, time, value, f"{self.metric} {_fmt(value)} within limits")
+            return Verdict(False, time, value)  # the usual case: no message to format
         if self.breach_since is None:
             self.breach_since = time
         if (time - self.breach_since).total_seconds() >= self.for_s:

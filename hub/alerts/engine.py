@@ -309,7 +309,9 @@ class Engine:
             if state is None:
                 state = self._new_state(rule, device)
                 self._states[rule.id, device.pk] = state
-            await self.lifecycle.apply(conn, rule, device, state.step(event.time, value))
+            verdict = state.step(event.time, value)
+            if self.lifecycle.acts_on(rule, device, verdict):
+                await self.lifecycle.apply(conn, rule, device, verdict)
 
     def _new_state(self, rule: Rule, device: DeviceRow) -> PointState:
         if rule.kind == "threshold":

@@ -60,6 +60,15 @@ class Lifecycle:
     def is_open(self, rule: Rule, device: DeviceRow) -> bool:
         return (rule.id, device.pk) in self.unresolved
 
+    def acts_on(self, rule: Rule, device: DeviceRow, verdict: Verdict | None) -> bool:
+        """Whether :meth:`apply` could change anything (a cheap test for the hot path)."""
+        if verdict is None or verdict.firing is None:
+            return False
+        key = (rule.id, device.pk)
+        if verdict.firing:
+            return key not in self.unresolved
+        return key in self.unresolved or key in self._held
+
     async def apply(
         self, conn: AsyncConn, rule: Rule, device: DeviceRow, verdict: Verdict | None
     ) -> Alert | None:
