@@ -96,9 +96,9 @@ async def list_dead_letters(
     reason: Annotated[list[Reason] | None, Query(description="Only these reasons.")] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[
-        datetime | None, Query(alias="from", description="Received at or after.")
+        params.Time | None, Query(alias="from", description="Received at or after.")
     ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Received before.")] = None,
+    end: Annotated[params.Time | None, Query(alias="to", description="Received before.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
 ) -> DeadLetterPage:

@@ -28,6 +28,9 @@ from hub.store import alerts as alert_store
 from hub.store import devices as store
 from hub.store import readings as reading_store
 
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
 DeviceId = Annotated[
@@ -44,6 +47,7 @@ DistrictFilter = Annotated[
 Bbox = Annotated[
     str | None,
     Query(
+        pattern=BBOX_PATTERN,
         description="Only devices inside `min_lon,min_lat,max_lon,max_lat` (WGS 84).",
         examples=["10.35,63.40,10.45,63.45"],
     ),

@@ -58,6 +58,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             answers = operation.setdefault("responses", {})
             if "422" in answers:
                 answers["422"] = responses(422)[422]
+            if "requestBody" in operation:
+                answers.setdefault("400", responses(400)[400])
             if path.startswith("/api/"):
                 answers.setdefault("503", unavailable)
     app.openapi_schema = schema

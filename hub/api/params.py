@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator
 
 from hub.api.problems import InvalidParameter
 
@@ -17,6 +20,18 @@ _BUCKET = re.compile(r"^([1-9][0-9]{0,4})(m|h|d|w)$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 _UNITS["w"] = 7 * _UNITS["d"]
 MAX_BUCKET = timedelta(days=366)
+_DATE_FIRST = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    # pydantic would also take a bare number as seconds since 1970; a time parameter
+    # that is a number is almost always a mistake, so it is refused.
+    if isinstance(value, str) and not _DATE_FIRST.match(value):
+        raise ValueError("must be an RFC 3339 date-time, like 2026-01-01T00:00:00Z")
+    return value
+
+
+Time = Annotated[datetime, BeforeValidator(_rfc3339_only)]
 
 
 def zone(name: str, param: str = "tz") -> str:

@@ -14,6 +14,7 @@ through); :data:`STATUS` is the one place where an error becomes an HTTP status.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from hub import errors
 
@@ -154,9 +156,38 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
     if exc.status_code == HTTPStatus.NOT_FOUND and detail == "Not Found":
         detail = f"no such resource: {request.url.path}"
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+    elif exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+    elif (
+        exc.status_code == HTTPStatus.BAD_REQUEST
+        and detail == "There was an error parsing the body"
+    ):
+        detail = "the body is not valid JSON"
+    return problem_response(exc.status_code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents for the request's path (one route per method,
+    so the router alone would name only the first)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "methods_by_path", None
+    )
+    if table is None:
+        table = [
+            (compile_path(path)[0], {m.upper() for m in operations})
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+        request.app.state.methods_by_path = table
+    allowed: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            allowed |= methods
+    return sorted(allowed)
 
 
 async def _on_known(request: Request, exc: Exception) -> JSONResponse:
@@ -195,6 +226,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS = {
+    400: "The body is not valid JSON.",
     401: "No API key, or an unknown or revoked one (when reads are not public, or for writes).",
     403: "The API key's role is too low for this operation.",
     404: "No such resource.",

@@ -53,7 +53,7 @@ Metrics = Annotated[
     ),
 ]
 From = Annotated[
-    datetime | None,
+    params.Time | None,
     Query(
         alias="from",
         description="Start (inclusive), RFC 3339; default `to` minus one day.",
@@ -61,7 +61,7 @@ From = Annotated[
     ),
 ]
 To = Annotated[
-    datetime | None,
+    params.Time | None,
     Query(
         alias="to",
         description="End (exclusive), RFC 3339; default now.",

@@ -25,6 +25,7 @@ from hub.store.migrate import migrate
 from tests.integration.helpers import HubProcess, wait_for
 
 TEST_PROFILES = Path(__file__).parent / "profiles"
+SHIPPED_PROFILES = Path(__file__).parents[2] / "device_profiles"
 ROLES = ("viewer", "operator", "admin")
 _counter = itertools.count()
 
@@ -87,9 +88,16 @@ def new_settings(stack: Devstack, **overrides: object) -> Settings:
     return load_settings(**values)
 
 
-def start_hub(stack: Devstack, log_dir: Path, *, storage: str = "plain", **env: str) -> ApiHub:
+def start_hub(
+    stack: Devstack,
+    log_dir: Path,
+    *,
+    storage: str = "plain",
+    profiles_dir: Path = TEST_PROFILES,
+    **env: str,
+) -> ApiHub:
     """Migrate a fresh database at ``storage``, make a key per role, start the hub."""
-    settings = new_settings(stack)
+    settings = new_settings(stack, profiles_dir=profiles_dir)
     with connect(settings.database_url, "test") as conn:
         assert migrate(conn, storage=storage) == storage
     keys = {
