@@ -67,6 +67,12 @@ class Dispatcher:
         self._wakeups = {n.name: asyncio.Event() for n in self.notifiers}
         self._conns: dict[str, AsyncConn] = {}
 
+    async def register(self, conn: AsyncConn) -> None:
+        """Start each new notifier's watermark now (the engine does this before it
+        evaluates anything, so no transition of this run can be missed)."""
+        for notifier in self.notifiers:
+            await outbox.register_notifier(conn, notifier.name)
+
     def wake(self) -> None:
         """Look for new transitions now (called by the engine after a change)."""
         for event in self._wakeups.values():

@@ -208,6 +208,7 @@ class Engine:
 
     async def start(self, conn: AsyncConn) -> None:
         """Store the profile default rules, load everything, rebuild the point rules."""
+        await self.dispatcher.register(conn)
         changed = await store.sync_profile_rules(conn, profile_rule_specs(self._profiles))
         await self._load(conn)
         await self._rebuild_points(conn)

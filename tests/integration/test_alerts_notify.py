@@ -173,8 +173,8 @@ async def test_webhook_gets_each_transition_signed(
     migrated: Settings, conn: Conn, receiver: Receiver
 ) -> None:
     webhook = WebhookNotifier(receiver.url, secret=SECRET, timeout_s=2)
-    async with dispatching(migrated, [webhook]):
-        await asyncio.sleep(0.3)  # registered: history before this is not replayed
+    async with dispatching(migrated, [webhook]) as dispatcher:
+        await dispatcher.register(conn)  # from here on every transition is sent
         alert_id = await open_and_resolve(conn)
         await until(lambda: len(receiver.requests) == 2, 10, "two webhook calls")
     bodies = receiver.bodies()
@@ -198,8 +198,9 @@ async def test_webhook_retries_with_backoff_until_it_succeeds(
 ) -> None:
     flaky = Receiver(fail=2)
     try:
-        async with dispatching(migrated, [WebhookNotifier(flaky.url, secret=None, timeout_s=2)]):
-            await asyncio.sleep(0.3)
+        hook = WebhookNotifier(flaky.url, secret=None, timeout_s=2)
+        async with dispatching(migrated, [hook]) as dispatcher:
+            await dispatcher.register(conn)
             await open_and_resolve(conn)
             await until(lambda: len(flaky.requests) >= 4, 15, "retries and both deliveries")
             await settled(conn, 2)
@@ -233,8 +234,8 @@ async def test_dead_webhook_is_visible_and_does_not_hold_back_mqtt(
                         timeout_s=3)  # fmt: skip
     try:
         webhook = WebhookNotifier(dead.url, secret=SECRET, timeout_s=2)
-        async with dispatching(migrated, [webhook, mqtt], max_attempts=3):
-            await asyncio.sleep(0.5)
+        async with dispatching(migrated, [webhook, mqtt], max_attempts=3) as dispatcher:
+            await dispatcher.register(conn)
             alert_id = await open_and_resolve(conn, "wm-0042")
             await until(lambda: len(watcher.messages) == 2, 10, "two MQTT notifications")
             await until(lambda: len(dead.requests) == 6, 15, "three attempts per delivery")
@@ -254,8 +255,8 @@ async def test_undelivered_notifications_survive_a_restart(migrated: Settings, c
     receiver = Receiver(fail=1000)
     try:
         hook = WebhookNotifier(receiver.url, secret=None, timeout_s=1)
-        async with dispatching(migrated, [hook], max_attempts=50):
-            await asyncio.sleep(0.3)
+        async with dispatching(migrated, [hook], max_attempts=50) as dispatcher:
+            await dispatcher.register(conn)
             await open_and_resolve(conn)
             await until(lambda: len(receiver.requests) >= 2, 10, "failed attempts")
         assert {d.state for d in await list_deliveries(conn)} == {"pending"}
