@@ -103,14 +103,14 @@ class Settings(BaseSettings):
     api_max_range_days: int = Field(
         31,
         ge=1,
-        description="Longest time range of one raw-readings request; longer ranges get a 400 "
+        description="Longest time range of one raw-readings request; longer ranges get a 422 "
         "(ask for buckets, or use the CSV export).",
     )
     api_max_rows: int = Field(
         10000,
         ge=100,
         description="Most rows (readings, buckets x metrics, or list items) in one JSON "
-        "response; a request that asks for more gets a 400.",
+        "response; a request that asks for more gets a 422.",
     )
     export_max_range_days: int = Field(
         400,
