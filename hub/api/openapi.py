@@ -30,7 +30,8 @@ and for 422 the list `invalid_params`. A bad parameter is a 4xx, never a 500.
 `cursor` until it is null.
 """
 
-_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Reads that need more than a viewer key, so stay closed in open-data mode.
+_NEVER_PUBLIC = ("/api/v1/dead-letters", "/api/v1/api-keys")
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -53,8 +54,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     problem.pop("$defs", None)
     components["Problem"] = problem
     unavailable = responses(503)[503]
+    open_data = bool(app.state.settings.open_data)
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
+            public = open_data and method == "get" and not path.startswith(_NEVER_PUBLIC)
+            if public and "security" in operation:
+                # Open-data mode: a key is optional for reads ({} = no requirement).
+                operation["security"] = [{}, *operation["security"]]
             answers = operation.setdefault("responses", {})
             if "422" in answers:
                 answers["422"] = responses(422)[422]

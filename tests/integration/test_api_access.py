@@ -151,3 +151,18 @@ def test_wrong_revoked_and_header_keys(hub: ApiHub, open_hub: ApiHub) -> None:
         assert revoke(hub.settings, key_id, out=io.StringIO())
         after = client.get("/api/v1/devices", headers={"X-API-Key": key})
     assert after.status_code == 401
+
+
+def test_the_document_says_which_reads_are_public(hub: ApiHub, open_hub: ApiHub) -> None:
+    def public(api: ApiHub) -> set[tuple[str, str]]:
+        paths = httpx.get(f"{api.url}/openapi.json").json()["paths"]
+        return {
+            (method.upper(), path)
+            for path, operations in paths.items()
+            for method, operation in operations.items()
+            if {} in operation.get("security", [{}])
+        }
+
+    api_ops = set(_operations(hub))
+    assert public(hub) & api_ops == set()
+    assert public(open_hub) & api_ops == {(m, p) for m, p in api_ops if _needed(m, p) == "viewer"}
