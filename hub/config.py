@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
     api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP API and dashboard.")
+    map_tile_url: str | None = Field(
+        None,
+        description="Map tiles of the dashboard, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png "
+        "or a local tile server; unset draws the devices on a plain background (no internet needed).",
+    )
+    map_tile_attribution: str = Field(
+        "",
+        description="Attribution shown under the map when tiles are used (e.g. the tiles' copyright).",
+    )
     open_data: bool = Field(
         False,
         description="Open-data mode: anyone may read (GET) the API without a key. Writes "
