@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api import alerts, deadletters, devices, exports, keys, profiles, readings, rules, stream
+from hub.api import (
+    airquality,
+    alerts,
+    deadletters,
+    devices,
+    exports,
+    keys,
+    profiles,
+    readings,
+    rules,
+    stream,
+)
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     readings.router,
     alerts.router,
+    airquality.router,
     rules.router,
     profiles.router,
     deadletters.router,
