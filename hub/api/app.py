@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from hub import __version__
+from hub import __version__, dashboard
 from hub.api import ops, problems, stream
 from hub.api.metrics import LatencyMiddleware
 from hub.api.openapi import build_openapi
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(ops.router)
     for router in API_ROUTERS:
         app.include_router(router)
+    dashboard.install(app)
     problems.install(app)
     stream.install(app)
     app.add_middleware(LatencyMiddleware)
