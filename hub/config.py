@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         description="If set, subscribe as $share/<group>/... so several hub processes split the stream.",
     )
     mqtt_receive_maximum: int = Field(
-        20000,
+        65535,
         ge=1,
         le=65535,
         description="MQTT v5 receive maximum: unacknowledged messages the broker may send at once.",

@@ -20,6 +20,7 @@ from hub.config import Settings
 from hub.devstack import Mosquitto, Postgres
 from hub.store.db import connect
 from hub.store.migrate import migrate
+from simulators.town import DEFAULT_LAT, DEFAULT_LON
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> i
             "HUB_DATABASE_URL": settings.database_url,
             "HUB_MQTT_URL": settings.mqtt_url,
         }
+        # Lamps register without coordinates; the sun rules then use the centre of
+        # the simulated town (the simulators' default).
+        env.setdefault("HUB_ALERTS_SITE_LAT", str(DEFAULT_LAT))
+        env.setdefault("HUB_ALERTS_SITE_LON", str(DEFAULT_LON))
         children.append(subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env))
         children.append(
             subprocess.Popen(

@@ -83,45 +83,6 @@ RuleKind = Literal["threshold", "rate_of_change", "stale", "window", "domain"]
 Severity = Literal["info", "warning", "critical"]
 ParameterValue = StrictBool | StrictInt | StrictFloat | StrictStr
 
-_NUMBER = (int, float)
-# For each rule kind: allowed parameters with their type, and the parameters of
-# which at least one must be present.
-_RULE_PARAMETERS: dict[str, tuple[dict[str, tuple[type, ...]], tuple[frozenset[str], ...]]] = {
-    "threshold": (
-        {"above": _NUMBER, "below": _NUMBER, "for_s": _NUMBER, "hysteresis": _NUMBER},
-        (frozenset({"above", "below"}),),
-    ),
-    "rate_of_change": (
-        {"max_rise_per_h": _NUMBER, "max_fall_per_h": _NUMBER, "window_s": _NUMBER},
-        (frozenset({"max_rise_per_h", "max_fall_per_h"}),),
-    ),
-    "stale": ({"factor": _NUMBER}, ()),
-    "window": (
-        {
-            "aggregate": (str,),
-            "window_s": _NUMBER,
-            "above": _NUMBER,
-            "below": _NUMBER,
-            "local_day": (bool,),
-        },
-        (frozenset({"aggregate"}), frozenset({"window_s"}), frozenset({"above", "below"})),
-    ),
-    "domain": (
-        {
-            "check": (str,),
-            "min_flow": _NUMBER,
-            "start_hour": _NUMBER,
-            "end_hour": _NUMBER,
-            "sun_elevation_deg": _NUMBER,
-            "power_below": _NUMBER,
-            "for_s": _NUMBER,
-        },
-        (frozenset({"check"}),),
-    ),
-}
-WINDOW_AGGREGATES = frozenset({"mean", "min", "max", "sum"})
-DOMAIN_CHECKS = frozenset({"night_flow", "day_burner", "lamp_outage"})
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -353,32 +314,18 @@ def _check_rule(file: str, where: str, rule: AlertRule, profile: Profile) -> Non
         raise ProfileError(
             file, f"{where}.metric", f"{rule.metric!r} is not a metric of this profile"
         )
-    allowed, required_groups = _RULE_PARAMETERS[rule.kind]
-    for key, value in rule.parameters.items():
-        field = f"{where}.parameters.{key}"
-        if key not in allowed:
-            raise ProfileError(
-                file, field, f"unknown parameter for {rule.kind} (allowed: {', '.join(allowed)})"
-            )
-        types = allowed[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            expected = "a number" if types == _NUMBER else types[0].__name__
-            raise ProfileError(file, field, f"must be {expected} (got {value!r})")
-    for group in required_groups:
-        if not group & rule.parameters.keys():
-            needed = " or ".join(sorted(group))
-            raise ProfileError(file, f"{where}.parameters", f"{rule.kind} rule needs {needed}")
-    aggregate = rule.parameters.get("aggregate")
-    if aggregate is not None and aggregate not in WINDOW_AGGREGATES:
-        raise ProfileError(
-            file,
-            f"{where}.parameters.aggregate",
-            f"must be one of {', '.join(sorted(WINDOW_AGGREGATES))}",
+    # The parameter tables of every rule kind live with the alert engine
+    # (hub/alerts/params.py): one source for profile defaults and API rules.
+    from hub.alerts.model import RuleSpec, RuleSpecError
+
+    try:
+        RuleSpec(
+            name=rule.name,
+            kind=rule.kind,
+            profile=profile.name,
+            metric=rule.metric,
+            parameters=dict(rule.parameters),
+            severity=rule.severity,
         )
-    check = rule.parameters.get("check")
-    if check is not None and check not in DOMAIN_CHECKS:
-        raise ProfileError(
-            file,
-            f"{where}.parameters.check",
-            f"must be one of {', '.join(sorted(DOMAIN_CHECKS))}",
-        )
+    except RuleSpecError as exc:
+        raise ProfileError(file, f"{where}.{exc.field}", exc.message) from None
