@@ -81,7 +81,7 @@ class DeviceRunner:
     # ---- scheduling ------------------------------------------------------------
 
     def next_event(self) -> float:
-        due = self.next_report
+        due: float = self.next_report
         if self.pending:
             due = min(due, self.pending[0][0])
         return due
