@@ -224,8 +224,12 @@ def run_drain(
         transient=True,
     ) as bar:
         task = bar.add_task("drain", total=expected_readings)
+        depth: list[float] = []
         while True:
-            done = hub.readings()
+            samples = hub.scrape()
+            done = samples.get("hub_ingest_readings_total", 0.0)
+            if first_at is not None:
+                depth.append(samples.get("hub_ingest_queue_depth", 0.0))
             if done > 0 and first_at is None:
                 first_at, before = time.monotonic(), done
             bar.update(task, completed=done)
@@ -237,6 +241,8 @@ def run_drain(
     elapsed = time.monotonic() - (first_at or time.monotonic())
     cpu = meter.stop()
     batches = batch_stats(hub.scrape())
+    if depth:
+        batches["mean_inbox_depth"] = round(sum(depth) / len(depth))
     hub.stop()
     readings, distinct = stored(url, "d-")
     rate = (done - before) / args.readings / max(elapsed, 1e-9)
