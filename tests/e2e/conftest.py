@@ -1,0 +1,195 @@
+"""End-to-end fixtures: a real hub fed by the simulators, and headless Chromium.
+
+The private PostgreSQL and Mosquitto come from the integration suite's ``stack``
+fixture. Chromium is Debian's ``chromium`` package (installed by ``.ci/run``),
+driven by Playwright for Python with ``executable_path``; without either, every
+test here is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from hub.apikeys import create as create_key
+from hub.config import Settings, load_settings
+from hub.devstack import Devstack
+from hub.store.db import connect
+from hub.store.migrate import migrate
+from tests.integration.conftest import stack
+from tests.integration.helpers import HubProcess, wait_for
+
+__all__ = ["stack"]
+
+CHROMIUM = Path(os.environ.get("HUB_E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PROFILES = Path(__file__).resolve().parents[2] / "device_profiles"
+DEVICES = 40
+# One water meter bursts from the simulated start: the `burst` rule (above 3000 l/h
+# for 15 min of data time) opens a critical alert about 15 s after the fleet starts.
+BURST_METER = "wm-0002"
+
+
+@dataclass
+class Fleet:
+    url: str
+    settings: Settings
+    hub: HubProcess
+    devices: list[dict[str, Any]]
+    operator_key: str
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(f"{self.url}{path}", params=params, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+def _needs_browser() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("Playwright for Python is not installed (pip install -e '.[test]')")
+    from hub.dashboard import assets_installed
+
+    if not assets_installed():
+        pytest.skip("dashboard assets not installed: npm ci --prefix hub/dashboard")
+
+
+@pytest.fixture(scope="session")
+def fleet(stack: Devstack) -> Iterator[Fleet]:
+    """A migrated database, `hub run` with the shipped profiles in open-data mode, and
+    a simulated fleet that replays its last 20 minutes at 60x, then runs in real time
+    with a report from every device every 5 s."""
+    _needs_browser()
+    logs = Path(tempfile.mkdtemp(prefix="hub-e2e-"))
+    database_url = stack.postgres.create_database(f"e2e_{os.getpid()}")
+    settings = load_settings(
+        database_url=database_url,
+        mqtt_url=stack.mosquitto.url,
+        topic_prefix=f"e2e{os.getpid()}",
+        mqtt_client_id=f"hub-e2e-{os.getpid()}",
+        profiles_dir=PROFILES,
+        batch_max_delay_ms=50,
+    )
+    with connect(settings.database_url, "test") as conn:
+        migrate(conn)
+    hub = HubProcess(settings, logs, HUB_OPEN_DATA="true", HUB_ALERTS_INTERVAL_S="1").start()
+    simulators: subprocess.Popen[bytes] | None = None
+    sim_log = open(logs / "simulators.log", "wb")  # noqa: SIM115 - closed at teardown
+    try:
+        hub.wait_ready()
+        url = f"http://127.0.0.1:{hub.port}"
+        key = create_key(settings, role="operator", name="e2e", out=io.StringIO())
+        _register_layout(url, key)
+        start = (datetime.now(UTC) - timedelta(minutes=20)).isoformat(timespec="seconds")
+        simulators = subprocess.Popen(
+            [sys.executable, "-m", "simulators", "fleet", "--mqtt-url", settings.mqtt_url,
+             "--prefix", settings.topic_prefix, "--profiles-dir", str(PROFILES),
+             "--devices", str(DEVICES), "--seed", "1", "--speedup", "60", "--start", start,
+             "--interval", "5", "--connections", "shared", "--fault", f"burst:{BURST_METER}"],
+            stdout=sim_log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+        def all_reporting() -> bool:
+            assert simulators is not None
+            if simulators.poll() is not None:
+                raise AssertionError(f"simulators exited: {(logs / 'simulators.log').read_text()}")
+            body = httpx.get(f"{url}/api/v1/devices", params={"limit": 1000}, timeout=5).json()
+            return sum(1 for d in body["items"] if d["last_seen"]) >= DEVICES
+
+        wait_for(all_reporting, 30, f"{DEVICES} simulated devices to report")
+        devices = httpx.get(f"{url}/api/v1/devices", params={"limit": 1000}, timeout=5).json()
+        yield Fleet(url, settings, hub, devices["items"], key)
+    finally:
+        if simulators is not None:
+            simulators.terminate()
+            try:
+                simulators.wait(20)
+            except subprocess.TimeoutExpired:
+                simulators.kill()
+                simulators.wait(5)
+        sim_log.close()
+        hub.stop()
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def _register_layout(url: str, key: str) -> None:
+    """Register the simulated town's devices with their places, as an operator would
+    import them (devices that register themselves have no coordinates)."""
+    layout = subprocess.run(
+        [sys.executable, "-m", "simulators", "devices", "--devices", str(DEVICES),
+         "--seed", "1", "--format", "json", "--profiles-dir", str(PROFILES)],
+        check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+        for d in orjson.loads(layout):
+            response = client.post(
+                "/api/v1/devices",
+                json={
+                    "device_id": d["device_id"],
+                    "profile": d["profile"],
+                    "name": d["street"],
+                    "district": d["district"],
+                    "lat": d["lat"],
+                    "lon": d["lon"],
+                },
+            )
+            assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="session")
+def browser_context(fleet: Fleet) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    profile = Path(tempfile.mkdtemp(prefix="hub-e2e-chromium-"))
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 720},
+        )
+        context.set_default_timeout(15000)
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser_context: Any) -> Iterator[Any]:
+    """A fresh tab; any uncaught script error fails the test."""
+    tab = browser_context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    tab.close()
+    assert not errors, f"script errors in the page: {errors}"
