@@ -21,7 +21,6 @@ from hub.api.devices import (
     StatusFilter,
     TextFilter,
     device_filter,
-    page_of_devices,
     require_device,
 )
 from hub.api.problems import InvalidParameter, responses
@@ -257,19 +256,19 @@ async def latest_readings(
     where = device_filter(
         profile, status, district, bbox, text, include_decommissioned, device_ids=device
     )
-    page, next_cursor = await page_of_devices(conn, where, limit, cursor)
+    after = cursors.decode(cursor, str)[0] if cursor is not None else None
     wanted = sorted(set(metric)) if metric else None
-    values = await store.latest(conn, [d.id for d in page], metrics=wanted)
-    by_device: dict[int, dict[str, LatestReading]] = {d.id: {} for d in page}
-    profile_of = {d.id: d.profile for d in page}
-    for v in values:
-        spec = profiles.get(profile_of[v.device])
-        unit = spec.metrics[v.metric].unit if spec and v.metric in spec.metrics else None
-        by_device[v.device][v.metric] = LatestReading(time=v.time, value=v.value, unit=unit)
+    rows = await store.latest_page(conn, where, limit=limit + 1, after=after, metrics=wanted)
+    items: list[DeviceLatest] = []
+    for device_id, profile_name, name, time, value in rows:
+        if not items or items[-1].device_id != device_id:
+            items.append(DeviceLatest(device_id=device_id, profile=profile_name, values={}))
+        if name is not None and time is not None and value is not None:
+            spec = profiles.get(profile_name)
+            unit = spec.metrics[name].unit if spec and name in spec.metrics else None
+            items[-1].values[name] = LatestReading(time=time, value=value, unit=unit)
+    more = len(items) > limit
+    items = items[:limit]
     return LatestPage(
-        items=[
-            DeviceLatest(device_id=d.device_id, profile=d.profile, values=by_device[d.id])
-            for d in page
-        ],
-        next_cursor=next_cursor,
+        items=items, next_cursor=cursors.encode(items[-1].device_id) if more and items else None
     )

@@ -18,10 +18,10 @@ _COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_c
     registered_at, last_seen, decommissioned_at"""
 
 # Filters are optional: a NULL parameter switches its condition off. The page is keyed
-# by device_id, so a cursor is the last device_id seen.
-LIST = f"""
-SELECT {_COLUMNS} FROM devices
-WHERE (%(profiles)s::text[] IS NULL OR profile = ANY(%(profiles)s))
+# by device_id, so a cursor is the last device_id seen. (Also used by
+# hub.store.readings for the latest values of a page of devices.)
+WHERE = """
+(%(profiles)s::text[] IS NULL OR profile = ANY(%(profiles)s))
   AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s))
   AND (%(districts)s::text[] IS NULL OR district = ANY(%(districts)s))
   AND (%(min_lon)s::float8 IS NULL
@@ -31,6 +31,10 @@ WHERE (%(profiles)s::text[] IS NULL OR profile = ANY(%(profiles)s))
   AND (%(device_ids)s::text[] IS NULL OR device_id = ANY(%(device_ids)s))
   AND (%(decommissioned)s OR decommissioned_at IS NULL)
   AND (%(after)s::text IS NULL OR device_id > %(after)s)
+"""
+LIST = f"""
+SELECT {_COLUMNS} FROM devices
+WHERE {WHERE}
 ORDER BY device_id
 LIMIT %(limit)s
 """

@@ -208,6 +208,17 @@ def test_latest_values_of_selected_devices(hub: ApiHub) -> None:
     assert body["next_cursor"] is None
     only_a = _get(hub, "/api/v1/readings/latest", profile="load_meter", metric="a")
     assert all(set(item["values"]) <= {"a"} for item in only_a["items"])
+    first = _get(hub, "/api/v1/readings/latest", device=["lm-r1", "lm-dst"], limit=1)
+    second = _get(
+        hub,
+        "/api/v1/readings/latest",
+        device=["lm-r1", "lm-dst"],
+        limit=1,
+        cursor=first["next_cursor"],
+    )
+    assert [i["device_id"] for i in first["items"] + second["items"]] == ["lm-dst", "lm-r1"]
+    assert second["next_cursor"] is None
+    assert second["items"][0]["values"] == by_device["lm-r1"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,308 @@
+"""Query speed of the API on a backfilled fleet, at each storage level.
+
+    python -m bench.queries [--devices 1000] [--days 30] [--runs 50] [--no-compress]
+
+Starts a private PostgreSQL (hub.devstack; TimescaleDB preloaded when installed,
+and then both storage levels are measured), migrates a database per level, and
+fills it with SQL ``generate_series``: ``--devices`` street lights reporting three
+metrics every 15 minutes for ``--days`` days (8.6 million readings by default).
+Rollups are built as the hub keeps them (plain: the writer's tables, filled here in
+one statement; TimescaleDB: continuous aggregates refreshed, and chunks older than
+7 days compressed as the hub's policy would).
+
+Then it times the API's main queries, each on a random device per run, both at
+the store level (the SQL the endpoint runs) and through the whole app in-process
+(routing, validation, JSON; no TCP), and prints p50/p99 and writes them to
+bench/results/queries.json. Targets: the fleet's latest values and one device's
+hourly means over 30 days, each under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+from rich.console import Console
+from rich.table import Table
+
+from hub.api.app import create_app
+from hub.config import load_settings
+from hub.devstack import Postgres
+from hub.profiles import load_profile
+from hub.store import devices as device_store
+from hub.store import readings
+from hub.store.db import aconnect, connect, connect_kwargs
+from hub.store.migrate import migrate
+
+RESULTS = Path(__file__).parent / "results" / "queries.json"
+PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
+METRICS = ("power", "voltage", "dim_level")
+TARGET_MS = 50.0
+
+FILL_DEVICES = """
+INSERT INTO devices (device_id, profile, name, district, lat, lon, status, last_seen)
+SELECT format('sl-%%s', lpad(i::text, 5, '0')), 'street_light', format('Pole %%s', i),
+       (ARRAY['Sentrum', 'Lade', 'Byåsen', 'Heimdal'])[1 + i %% 4],
+       63.40 + (i %% 100) * 0.0005, 10.35 + (i / 100) * 0.001, 'online', now()
+FROM generate_series(1, %(devices)s) i
+"""
+FILL_SERIES = """
+INSERT INTO series (device, metric)
+SELECT d.id, m FROM devices d, unnest(%(metrics)s::text[]) m ORDER BY d.id, m
+"""
+# Series by series, so each series' part of the primary key is written in order.
+FILL_READINGS = """
+INSERT INTO readings (series_id, time, value)
+SELECT s.id, t,
+       CASE s.metric
+           WHEN 'power' THEN round((40 + 20 * random())::numeric, 1)::float8
+           WHEN 'voltage' THEN round((228 + 4 * random())::numeric, 1)::float8
+           ELSE (10 * floor(10 * random()))::float8
+       END
+FROM series s
+CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, interval '15 minutes') t
+"""
+_ROLLUP = """
+INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
+SELECT series_id, date_trunc('{unit}', time), count(*), sum(value), min(value), max(value),
+       min(time), (array_agg(value ORDER BY time))[1],
+       max(time), (array_agg(value ORDER BY time DESC))[1]
+FROM readings GROUP BY 1, 2
+"""
+FILL_ROLLUPS_PLAIN = (
+    _ROLLUP.format(table="readings_1h", unit="hour"),
+    _ROLLUP.format(table="readings_1d", unit="day"),
+)
+REFRESH_CAGGS = (
+    "CALL refresh_continuous_aggregate('readings_1h', NULL, NULL)",
+    "CALL refresh_continuous_aggregate('readings_1d', NULL, NULL)",
+)
+COMPRESS_OLD = """
+SELECT count(compress_chunk(c, if_not_compressed => true))
+FROM show_chunks('readings', older_than => interval '7 days') c
+"""
+COUNT = "SELECT count(*) FROM readings"
+
+
+def fill(
+    url: str, level: str, devices: int, days: int, compress: bool, say: Callable[[str], None]
+) -> int:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    with connect(url, "bench", autocommit=True) as conn:
+        migrate(conn, storage=level)
+        started = time.perf_counter()
+        conn.execute(FILL_DEVICES, {"devices": devices})
+        conn.execute(FILL_SERIES, {"metrics": list(METRICS)})
+        conn.execute(FILL_READINGS, {"start": start, "end": end})
+        say(f"  readings written in {time.perf_counter() - started:.0f} s")
+        started = time.perf_counter()
+        for statement in FILL_ROLLUPS_PLAIN if level == "plain" else REFRESH_CAGGS:
+            conn.execute(statement)
+        say(f"  rollups built in {time.perf_counter() - started:.0f} s")
+        if level == "timescale" and compress:
+            started = time.perf_counter()
+            row = conn.execute(COMPRESS_OLD).fetchone()
+            say(
+                f"  {row[0] if row else 0} chunks compressed in {time.perf_counter() - started:.0f} s"
+            )
+        conn.execute("VACUUM ANALYZE")
+        row = conn.execute(COUNT).fetchone()
+    return int(row[0]) if row else 0
+
+
+Query = Callable[[str], Awaitable[int]]
+
+
+async def measure(name: str, query: Query, ids: list[str], runs: int) -> dict[str, Any]:
+    rng = random.Random(name)
+    for _ in range(3):
+        await query(rng.choice(ids))
+    times: list[float] = []
+    rows = 0
+    for _ in range(runs):
+        device = rng.choice(ids)
+        started = time.perf_counter()
+        rows = await query(device)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+        "rows": rows,
+        "runs": runs,
+    }
+
+
+async def run_queries(url: str, devices: int, days: int, runs: int) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    end = datetime.now(UTC)
+    start = end - timedelta(days=days)
+    async with await aconnect(url, "bench", autocommit=True) as conn:
+        fleet = await device_store.list_devices(
+            conn, device_store.DeviceFilter(), limit=devices + 1
+        )
+        pk = {d.device_id: d.id for d in fleet}
+        ids = list(pk)
+
+        async def latest_fleet(_: str) -> int:
+            page = await device_store.list_devices(
+                conn, device_store.DeviceFilter(), limit=devices + 1
+            )
+            return len(await readings.latest(conn, [d.id for d in page]))
+
+        def bucketed(width: timedelta, tz: str, agg: str, span: timedelta) -> Query:
+            async def run(device: str) -> int:
+                grid = readings.make_grid(width, tz, end - span, end)
+                return len(
+                    await readings.buckets(conn, pk[device], metrics=None, grid=grid, aggregate=agg)
+                )
+
+            return run
+
+        async def raw_day(device: str) -> int:
+            points = await readings.raw(
+                conn, pk[device], metrics=None, start=end - timedelta(days=1), end=end, limit=10001
+            )
+            return len(points)
+
+        store_queries: dict[str, Query] = {
+            "latest of the fleet": latest_fleet,
+            f"hourly means, {days} days": bucketed(timedelta(hours=1), "UTC", "avg", end - start),
+            "raw readings, 1 day": raw_day,
+            f"daily means in Europe/Oslo, {days} days": bucketed(
+                timedelta(days=1), "Europe/Oslo", "avg", end - start
+            ),
+            "15-min maxima from raw (date_bin), 7 days": bucketed(
+                timedelta(minutes=15), "UTC", "max", timedelta(days=7)
+            ),
+        }
+        for name, query in store_queries.items():
+            results[f"store: {name}"] = await measure(name, query, ids, runs)
+
+    settings = load_settings(database_url=url, profiles_dir=PROFILES, open_data=True)
+    app = create_app(
+        settings, profiles={"street_light": load_profile(PROFILES / "street_light.yaml")}
+    )
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, kwargs=connect_kwargs("bench"), min_size=2, max_size=4, open=False
+    )
+    await pool.open()
+    app.state.pool = pool
+    window = {"from": start.isoformat(), "to": end.isoformat()}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench"
+        ) as client:
+
+            def http(path: Callable[[str], str], params: dict[str, Any]) -> Query:
+                async def run(device: str) -> int:
+                    r = await client.get(path(device), params=params)
+                    r.raise_for_status()
+                    body = r.json()
+                    return len(body.get("items") or body.get("readings") or [])
+
+                return run
+
+            api_queries: dict[str, Query] = {
+                "GET /readings/latest (the fleet)": http(
+                    lambda _: "/api/v1/readings/latest", {"limit": devices}
+                ),
+                f"GET /devices/{{id}}/readings?bucket=1h ({days} days)": http(
+                    lambda d: f"/api/v1/devices/{d}/readings", {"bucket": "1h", **window}
+                ),
+                "GET /devices/{id}/readings (raw, 1 day)": http(
+                    lambda d: f"/api/v1/devices/{d}/readings", {}
+                ),
+                f"GET /devices/{{id}}/readings?bucket=1d&tz=Europe/Oslo ({days} days)": http(
+                    lambda d: f"/api/v1/devices/{d}/readings",
+                    {"bucket": "1d", "tz": "Europe/Oslo", **window},
+                ),
+            }
+            for name, query in api_queries.items():
+                results[f"api: {name}"] = await measure(name, query, ids, runs)
+    finally:
+        await pool.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument(
+        "--no-compress", action="store_true", help="leave TimescaleDB chunks uncompressed"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    console = Console()
+    root = Path(tempfile.mkdtemp(prefix="hub-bench-queries-"))
+    pg = Postgres(root, durable=False).start()
+    levels = ["plain", "timescale"] if pg.timescaledb else ["plain"]
+    report: dict[str, Any] = {
+        "command": "python -m bench.queries "
+        + f"--devices {args.devices} --days {args.days} --runs {args.runs}"
+        + (" --no-compress" if args.no_compress else ""),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "fleet": {
+            "devices": args.devices,
+            "metrics_per_device": len(METRICS),
+            "interval_min": 15,
+            "days": args.days,
+        },
+        "target_ms": TARGET_MS,
+        "levels": {},
+    }
+    try:
+        for level in levels:
+            console.print(
+                f"[bold]{level}[/bold]: filling {args.devices} devices x {args.days} days"
+            )
+            url = pg.create_database(f"bench_{level}")
+            total = fill(url, level, args.devices, args.days, not args.no_compress, console.print)
+            console.print(f"  {total:,} readings")
+            results = asyncio.run(run_queries(url, args.devices, args.days, args.runs))
+            report["levels"][level] = {"readings": total, "queries": results}
+            for name, q in results.items():
+                console.print(f"  {name}: p50 {q['p50_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms")
+            pg.create_database(f"bench_{level}")  # drop it: free the disk for the next level
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    table = Table(title=f"API queries, {args.devices} devices x {args.days} days (ms)")
+    table.add_column("query")
+    for level in levels:
+        table.add_column(f"{level} p50", justify="right")
+        table.add_column(f"{level} p99", justify="right")
+    table.add_column("rows", justify="right")
+    for name in report["levels"][levels[0]]["queries"]:
+        cells = []
+        for level in levels:
+            q = report["levels"][level]["queries"][name]
+            cells += [f"{q['p50_ms']:.1f}", f"{q['p99_ms']:.1f}"]
+        table.add_row(name, *cells, str(report["levels"][levels[0]]["queries"][name]["rows"]))
+    console.print(table)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
