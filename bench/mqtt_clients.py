@@ -1,4 +1,4 @@
-"""Drain rate of Python MQTT subscribers: the hub's paho session vs aiomqtt.
+"""Drain rate of Python MQTT subscribers: the hub's own session, paho-mqtt, aiomqtt.
 
     python -m bench.mqtt_clients [--messages 100000]
 
@@ -6,7 +6,7 @@ A private Mosquitto holds a backlog of QoS 1 messages for an offline persistent
 session; each client then connects and takes (and acknowledges) all of them. The
 publisher is done before the clock starts, so the figure is the subscriber's own.
 aiomqtt is measured only when installed (``pip install aiomqtt``). The numbers
-behind docs/adr/0002-paho-driven-from-asyncio.md come from this command.
+behind docs/adr/0006-own-mqtt-receive-path.md come from this command.
 """
 
 from __future__ import annotations
@@ -101,6 +101,27 @@ async def drain_hub_session(port: int, client_id: str, messages: int) -> float:
     return messages / elapsed
 
 
+def drain_paho(port: int, client_id: str, messages: int) -> float:
+    """paho-mqtt 2 driving its own loop in this thread (no threads), automatic ack."""
+    received = 0
+
+    def on_message(*_: object) -> None:
+        nonlocal received
+        received += 1
+
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.on_message = on_message
+    started = time.perf_counter()
+    client.connect("127.0.0.1", port, clean_start=False, properties=_session_props())
+    while received < messages:
+        client.loop(0.01)
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    return messages / elapsed
+
+
 async def drain_aiomqtt(port: int, client_id: str, messages: int) -> float:
     import aiomqtt
 
@@ -114,7 +135,7 @@ async def drain_aiomqtt(port: int, client_id: str, messages: int) -> float:
         clean_start=False,
         properties=_session_props(),
     ) as client:
-        await client.subscribe("bench/#", qos=1)
+        await client.subscribe("bench/#", qos=1, timeout=120)
         async for _ in client.messages:
             received += 1
             if received >= messages:
@@ -134,7 +155,10 @@ def main() -> None:
     try:
         prepare_backlog(broker.port, "bench-hub", args.messages)
         rate = asyncio.run(drain_hub_session(broker.port, "bench-hub", args.messages))
-        table.add_row("hub MqttSession (paho driven from asyncio, manual ack)", f"{rate:,.0f}")
+        table.add_row("hub MqttSession (own MQTT v5 codec on asyncio, manual ack)", f"{rate:,.0f}")
+        prepare_backlog(broker.port, "bench-paho", args.messages)
+        rate = drain_paho(broker.port, "bench-paho", args.messages)
+        table.add_row("paho-mqtt 2 (its own loop, automatic ack)", f"{rate:,.0f}")
         if importlib.util.find_spec("aiomqtt") is None:
             table.add_row("aiomqtt", "not installed (pip install aiomqtt)")
         else:
