@@ -49,6 +49,7 @@ PROFILES = Path(__file__).resolve().parents[2] / "device_profiles"
 DEVICES = 40
 # One water meter bursts from the simulated start: the `burst` rule (above 3000 l/h
 # for 15 min of data time) opens a critical alert about 15 s after the fleet starts.
+# A second one stays open for the screenshots; a street light drops off the network.
 BURST_METER = "wm-0002"
 
 
@@ -110,7 +111,8 @@ def fleet(stack: Devstack) -> Iterator[Fleet]:
             [sys.executable, "-m", "simulators", "fleet", "--mqtt-url", settings.mqtt_url,
              "--prefix", settings.topic_prefix, "--profiles-dir", str(PROFILES),
              "--devices", str(DEVICES), "--seed", "1", "--speedup", "60", "--start", start,
-             "--interval", "5", "--connections", "shared", "--fault", f"burst:{BURST_METER}"],
+             "--interval", "5", "--connections", "shared", "--fault", f"burst:{BURST_METER}", "--fault", "burst:wm-0004",
+             "--fault", "offline:sl-0003:start=2m"],
             stdout=sim_log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -43,7 +43,7 @@ def test_device_page_charts_the_readings_of_the_last_hour(fleet: Fleet, page: An
     chart.wait_for()
     page.wait_for_function("Number(document.querySelector('[data-chart=no2]').dataset.points) > 10")
     assert chart.locator("canvas").count() == 1
-    assert page.locator("[data-metric=no2] .unit").inner_text().strip() == "ug/m3"
+    assert page.locator("[data-metric=no2] .unit").inner_text().strip() == "µg/m³"
     # a bucketed range draws too
     page.click("[data-range='24h']")
     page.wait_for_function(
@@ -116,7 +116,11 @@ def test_pages_fit_a_1280x720_screen(fleet: Fleet, page: Any) -> None:
         assert width <= 1280, f"{route} is {width} px wide at 1280x720"
         assert height <= 720, f"{route} is {height} px tall at 1280x720"
         if shots and route == "#/":
-            page.wait_for_timeout(1500)
+            # the burst meter in red, and a measured reading rate
+            page.locator("path.device-marker.state-alert").first.wait_for(timeout=30000)
+            page.wait_for_function(
+                "document.querySelector('[data-figure=rate]').textContent !== '…'"
+            )
             page.screenshot(path=DOCS / "dashboard-overview.png")
         if shots and route.startswith("#/device"):
             page.wait_for_timeout(1500)

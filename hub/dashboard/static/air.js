@@ -52,7 +52,7 @@ export async function show(root, ctx) {
                     "ul",
                     {},
                     Object.entries(c.means).map(([p, v]) =>
-                      el("li", { class: `aq-text-${c.pollutants[p] || "none"}` }, `${label(p).toUpperCase()} ${number(v)}`),
+                      el("li", { class: `aq-text-${c.pollutants[p] || "none"}` }, `${label(p)} ${number(v)}`),
                     ),
                   )
                 : null,

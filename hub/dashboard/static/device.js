@@ -2,7 +2,7 @@
 // 30 d (buckets for the long ranges), live readings from the stream, its alerts.
 
 import { get, live } from "./api.js";
-import { STATE_LABEL, ago, clock, el, label, number } from "./format.js";
+import { STATE_LABEL, ago, clock, el, label, number, unit } from "./format.js";
 
 // Range -> how it is read: raw readings for the last hour, buckets after that, so no
 // chart ever asks for more than a few hundred points per metric.
@@ -47,7 +47,7 @@ export async function show(root, ctx) {
         "div",
         { class: "metric", "data-metric": m.name, title: m.description || "" },
         el("span", { class: "name", text: label(m.name) }),
-        el("span", {}, value, m.unit ? el("span", { class: "unit", text: ` ${m.unit}` }) : null),
+        el("span", {}, value, m.unit ? el("span", { class: "unit", text: ` ${unit(m.unit)}` }) : null),
         when,
       ),
     );
@@ -103,7 +103,7 @@ export async function show(root, ctx) {
 
   function makeChart(m) {
     const box = el("div", { class: "chart", "data-chart": m.name });
-    const title = el("h3", {}, label(m.name), m.unit ? el("small", { text: ` (${m.unit})` }) : null);
+    const title = el("h3", {}, label(m.name), m.unit ? el("small", { text: ` (${unit(m.unit)})` }) : null);
     charts.append(el("div", { class: "chart-card" }, title, box));
     const plot = new uPlot(
       {

@@ -54,6 +54,17 @@ export function deviceState(device, alerting) {
   return "ok";
 }
 
+const NAMES = { pm10: "PM10", pm25: "PM2.5", no2: "NO₂", o3: "O₃", co2: "CO₂" };
+// SenML unit symbols as people write them.
+const UNITS = { Cel: "°C", "ug/m3": "µg/m³", m3: "m³", "%EL": "%", "%RH": "% RH", "m3/s": "m³/s" };
+
+/** A metric, rule or profile name for people: "lamp_on" -> "Lamp on", "no2" -> "NO₂". */
 export function label(name) {
-  return name.replaceAll("_", " ");
+  if (NAMES[name]) return NAMES[name];
+  const words = name.replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export function unit(symbol) {
+  return symbol ? UNITS[symbol] ?? symbol : "";
 }
