@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The dashboard's browser libraries (Leaflet, uPlot), exactly as package-lock.json says.
+DASHBOARD := hub/dashboard/node_modules/.package-lock.json
+
+$(DASHBOARD): hub/dashboard/package.json hub/dashboard/package-lock.json
+	npm ci --prefix hub/dashboard --no-audit --no-fund
+	touch $(DASHBOARD)
+
+run: $(STAMP) $(DASHBOARD)
 	$(BIN)/hub dev
 
 lint: $(STAMP)
@@ -27,7 +34,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
-test: lint typecheck $(STAMP)
+test: lint typecheck $(STAMP) $(DASHBOARD)
 	$(BIN)/pytest -q -rs
 
 bench: $(STAMP)
