@@ -1,10 +1,18 @@
 # The hub (and the simulators, same image). Built by docker compose.
+
+# The dashboard's browser libraries (Leaflet, uPlot), from npm as the lock file says.
+FROM node:20-slim AS dashboard
+WORKDIR /build
+COPY hub/dashboard/package.json hub/dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 RUN useradd --system --uid 10001 --home-dir /app hub
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY hub ./hub
+COPY --from=dashboard /build/node_modules ./hub/dashboard/node_modules
 COPY simulators ./simulators
 COPY device_profiles ./device_profiles
 RUN pip install --no-cache-dir .
