@@ -33,6 +33,7 @@ export async function show(root, ctx) {
   const districtSelect = el("select", { id: "filter-district", "aria-label": "District" });
   const mapBox = el("div", { id: "map", class: ctx.config.tile_url ? "tiled" : "plain" });
   const attention = el("ul", { class: "attention", id: "attention" });
+  const unplaced = el("p", { class: "quiet", id: "unplaced", hidden: true });
   const legend = el(
     "div",
     { class: "legend" },
@@ -60,7 +61,7 @@ export async function show(root, ctx) {
       "section",
       { class: "overview" },
       mapBox,
-      el("aside", { class: "side" }, legend, el("h2", { text: "Needs attention" }), attention),
+      el("aside", { class: "side" }, legend, unplaced, el("h2", { text: "Needs attention" }), attention),
     ),
   );
 
@@ -113,6 +114,9 @@ export async function show(root, ctx) {
         .addTo(layer);
     }
     mapBox.dataset.markers = String(points.length);
+    const missing = shown.length - points.length;
+    unplaced.hidden = missing === 0;
+    unplaced.textContent = `${missing} of ${shown.length} devices have no coordinates and are not on the map (set lat/lon with PATCH /api/v1/devices/{id}).`;
     if (points.length && !fitted) {
       map.fitBounds(points, { padding: [24, 24], maxZoom: 16 });
       fitted = true;
