@@ -241,7 +241,8 @@ def test_latest_values_of_selected_devices(hub: ApiHub) -> None:
         ({"metric": "nope"}, "metric", "not a metric of load_meter"),
         ({"limit": 10**6}, "limit", "at most"),
         ({"from": "0001-01-01T00:00:00Z"}, "from", "between the years"),
-        ({"from": "yesterday"}, "from", "datetime"),
+        ({"from": "yesterday"}, "from", "RFC 3339"),
+        ({"to": "1767225600"}, "to", "RFC 3339"),
         ({"cursor": "AAAA"}, "cursor", "not a cursor"),
     ],
 )
