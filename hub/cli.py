@@ -55,6 +55,32 @@ def _apikey(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hub import provision
+
+    passwd = args.passwd_file or settings.mqtt_passwd_file
+    acl = args.acl_file or settings.mqtt_acl_file
+    if passwd is None or acl is None:
+        raise HubError("give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
+                       "HUB_MQTT_ACL_FILE): the broker's password and ACL files")
+    if args.csv:
+        specs = provision.read_csv(Path(args.csv))
+    elif args.device_id and args.profile:
+        specs = [provision.DeviceSpec(args.device_id, args.profile, args.lat, args.lon,
+                                      args.district)]
+    else:
+        raise HubError("give DEVICE_ID and --profile, or --csv FILE")
+    passwords = provision.provision(settings, specs, passwd_file=Path(passwd), acl_file=Path(acl))
+    print("device_id,password")
+    for device_id, password in passwords.items():
+        print(f"{device_id},{password}")
+    print(f"{len(passwords)} device(s) provisioned; passwords are shown only now. "
+          "Reload the broker: docker compose kill -s HUP mosquitto", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hub",
@@ -88,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id", type=int)
     apikey.set_defaults(func=_apikey)
+    devices = commands.add_parser("devices", help="provision devices (register + MQTT credentials)")
+    device_commands = devices.add_subparsers(dest="devices_command", required=True,
+                                             metavar="ACTION")
+    prov = device_commands.add_parser(
+        "provision",
+        help="register a device (or a CSV of them) and print its MQTT password once",
+    )
+    prov.add_argument("device_id", nargs="?", help="the device id, also its MQTT username")
+    prov.add_argument("--profile", help="device profile, e.g. water_meter")
+    prov.add_argument("--lat", type=float)
+    prov.add_argument("--lon", type=float)
+    prov.add_argument("--district")
+    prov.add_argument("--csv", help="CSV with columns device_id,profile[,lat,lon,district]")
+    prov.add_argument("--passwd-file", help="Mosquitto password file (HUB_MQTT_PASSWD_FILE)")
+    prov.add_argument("--acl-file", help="Mosquitto ACL file (HUB_MQTT_ACL_FILE)")
+    devices.set_defaults(func=_devices)
     return parser
 
 

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         0, ge=0, description="Drop raw readings older than this many days (0 keeps them forever)."
     )
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
+    mqtt_passwd_file: Path | None = Field(
+        None,
+        description="Mosquitto password file that `hub devices provision` writes device credentials to.",
+    )
+    mqtt_acl_file: Path | None = Field(
+        None,
+        description="Mosquitto ACL file that `hub devices provision` writes device entries to.",
+    )
     api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP API and dashboard.")
     map_tile_url: str | None = Field(

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,11 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from hub.config import Settings
 from hub.devstack import Mosquitto
+from hub.provision import DeviceSpec, set_acl_entries, set_passwords
+from hub.store.db import connect
+from tests.integration.helpers import hub_env
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = {"hub": "hub-secret-1", "wm-0001": "device-a-pass", "wm-0002": "device-b-pass"}
@@ -38,11 +44,14 @@ def production_config(root: Path, port: int) -> str:
 
 @pytest.fixture
 def secure_broker(open_tmp: Path) -> Iterator[Mosquitto]:
-    passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-    (open_tmp / "passwd").touch()
-    for user, password in USERS.items():
-        subprocess.run([passwd, "-b", str(open_tmp / "passwd"), user, password], check=True)
+    """The production configuration, with users written by the hub's provisioning."""
     shutil.copy(ROOT / "deploy" / "mosquitto" / "acl", open_tmp / "acl")
+    set_passwords(open_tmp / "passwd", USERS)
+    set_acl_entries(
+        open_tmp / "acl",
+        [DeviceSpec("wm-0001", "water_meter"), DeviceSpec("wm-0002", "water_meter")],
+        "city",
+    )
     broker = Mosquitto(open_tmp)
     broker.config = production_config(open_tmp, broker.port)
     broker.start()
@@ -95,13 +104,16 @@ def test_device_publishes_only_on_its_own_topics_and_the_hub_receives_them(
     hub.client.subscribe("city/+/+/telemetry", qos=1)
     assert subscribed.wait(5)
 
+    # As device B (spoofed): the broker must not pass it on. The broker may drop
+    # a connection that publishes where it may not, so the spoof has its own.
+    spoofer = _Client(secure_broker.port, "wm-0001", USERS["wm-0001"])
+    assert spoofer.connected.wait(5) and spoofer.connack == 0
+    spoofer.client.publish("city/water_meter/wm-0002/telemetry", b'{"flow": 1}', qos=1)
+    time.sleep(0.5)
+    spoofer.close()
+    # Its own topic: delivered.
     device_a = _Client(secure_broker.port, "wm-0001", USERS["wm-0001"])
     assert device_a.connected.wait(5) and device_a.connack == 0
-    # As device B (spoofed): the broker must not pass it on.
-    device_a.client.publish(
-        "city/water_meter/wm-0002/telemetry", b'{"flow": 1}', qos=1
-    ).wait_for_publish(5)
-    # Its own topic: delivered.
     device_a.client.publish(
         "city/water_meter/wm-0001/telemetry", b'{"flow": 2}', qos=1
     ).wait_for_publish(5)
@@ -123,3 +135,95 @@ def test_device_publishes_only_on_its_own_topics_and_the_hub_receives_them(
         ("city/water_meter/wm-0001/telemetry", b'{"flow": 2}'),
         ("city/water_meter/wm-0002/telemetry", b'{"flow": 3}'),
     ]
+
+
+def _provision(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", "devices", "provision", *args],
+        env=hub_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_provision_command_registers_the_device_and_the_broker_accepts_it(
+    migrated: Settings, open_tmp: Path
+) -> None:
+    shutil.copy(ROOT / "deploy" / "mosquitto" / "acl", open_tmp / "acl")
+    files = ["--passwd-file", str(open_tmp / "passwd"), "--acl-file", str(open_tmp / "acl")]
+    result = _provision(
+        migrated,
+        "lm-77",
+        "--profile",
+        "load_meter",
+        "--lat",
+        "60.8",
+        "--lon",
+        "11.07",
+        "--district",
+        "Sentrum",
+        *files,
+    )
+    assert result.returncode == 0, result.stderr
+    header, line = result.stdout.strip().splitlines()
+    assert header == "device_id,password"
+    device_id, password = line.split(",")
+    assert device_id == "lm-77" and len(password) >= 20
+    assert password not in (open_tmp / "passwd").read_text()  # stored hashed
+    acl = (open_tmp / "acl").read_text()
+    assert f"user lm-77\ntopic write {migrated.topic_prefix}/load_meter/lm-77/telemetry" in acl
+
+    with connect(migrated.database_url, "test") as conn:
+        row = conn.execute(
+            "SELECT profile, lat, lon, district FROM devices WHERE device_id = 'lm-77'"
+        ).fetchone()
+    assert row == ("load_meter", 60.8, 11.07, "Sentrum")
+
+    broker = Mosquitto(open_tmp)
+    broker.config = production_config(open_tmp, broker.port)
+    broker.start()
+    try:
+        assert _connack(broker.port, "lm-77", password) == 0
+        assert _connack(broker.port, "lm-77", password + "x") not in (None, 0)
+    finally:
+        broker.stop()
+
+
+def test_bulk_provisioning_from_csv_and_again_replaces_the_password(
+    migrated: Settings, open_tmp: Path
+) -> None:
+    (open_tmp / "devices.csv").write_text(
+        "device_id,profile,lat,lon,district\nlm-1,load_meter,60.1,11.1,Nord\nlm-2,load_meter,,,\n"
+    )
+    files = ["--passwd-file", str(open_tmp / "passwd"), "--acl-file", str(open_tmp / "acl")]
+    first = _provision(migrated, "--csv", str(open_tmp / "devices.csv"), *files)
+    assert first.returncode == 0, first.stderr
+    assert [line.split(",")[0] for line in first.stdout.splitlines()] == [
+        "device_id",
+        "lm-1",
+        "lm-2",
+    ]
+    again = _provision(migrated, "lm-1", "--profile", "load_meter", *files)
+    assert again.returncode == 0, again.stderr
+    users = [line.split(":")[0] for line in (open_tmp / "passwd").read_text().splitlines()]
+    assert sorted(users) == ["lm-1", "lm-2"]
+    assert (open_tmp / "acl").read_text().count("user lm-1\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad id!", "--profile", "load_meter"], "device id"),
+        (["lm-5", "--profile", "no_such"], "unknown profile"),
+        (["lm-5", "--profile", "load_meter", "--lat", "61"], "both --lat and --lon"),
+    ],
+)
+def test_provisioning_refuses_bad_input_clearly(
+    migrated: Settings, open_tmp: Path, args: list[str], message: str
+) -> None:
+    files = ["--passwd-file", str(open_tmp / "passwd"), "--acl-file", str(open_tmp / "acl")]
+    result = _provision(migrated, *args, *files)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (open_tmp / "passwd").exists()

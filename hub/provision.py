@@ -1,0 +1,166 @@
+"""Device provisioning: register a device and give it MQTT credentials.
+
+``hub devices provision`` registers the device (profile, position, district),
+writes its password to Mosquitto's password file (PBKDF2-SHA512, the ``$7$``
+format of ``mosquitto_passwd``) and its ACL entry (it may publish only on its own
+telemetry and status topics), and prints the password once. Mosquitto reads both
+files again on SIGHUP (``docker compose kill -s HUP mosquitto``).
+
+The files are rewritten in place, so their owner and mode (set so that Mosquitto
+can read them) stay as they are.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.config import Settings
+from hub.errors import HubError
+
+_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MANAGED_MARKER = "# --- devices provisioned by `hub devices provision`; edit with it ---"
+
+
+class ProvisionError(HubError):
+    """A device cannot be provisioned as asked (bad id, unknown profile, bad file)."""
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    device_id: str
+    profile: str
+    lat: float | None = None
+    lon: float | None = None
+    district: str | None = None
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def password_hash(password: str, *, salt: bytes | None = None) -> str:
+    """A Mosquitto password-file hash (``$7$``: PBKDF2-HMAC-SHA512, 101 rounds)."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _ITERATIONS)
+    return f"$7${_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_spec(spec: DeviceSpec, profiles: Iterable[str]) -> None:
+    if not _DEVICE_ID.match(spec.device_id):
+        raise ProvisionError(
+            f"device id {spec.device_id!r}: 1-64 characters of A-Z a-z 0-9 _ . : - "
+            "(it is the MQTT username and a topic level)"
+        )
+    known = sorted(profiles)
+    if spec.profile not in known:
+        raise ProvisionError(f"unknown profile {spec.profile!r} (known: {', '.join(known)})")
+    if (spec.lat is None) != (spec.lon is None):
+        raise ProvisionError(f"{spec.device_id}: give both --lat and --lon, or neither")
+    if spec.lat is not None and not -90 <= spec.lat <= 90:
+        raise ProvisionError(f"{spec.device_id}: latitude {spec.lat} outside -90..90")
+    if spec.lon is not None and not -180 <= spec.lon <= 180:
+        raise ProvisionError(f"{spec.device_id}: longitude {spec.lon} outside -180..180")
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace the file's content, keeping its owner and mode (Mosquitto reads it)."""
+    with path.open("r+" if path.exists() else "w") as out:
+        out.seek(0)
+        out.write(text)
+        out.truncate()
+
+
+def set_passwords(path: Path, passwords: dict[str, str]) -> None:
+    """Add or replace users in a Mosquitto password file."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split(":", 1)[0] not in passwords]
+    added = [f"{user}:{password_hash(pw)}" for user, pw in passwords.items()]
+    _rewrite(path, "\n".join([*kept, *added]) + "\n")
+
+
+def set_acl_entries(path: Path, devices: list[DeviceSpec], prefix: str) -> None:
+    """Give each device, in the managed part of the ACL file, write access to its
+    own telemetry and status topics (and nothing else)."""
+    text = path.read_text() if path.exists() else ""
+    head, _, managed = text.partition(MANAGED_MARKER)
+    entries: dict[str, str] = {}
+    for block in managed.strip().split("\n\n"):
+        first = block.strip().splitlines()[0] if block.strip() else ""
+        if first.startswith("user "):
+            entries[first.split(" ", 1)[1]] = block.strip()
+    for device in devices:
+        base = f"{prefix}/{device.profile}/{device.device_id}"
+        entries[device.device_id] = (
+            f"user {device.device_id}\ntopic write {base}/telemetry\ntopic write {base}/status"
+        )
+    body = "\n\n".join(entries[user] for user in sorted(entries))
+    _rewrite(path, f"{head.rstrip()}\n\n{MANAGED_MARKER}\n\n{body}\n")
+
+
+def read_csv(path: Path) -> list[DeviceSpec]:
+    """Devices from a CSV file with a header: device_id, profile[, lat, lon, district]."""
+    with path.open(newline="") as source:
+        reader = csv.DictReader(source)
+        missing = {"device_id", "profile"} - set(reader.fieldnames or ())
+        if missing:
+            raise ProvisionError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        specs = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                lat = float(row["lat"]) if row.get("lat") else None
+                lon = float(row["lon"]) if row.get("lon") else None
+            except ValueError:
+                raise ProvisionError(f"{path}:{line}: lat and lon must be numbers") from None
+            specs.append(
+                DeviceSpec(
+                    row["device_id"].strip(),
+                    row["profile"].strip(),
+                    lat,
+                    lon,
+                    (row.get("district") or "").strip() or None,
+                )
+            )
+    return specs
+
+
+def provision(
+    settings: Settings,
+    specs: list[DeviceSpec],
+    *,
+    passwd_file: Path,
+    acl_file: Path,
+) -> dict[str, str]:
+    """Register the devices and write their credentials; return device -> password."""
+    import psycopg
+
+    from hub.profiles import load_profiles
+    from hub.store.db import connect
+    from hub.store.provisioning import register
+
+    profiles = load_profiles(settings.profiles_dir)
+    seen: set[str] = set()
+    for spec in specs:
+        check_spec(spec, profiles)
+        if spec.device_id in seen:
+            raise ProvisionError(f"device {spec.device_id!r} is listed twice")
+        seen.add(spec.device_id)
+    for path in (passwd_file, acl_file):
+        if not path.parent.is_dir():
+            raise ProvisionError(f"{path}: its folder does not exist")
+    try:
+        with connect(settings.database_url, "provision") as conn:
+            register(conn, [vars(spec) for spec in specs])
+    except psycopg.OperationalError as exc:
+        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
+    passwords = {spec.device_id: new_password() for spec in specs}
+    set_passwords(passwd_file, passwords)
+    set_acl_entries(acl_file, specs, settings.topic_prefix)
+    return passwords

@@ -1,0 +1,24 @@
+"""SQL of device provisioning (hub devices provision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+UPSERT_DEVICE = """
+INSERT INTO devices (device_id, profile, lat, lon, district)
+VALUES (%(device_id)s, %(profile)s, %(lat)s, %(lon)s, %(district)s)
+ON CONFLICT (device_id) DO UPDATE SET
+    profile = excluded.profile,
+    lat = coalesce(excluded.lat, devices.lat),
+    lon = coalesce(excluded.lon, devices.lon),
+    district = coalesce(excluded.district, devices.district),
+    decommissioned_at = NULL
+"""
+
+
+def register(conn: psycopg.Connection[Any], devices: list[dict[str, Any]]) -> None:
+    """Register (or update) devices in one transaction."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(UPSERT_DEVICE, devices)
