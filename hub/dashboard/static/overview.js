@@ -65,7 +65,15 @@ export async function show(root, ctx) {
     ),
   );
 
-  const map = L.map(mapBox, { zoomSnap: 0.25, attributionControl: Boolean(ctx.config.tile_url) });
+  // No animations: a wall screen gains nothing, and leaving the page mid-animation
+  // would leave Leaflet a removed map to move.
+  const map = L.map(mapBox, {
+    zoomSnap: 0.25,
+    zoomAnimation: false,
+    fadeAnimation: false,
+    markerZoomAnimation: false,
+    attributionControl: Boolean(ctx.config.tile_url),
+  });
   if (ctx.config.tile_url) {
     L.tileLayer(ctx.config.tile_url, { maxZoom: 19, attribution: ctx.config.tile_attribution }).addTo(map);
   }
@@ -118,7 +126,7 @@ export async function show(root, ctx) {
     unplaced.hidden = missing === 0;
     unplaced.textContent = `${missing} of ${shown.length} devices have no coordinates and are not on the map (set lat/lon with PATCH /api/v1/devices/{id}).`;
     if (points.length && !fitted) {
-      map.fitBounds(points, { padding: [24, 24], maxZoom: 16 });
+      map.fitBounds(points, { padding: [24, 24], maxZoom: 16, animate: false });
       fitted = true;
     }
     const online = shown.filter((d) => d.status === "online").length;
