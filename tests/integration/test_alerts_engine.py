@@ -258,15 +258,15 @@ async def test_sql_backed_domain_rules_fire_and_clear(
     alert_settings: Settings, conn: Conn, readings: Readings, storage: str
 ) -> None:
     for spec in (
-        RuleSpec("backflow_register", "domain", "water_meter", "volume",
+        RuleSpec("api_backflow_register", "domain", "water_meter", "volume",
                  parameters={"check": "register_backflow"}),
-        RuleSpec("cycling", "domain", "street_light", "lamp_on",
+        RuleSpec("api_cycling", "domain", "street_light", "lamp_on",
                  parameters={"check": "cycling", "max_switches_per_h": 4}),
-        RuleSpec("power_band", "domain", "street_light", "power",
+        RuleSpec("api_power_band", "domain", "street_light", "power",
                  parameters={"check": "power_band", "for_s": 1200}),
-        RuleSpec("no2_hourly_limit", "domain", "air_quality", "no2",
+        RuleSpec("api_no2_hourly_limit", "domain", "air_quality", "no2",
                  parameters={"check": "hourly_limit", "above": 200, "allowed_per_year": 18}),
-    ):  # fmt: skip
+    ):  # fmt: skip  (named apart from the profiles' defaults, which fire too)
         await store.create_rule(conn, spec)
     hour = NOW.replace(minute=0, second=0) - timedelta(hours=1)
     # Water running back into the mains: the register falls.
@@ -297,16 +297,17 @@ async def test_sql_backed_domain_rules_fire_and_clear(
     await eng.start(conn)
     await eng.run_scheduled(conn)
     for name, device in (
-        ("backflow_register", "wm-6"),
-        ("cycling", "sl-1"),
-        ("power_band", "sl-2"),
-        ("no2_hourly_limit", "aq-2"),
+        ("api_backflow_register", "wm-6"),
+        ("api_cycling", "sl-1"),
+        ("api_power_band", "sl-2"),
+        ("api_no2_hourly_limit", "aq-2"),
     ):
         assert await alerts_of(conn, name) == [(device, "open", None)], name
     (no2,) = [a for a in await store.list_alerts(conn, device_id="aq-2")
-              if a.rule_name == "no2_hourly_limit"]  # fmt: skip
+              if a.rule_name == "api_no2_hourly_limit"]  # fmt: skip
     assert no2.details["hours_above_this_year"] >= 1 and no2.details["allowed_per_year"] == 18
-    (band,) = await store.list_alerts(conn, device_id="sl-2")
+    (band,) = [a for a in await store.list_alerts(conn, device_id="sl-2")
+               if a.rule_name == "api_power_band"]  # fmt: skip
     assert band.details["reference_w"] == pytest.approx(60.0, rel=0.05)
     (aq,) = await air_quality_classes(conn)
     assert (aq.device_id, aq.class_name, aq.hour) == ("aq-2", "high", hour)
@@ -325,7 +326,9 @@ async def test_sql_backed_domain_rules_fire_and_clear(
         (hour + timedelta(hours=1, minutes=m), {"no2": 90.0}) for m in range(5, 60, 10)
     ] + [(hour + timedelta(hours=2, minutes=1), {"no2": 80.0})])  # fmt: skip
     await eng.run_scheduled(conn)
-    for name in ("backflow_register", "cycling", "power_band", "no2_hourly_limit"):
+    for name in (
+        "api_backflow_register", "api_cycling", "api_power_band", "api_no2_hourly_limit"
+    ):
         assert [s for _, s, _ in await alerts_of(conn, name)] == ["resolved"], name
 
 
