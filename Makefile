@@ -34,6 +34,9 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration -q
 
+e2e: $(STAMP) $(DASHBOARD)
+	$(BIN)/pytest tests/e2e -q -rs
+
 test: lint typecheck $(STAMP) $(DASHBOARD)
 	$(BIN)/pytest -q -rs
 

@@ -16,15 +16,41 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+
 from hub.config import Settings
 from hub.devstack import Mosquitto, Postgres
+from hub.profiles import load_profiles
 from hub.store.db import connect
 from hub.store.migrate import migrate
+from hub.store.provisioning import register
+from simulators.fleet import build_fleet
 from simulators.town import DEFAULT_LAT, DEFAULT_LON
 
 log = logging.getLogger(__name__)
 
 STACK_DIR = Path(".hub")
+
+
+def register_town(
+    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, *, devices: int, seed: int
+) -> None:
+    """Register the simulated devices with their places, as an operator would
+    import a fleet (devices that register themselves have no position)."""
+    fleet = build_fleet(load_profiles(settings.profiles_dir), devices, seed=seed)
+    register(
+        conn,
+        [
+            {
+                "device_id": d.device_id,
+                "profile": d.profile,
+                "lat": d.lat,
+                "lon": d.lon,
+                "district": d.district,
+            }
+            for d in fleet
+        ],
+    )
 
 
 def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> int:
@@ -50,6 +76,7 @@ def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> i
         settings = settings.model_copy(update=overrides)
         with connect(settings.database_url, "migrate") as conn:
             level = migrate(conn, storage=settings.storage)
+            register_town(conn, settings, devices=devices, seed=seed)
 
         env = {
             **os.environ,

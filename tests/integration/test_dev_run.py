@@ -77,6 +77,11 @@ def test_dev_run_serves_the_fleet_and_ctrl_c_stops_everything(open_tmp: Path) ->
             return int(row[0]) if row else 0
 
         wait_for(lambda: readings() > 0, 60, "simulated readings in the database")
+        with connect(match.group(1), "test") as conn:
+            placed = conn.execute(
+                "SELECT count(*) FROM devices WHERE lat IS NOT NULL AND district IS NOT NULL"
+            ).fetchone()
+        assert placed == (12,), "the simulated town's devices are on the map"
         family = _descendants(proc.pid)
         assert len(family) >= 4, "expected PostgreSQL, Mosquitto, the hub and the simulators"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
