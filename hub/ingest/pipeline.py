@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Outcome], None]
 _SHUTDOWN_GRACE_S = 10.0
-_DECODE_SLICE = 250  # messages decoded between two turns of the event loop  # time a clean stop gives the batches already taken
+_DECODE_SLICE = 100  # messages decoded between two turns of the event loop  # time a clean stop gives the batches already taken
 
 
 def subscriptions(settings: Settings) -> list[str]:

@@ -10,7 +10,6 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 ) ON COMMIT DELETE ROWS
 """
 COPY_STAGING = "COPY staging (series_id, time, value) FROM STDIN (FORMAT BINARY)"
-STAGING_TYPES = ["int4", "timestamptz", "float8"]
 
 # Fast path, when no reading of the batch is stored yet (the usual case): COPY
 # straight into readings on TimescaleDB, or a plain INSERT from staging with the

@@ -31,6 +31,7 @@ import psycopg
 
 from hub.model import Reading
 from hub.store import ingest_sql as q
+from hub.store.copy_binary import encode_readings
 from hub.store.db import aconnect
 
 log = logging.getLogger(__name__)
@@ -348,9 +349,7 @@ class BatchWriter:
 
 async def _copy(cur: psycopg.AsyncCursor[Any], statement: str, rows: list[_Row]) -> None:
     async with cur.copy(statement) as copy:
-        copy.set_types(q.STAGING_TYPES)
-        for row in rows:
-            await copy.write_row(row)
+        await copy.write(encode_readings(rows))  # one await for the whole batch
 
 
 def _first_line(exc: BaseException) -> str:

@@ -73,3 +73,26 @@ async def test_decommissioned_device_is_refused_after_the_cache_refresh(
         await writer.close()
     assert outcome.readings == []
     assert _dead(migrated) == [("unknown_device", "lm-2")]
+
+
+async def test_times_and_values_are_stored_exactly(
+    migrated: Settings, default_storage: str
+) -> None:
+    times = [
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 28, 3, 4, 5, 678901, tzinfo=UTC),
+    ]
+    values = [-1.5e-300, 0.1 + 0.2, 1e300]
+    items = [
+        Item("t", b"{}", at, "lm-9", "load_meter", (Reading("lm-9", "a", at, value),))
+        for at, value in zip(times, values, strict=True)
+    ]
+    writer = BatchWriter(migrated.database_url, storage=default_storage, auto_register=True)
+    try:
+        await writer.write(items, [])
+    finally:
+        await writer.close()
+    with connect(migrated.database_url, "test") as conn:
+        rows = conn.execute("SELECT time, value FROM readings ORDER BY time").fetchall()
+    assert rows == list(zip(times, values, strict=True))
