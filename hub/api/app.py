@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from hub import __version__, dashboard
@@ -14,6 +14,7 @@ from hub.api import ops, problems, stream
 from hub.api.metrics import LatencyMiddleware
 from hub.api.openapi import build_openapi
 from hub.api.routes import API_ROUTERS
+from hub.api.single_query import refuse_repeated_single_values
 from hub.config import Settings
 from hub.events import EventBus
 from hub.profiles import Profile, load_profiles
@@ -62,6 +63,7 @@ def create_app(
         version=__version__,
         summary="Open data of the municipality's street lights, water meters and air monitors.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_repeated_single_values)],
     )
     app.state.settings = settings
     app.state.broker_connected = broker_connected
