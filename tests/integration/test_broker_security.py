@@ -21,7 +21,7 @@ from hub.config import Settings
 from hub.devstack import Mosquitto
 from hub.provision import DeviceSpec, set_acl_entries, set_passwords
 from hub.store.db import connect
-from tests.integration.helpers import hub_env
+from tests.integration.helpers import HubProcess, hub_env
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = {"hub": "hub-secret-1", "wm-0001": "device-a-pass", "wm-0002": "device-b-pass"}
@@ -227,3 +227,23 @@ def test_provisioning_refuses_bad_input_clearly(
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (open_tmp / "passwd").exists()
+
+
+def test_the_hub_connects_with_its_password_and_never_logs_it(
+    migrated: Settings, secure_broker: Mosquitto, open_tmp: Path
+) -> None:
+    password = USERS["hub"]
+    settings = migrated.model_copy(
+        update={
+            "mqtt_url": f"mqtt://hub:{password}@127.0.0.1:{secure_broker.port}",
+            "topic_prefix": "city",
+        }
+    )
+    hub = HubProcess(settings, open_tmp, HUB_LOG_FORMAT="json", HUB_LOG_LEVEL="DEBUG").start()
+    try:
+        hub.wait_ready()  # /readyz needs the broker connection: the password worked
+    finally:
+        hub.stop()
+    logs = "".join(p.read_text() for p in open_tmp.glob("hub-*.log"))
+    assert "MQTT connected" in logs
+    assert password not in logs
