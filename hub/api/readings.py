@@ -230,6 +230,13 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
+def _lookback(profiles: dict[str, Profile]) -> timedelta:
+    # A live device's latest reading is younger than its profile's offline time; older
+    # ones are still found (one probe each), this only sets what is scanned at once.
+    longest = max((p.offline_after_s for p in profiles.values()), default=3600)
+    return min(timedelta(hours=6), max(timedelta(minutes=10), timedelta(seconds=longest)))
+
+
 def _cursor_time(iso: str) -> datetime:
     try:
         return datetime.fromisoformat(iso)
@@ -269,7 +276,9 @@ async def latest_readings(
     )
     after = cursors.decode(cursor, str)[0] if cursor is not None else None
     wanted = sorted(set(metric)) if metric else None
-    rows = await store.latest_page(conn, where, limit=limit + 1, after=after, metrics=wanted)
+    rows = await store.latest_page(
+        conn, where, limit=limit + 1, after=after, metrics=wanted, lookback=_lookback(profiles)
+    )
     items: list[dict[str, Any]] = []
     for device_id, profile_name, name, time, value in rows:
         if not items or items[-1]["device_id"] != device_id:

@@ -57,26 +57,41 @@ WHERE s.device = ANY(%(devices)s)
 ORDER BY s.device, s.metric
 """
 
-# The same for a page of devices chosen by a device filter, in one statement: devices
-# without readings come back once, with NULLs.
+# The same for a page of devices chosen by a device filter, in one statement. Most
+# series have a reading since ``since`` (live devices report more often): those are
+# found by one index scan over all of them, which on TimescaleDB reads only the newest
+# chunk (one probe per series would walk the chunks each time); only the others are
+# probed one by one.
+# A device without readings comes back once, with NULLs.
 LATEST_PAGE = f"""
 WITH page AS (
     SELECT id, device_id, profile FROM devices
     WHERE {devices.WHERE}
     ORDER BY device_id
     LIMIT %(limit)s
+), ser AS MATERIALIZED (
+    SELECT p.device_id, p.profile, s.id, s.metric
+    FROM page p
+    LEFT JOIN series s
+      ON s.device = p.id AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+), recent AS (
+    SELECT DISTINCT ON (r.series_id) r.series_id, r.time, r.value
+    FROM readings r
+    WHERE r.series_id = ANY(ARRAY(SELECT ser.id FROM ser WHERE ser.id IS NOT NULL))
+      AND r.time >= %(since)s
+    ORDER BY r.series_id, r.time DESC
 )
-SELECT p.device_id, p.profile, s.metric, l.time, l.value
-FROM page p
-LEFT JOIN series s
-  ON s.device = p.id AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+SELECT ser.device_id, ser.profile, ser.metric,
+       coalesce(rc.time, l.time), coalesce(rc.value, l.value)
+FROM ser
+LEFT JOIN recent rc ON rc.series_id = ser.id
 LEFT JOIN LATERAL (
     SELECT r.time, r.value FROM readings r
-    WHERE r.series_id = s.id
+    WHERE rc.series_id IS NULL AND r.series_id = ser.id
     ORDER BY r.time DESC
     LIMIT 1
 ) l ON true
-ORDER BY p.device_id, s.metric
+ORDER BY ser.device_id, ser.metric
 """
 
 _RAW_AGGREGATE = {
@@ -97,25 +112,28 @@ _ROLLUP_AGGREGATE = {
     "first": "(array_agg(t.first ORDER BY t.first_time))[1]",
     "last": "(array_agg(t.last ORDER BY t.last_time DESC))[1]",
 }
+# Buckets are computed per series id, and the names joined on afterwards: a filter on
+# series_id reaches into a TimescaleDB continuous aggregate (both its materialized and
+# its real-time part), where a join to series would make it aggregate everything.
 _BUCKETS_RAW = """
 SELECT date_bin(%(width)s, r.time AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
-       s.metric, {aggregate} AS value
-FROM readings r JOIN series s ON s.id = r.series_id
-WHERE s.device = %(device)s
-  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+       r.series_id, {aggregate} AS value
+FROM readings r
+WHERE r.series_id = ANY(%(series)s)
   AND r.time >= %(start)s AND r.time < %(end)s
 GROUP BY 1, 2
-ORDER BY 1, 2
 """
 _BUCKETS_ROLLUP = """
 SELECT date_bin(%(width)s, t.bucket AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
-       s.metric, {aggregate} AS value
-FROM {table} t JOIN series s ON s.id = t.series_id
-WHERE s.device = %(device)s
-  AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+       t.series_id, {aggregate} AS value
+FROM {table} t
+WHERE t.series_id = ANY(%(series)s)
   AND t.bucket >= %(start)s AND t.bucket < %(end)s
 GROUP BY 1, 2
-ORDER BY 1, 2
+"""
+SERIES_OF_DEVICE = """
+SELECT id, metric FROM series
+WHERE device = %(device)s AND (%(metrics)s::text[] IS NULL OR metric = ANY(%(metrics)s))
 """
 # One statement per (source, aggregate), fixed at import: nothing from a request is
 # ever formatted into SQL.
@@ -248,12 +266,15 @@ async def raw(
 async def buckets(
     conn: Conn, device: int, *, metrics: list[str] | None, grid: Grid, aggregate: str
 ) -> list[Point]:
-    """One value per bucket of ``grid`` and metric that has readings."""
+    """One value per bucket of ``grid`` and metric that has readings, by bucket then metric."""
+    cur = await conn.execute(SERIES_OF_DEVICE, {"device": device, "metrics": metrics})
+    names = {series_id: metric for series_id, metric in await cur.fetchall()}
+    if not names:
+        return []
     cur = await conn.execute(
         BUCKETS[grid.source, aggregate],
         {
-            "device": device,
-            "metrics": metrics,
+            "series": list(names),
             "width": grid.width,
             "tz": grid.tz,
             "origin": ORIGIN,
@@ -261,7 +282,9 @@ async def buckets(
             "end": grid.end,
         },
     )
-    return [Point(b, m, v) for b, m, v in await cur.fetchall() if v is not None]
+    points = [Point(b, names[sid], v) for b, sid, v in await cur.fetchall() if v is not None]
+    points.sort(key=lambda p: (p.time, p.metric))
+    return points
 
 
 async def latest(
@@ -284,11 +307,19 @@ async def latest_page(
     limit: int,
     after: str | None = None,
     metrics: list[str] | None = None,
+    lookback: timedelta = timedelta(hours=1),
 ) -> list[LatestRow]:
     """(device_id, profile, metric, time, value) for the first ``limit`` devices
     matching ``where`` after ``after``, by device then metric; a device without
-    readings gives one row of NULLs. Prepared, as it is the fleet's hot query."""
-    params = {**where.params(), "limit": limit, "after": after, "metrics": metrics}
+    readings gives one row of NULLs. ``lookback`` (how far back a live device's latest
+    reading lies) only changes the speed. Prepared: it is the fleet's hot query."""
+    params = {
+        **where.params(),
+        "limit": limit,
+        "after": after,
+        "metrics": metrics,
+        "since": datetime.now(UTC) - lookback,
+    }
     cur = await conn.execute(LATEST_PAGE, params, prepare=True)
     return await cur.fetchall()
 

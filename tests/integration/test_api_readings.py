@@ -256,3 +256,22 @@ def test_bad_reading_parameters_get_a_422_naming_the_parameter(
     problem = r.json()
     assert [p["name"] for p in problem["invalid_params"]] == [names]
     assert says in problem["detail"]
+
+
+def test_latest_values_of_live_devices_are_the_newest(hub: ApiHub) -> None:
+    # Recent readings are found by one scan over all series, old ones by a probe per
+    # series; a device with both gives its newest either way.
+    now = datetime.now(UTC).replace(microsecond=0)
+    hub.publish(
+        [
+            (hub.topic("lm-live"), telemetry(i, _ms(now - timedelta(minutes=3 - i))))
+            for i in range(4)
+        ]
+        + [(hub.topic("lm-live"), telemetry(99, _ms(now - timedelta(days=3))))]
+    )
+    hub.wait_stored("lm-live", 15)
+    body = _get(hub, "/api/v1/readings/latest", device=["lm-live", "lm-r1"])
+    values = {item["device_id"]: item["values"] for item in body["items"]}
+    assert values["lm-live"]["seq"]["value"] == 3
+    assert values["lm-live"]["a"]["time"] == now.isoformat().replace("+00:00", "Z")
+    assert values["lm-r1"]["seq"]["value"] == MESSAGES - 1
