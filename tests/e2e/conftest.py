@@ -80,7 +80,7 @@ def _needs_browser() -> None:
         pytest.skip("dashboard assets not installed: npm ci --prefix hub/dashboard")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet(stack: Devstack) -> Iterator[Fleet]:
     """A migrated database, `hub run` with the shipped profiles in open-data mode, and
     a simulated fleet that replays its last 20 minutes at 60x, then runs in real time
@@ -165,7 +165,10 @@ def _register_layout(url: str, key: str) -> None:
             assert response.status_code == 201, response.text
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running
+# in the main thread while it is open, which would break every asyncio test that
+# runs after the browser tests.
+@pytest.fixture(scope="package")
 def browser_context(fleet: Fleet) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
