@@ -3,12 +3,16 @@ role, for the API tests; data goes in through MQTT and the real ingest."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import io
 import itertools
 import os
 import queue
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,14 +114,18 @@ def start_hub(
 
 
 class Listener:
-    """Reads an event stream in a thread: SSE blocks become (event, data) items."""
+    """Reads an event stream in a thread: SSE blocks become (event, data) items.
+
+    Plain http.client, so that leaving the block can shut the socket and end the
+    read at once (the hub then has no stream left open when it is stopped)."""
 
     def __init__(self, hub: ApiHub, **params: object) -> None:
         self.items: queue.Queue[tuple[str, object]] = queue.Queue()
-        self._client = hub.client("viewer")
-        self._params = params
+        self._conn = http.client.HTTPConnection("127.0.0.1", hub.process.port, timeout=60)
+        query = urllib.parse.urlencode(params, doseq=True)
+        self._path = f"/api/v1/stream?{query}"
+        self._headers = {"Authorization": f"Bearer {hub.keys['viewer']}"}
         self._open = threading.Event()
-        self._stop = False
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> Listener:
@@ -126,31 +134,33 @@ class Listener:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop = True
-        self._client.close()
+        if self._conn.sock is not None:
+            with contextlib.suppress(OSError):
+                self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
         self._thread.join(5)
 
     def _run(self) -> None:
         try:
-            with self._client.stream(
-                "GET", "/api/v1/stream", params=self._params, timeout=None
-            ) as r:
-                assert r.status_code == 200
-                assert r.headers["content-type"].startswith("text/event-stream")
-                event = "message"
-                for line in r.iter_lines():
-                    self._open.set()
-                    if self._stop:
-                        return
-                    if line.startswith(":"):
-                        self.items.put(("comment", line[1:].strip()))
-                    elif line.startswith("event: "):
-                        event = line[7:]
-                    elif line.startswith("data: "):
-                        self.items.put((event, orjson.loads(line[6:])))
-                        event = "message"
-        except (httpx.HTTPError, RuntimeError):
-            pass
+            self._conn.request("GET", self._path, headers=self._headers)
+            response = self._conn.getresponse()
+            assert response.status == 200
+            assert response.getheader("content-type", "").startswith("text/event-stream")
+            self._open.set()
+            event = "message"
+            while line := response.readline():
+                text = line.decode().rstrip("\r\n")
+                if text.startswith(":"):
+                    self.items.put(("comment", text[1:].strip()))
+                elif text.startswith("event: "):
+                    event = text[7:]
+                elif text.startswith("data: "):
+                    self.items.put((event, orjson.loads(text[6:])))
+                    event = "message"
+        except Exception:  # hung up by __exit__ (or never opened: __enter__ says so)
+            if self._open.is_set():
+                return
+            raise
 
     def take(self, kind: str, count: int, timeout: float = 20) -> list[object]:
         found: list[object] = []
