@@ -344,6 +344,11 @@ def main() -> None:
     )
     parser.add_argument("--db-writers", type=int, default=None, help="HUB_DB_WRITERS")
     parser.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="run the hub without its alert engine (HUB_ALERTS_ENABLED=false)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
     )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
@@ -382,6 +387,8 @@ def main() -> None:
             env["HUB_BATCH_MAX_MESSAGES"] = str(args.batch)
         if args.receive_maximum:
             env["HUB_MQTT_RECEIVE_MAXIMUM"] = str(args.receive_maximum)
+        if args.no_alerts:
+            env["HUB_ALERTS_ENABLED"] = "false"
         if args.db_writers:
             env["HUB_DB_WRITERS"] = str(args.db_writers)
         if args.delay_ms:
@@ -399,6 +406,7 @@ def main() -> None:
             "devices": args.devices,
             "readings_per_message": args.readings,
             "batch_max_messages": args.batch,
+            "alert_engine": not args.no_alerts,
             "cores": os.cpu_count(),
         }
         hub = Hub(env, args.workers, root, args.profile)
