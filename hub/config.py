@@ -126,8 +126,8 @@ class Settings(BaseSettings):
     api_max_rows: int = Field(
         10000,
         ge=100,
-        description="Most rows (readings, buckets x metrics, or list items) in one JSON "
-        "response; a request that asks for more gets a 422.",
+        description="Most values in one readings response (raw readings per page, or "
+        "buckets x metrics); a request that asks for more gets a 422.",
     )
     export_max_range_days: int = Field(
         400,
