@@ -38,7 +38,7 @@ e2e: $(STAMP) $(DASHBOARD)
 	$(BIN)/pytest tests/e2e -q -rs
 
 test: lint typecheck $(STAMP) $(DASHBOARD)
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rfEs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
