@@ -85,6 +85,8 @@ def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> i
         }
         # Lamps register without coordinates; the sun rules then use the centre of
         # the simulated town (the simulators' default).
+        # A demo on this machine: reads need no key (writes still do).
+        env.setdefault("HUB_OPEN_DATA", "true")
         env.setdefault("HUB_ALERTS_SITE_LAT", str(DEFAULT_LAT))
         env.setdefault("HUB_ALERTS_SITE_LON", str(DEFAULT_LON))
         children.append(subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env))

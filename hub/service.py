@@ -13,6 +13,7 @@ import uvicorn
 
 from hub.alerts.engine import Engine
 from hub.api.app import create_app
+from hub.api.stream import close_streams
 from hub.config import Settings
 from hub.errors import HubError, MigrationError
 from hub.events import Event, EventBus
@@ -68,7 +69,9 @@ async def serve(settings: Settings) -> None:
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
     # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
-    app = create_app(settings, broker_connected=lambda: ingest.broker_connected, bus=bus)
+    app = create_app(
+        settings, broker_connected=lambda: ingest.broker_connected, bus=bus, profiles=profiles
+    )
     server = _Server(
         uvicorn.Config(
             app,
@@ -98,6 +101,7 @@ async def serve(settings: Settings) -> None:
     )
     await asyncio.wait({ingest_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("hub stopping")
+    close_streams(app)  # an open live stream would hold uvicorn's shutdown
     server.should_exit = True
     ingest.stop()  # commits and acknowledges what it has taken, then disconnects
     finished, _ = await asyncio.wait({ingest_task}, timeout=15)

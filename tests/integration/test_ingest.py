@@ -206,3 +206,33 @@ def test_clean_stop_acknowledges_everything_committed(migrated: Settings, hub: H
     time.sleep(2)
     # Nothing is redelivered: the first process acknowledged all it had committed.
     assert metric_value(hub.port, 'hub_ingest_messages_total{kind="telemetry"}') == 0
+
+
+def test_sigterm_with_an_open_live_stream_stops_promptly(
+    migrated: Settings, tmp_path: Path
+) -> None:
+    import threading
+
+    import httpx
+
+    hub = HubProcess(migrated, tmp_path, HUB_OPEN_DATA="true").start()
+    hub.wait_ready()
+    opened = threading.Event()
+
+    def listen() -> None:
+        try:
+            with httpx.stream(
+                "GET", f"http://127.0.0.1:{hub.port}/api/v1/stream", timeout=30
+            ) as response:
+                opened.set()
+                for _ in response.iter_lines():
+                    pass
+        except httpx.HTTPError:
+            pass
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert opened.wait(10)
+    started = time.monotonic()
+    hub.stop()
+    assert hub.proc is not None and hub.proc.returncode == 0
+    assert time.monotonic() - started < 10
