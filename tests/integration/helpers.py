@@ -213,6 +213,10 @@ class SeqPublisher:
         finally:
             with contextlib.suppress(Exception):
                 self._client.disconnect()
+            # paho keeps a loopback socket pair (for waking its loop) until the
+            # client is garbage-collected; close it now, or the test run ends with
+            # "unclosed socket" warnings, which are errors here.
+            self._client._reset_sockets()
             self._done.set()
 
     def _loop(self) -> None:

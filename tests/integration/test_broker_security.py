@@ -79,6 +79,7 @@ class _Client:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client._reset_sockets()  # paho's loopback socket pair, else closed only by GC
 
 
 def _connack(port: int, user: str | None, password: str | None) -> int | None:
