@@ -25,7 +25,7 @@ from hub.errors import PayloadError
 from hub.model import MessageKind, Reading, Topic
 from hub.profiles import Profile
 
-_DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _PROFILE_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Epoch numbers at or above this are milliseconds (1e11 s would be the year 5138).
@@ -94,7 +94,7 @@ def parse_topic(topic: str, prefix: str) -> Topic:
         raise PayloadError("bad_topic", f"unknown message kind {last!r}", topic=topic)
     if not _PROFILE_RE.fullmatch(profile):
         raise PayloadError("bad_topic", f"malformed profile name {profile!r}", topic=topic)
-    if not _DEVICE_ID_RE.fullmatch(device_id):
+    if not DEVICE_ID_RE.fullmatch(device_id):
         raise PayloadError(
             "bad_topic", "device id must be 1-64 characters of A-Z a-z 0-9 _ . : -", topic=topic
         )

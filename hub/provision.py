@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from pathlib import Path
 
 from hub.config import Settings
 from hub.errors import HubError
+from hub.payloads import DEVICE_ID_RE
 
 _ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MANAGED_MARKER = "# --- devices provisioned by `hub devices provision`; edit with it ---"
 
 
@@ -54,7 +53,7 @@ def password_hash(password: str, *, salt: bytes | None = None) -> str:
 
 
 def check_spec(spec: DeviceSpec, profiles: Iterable[str]) -> None:
-    if not _DEVICE_ID.match(spec.device_id):
+    if not DEVICE_ID_RE.fullmatch(spec.device_id):
         raise ProvisionError(
             f"device id {spec.device_id!r}: 1-64 characters of A-Z a-z 0-9 _ . : - "
             "(it is the MQTT username and a topic level)"

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS hub_meta (
     value  text NOT NULL
 );
 """
-_GET_LEVEL = "SELECT value FROM hub_meta WHERE key = 'storage_level'"
+GET_STORAGE_LEVEL = "SELECT value FROM hub_meta WHERE key = 'storage_level'"
 _SET_LEVEL = "INSERT INTO hub_meta (key, value) VALUES ('storage_level', %(level)s)"
 _APPLIED = "SELECT version FROM schema_migrations"
 _RECORD = (
@@ -101,7 +101,7 @@ def migrate(
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         conn.execute(_BOOTSTRAP)
-        row = conn.execute(_GET_LEVEL).fetchone()
+        row = conn.execute(GET_STORAGE_LEVEL).fetchone()
         if row is None:
             level = _choose_level(conn, storage)
             conn.execute(_SET_LEVEL, {"level": level})
@@ -146,7 +146,7 @@ def storage_level(conn: psycopg.Connection[tuple[object, ...]]) -> StorageLevel 
     """The level recorded at migration time, or None on an unmigrated database."""
     try:
         with conn.transaction():
-            row = conn.execute(_GET_LEVEL).fetchone()
+            row = conn.execute(GET_STORAGE_LEVEL).fetchone()
     except psycopg.errors.UndefinedTable:
         return None
     return None if row is None else row[0]  # type: ignore[return-value]

@@ -6,14 +6,14 @@ from typing import Any
 
 import psycopg
 
-_STORAGE_LEVEL = "SELECT value FROM hub_meta WHERE key = 'storage_level'"
+from hub.store.migrate import GET_STORAGE_LEVEL
 
 
 async def storage_level(conn: psycopg.AsyncConnection[Any]) -> str | None:
     """The storage level chosen at migration, or None when the database is not migrated."""
     try:
         async with conn.transaction():
-            cur = await conn.execute(_STORAGE_LEVEL)
+            cur = await conn.execute(GET_STORAGE_LEVEL)
             row = await cur.fetchone()
     except psycopg.errors.UndefinedTable:
         return None
