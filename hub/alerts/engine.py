@@ -336,18 +336,22 @@ class Engine:
         else:
             horizon = rule.number("window_s", 3600)
         # Each device's readings up to its newest one (data time, like every rule).
-        recent = await inputs.latest_spans(
+        recent = inputs.latest_spans(
             conn, profile=rule.profile, metric=rule.metric, span=timedelta(seconds=horizon)
         )
-        for device_pk, samples in recent.items():
-            device = self._devices_by_pk.get(device_pk)
-            if device is None or not targets(rule, device):
-                continue
-            state = self._new_state(rule, device)
-            last: Verdict | None = None
-            for t, value in samples:
-                last = state.step(t, value) or last
-            self._states[rule.id, device_pk] = state
+        outcomes: list[tuple[DeviceRow, Verdict | None]] = []
+        async with contextlib.aclosing(recent) as rows:  # no writes while streaming
+            async for device_pk, samples in rows:
+                device = self._devices_by_pk.get(device_pk)
+                if device is None or not targets(rule, device):
+                    continue
+                state = self._new_state(rule, device)
+                last: Verdict | None = None
+                for t, value in samples:
+                    last = state.step(t, value) or last
+                self._states[rule.id, device_pk] = state
+                outcomes.append((device, last))
+        for device, last in outcomes:
             await self.lifecycle.apply(conn, rule, device, last)
 
     # -- scheduled rules ---------------------------------------------------------------

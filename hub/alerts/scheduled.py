@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,23 +135,25 @@ async def _domain(
         span = max(timedelta(hours=1), 3 * timedelta(seconds=profile.expected_interval_s))
     else:
         span = for_s + lookback
-    spans = await inputs.latest_spans(conn, profile=rule.profile, metric=metric, span=span)
+    by_pk = {d.pk: d for d in devices}
     out: Verdicts = []
-    for d in devices:
-        samples = spans.get(d.pk)
-        if not samples:
-            continue
-        is_open = ctx.lifecycle.is_open(rule, d)
-        if check == "cycling":
-            out.append((d, streetlight.cycling(rule, samples, is_open=is_open)))
-        elif check == "register_backflow":
-            out.append((d, water.register_backflow(rule, samples, is_open=is_open)))
-        elif check in ("day_burner", "lamp_outage"):
-            place = _place(ctx, d)
-            if place is None:
+    spans = inputs.latest_spans(conn, profile=rule.profile, metric=metric, span=span)
+    async with aclosing(spans) as rows:
+        async for device_pk, samples in rows:
+            d = by_pk.get(device_pk)
+            if d is None:
                 continue
-            judge = streetlight.day_burner if check == "day_burner" else streetlight.lamp_outage
-            out.append((d, judge(rule, samples, lat=place[0], lon=place[1], is_open=is_open)))
+            is_open = ctx.lifecycle.is_open(rule, d)
+            if check == "cycling":
+                out.append((d, streetlight.cycling(rule, samples, is_open=is_open)))
+            elif check == "register_backflow":
+                out.append((d, water.register_backflow(rule, samples, is_open=is_open)))
+            elif check in ("day_burner", "lamp_outage"):
+                place = _place(ctx, d)
+                if place is None:
+                    continue
+                judge = streetlight.day_burner if check == "day_burner" else streetlight.lamp_outage
+                out.append((d, judge(rule, samples, lat=place[0], lon=place[1], is_open=is_open)))
     return out
 
 
@@ -223,21 +226,24 @@ async def _power_band(
             learned = (ctx.now, values)
             ctx.references[rule.id] = learned
         references = learned[1]
-    spans = await inputs.paired_spans(
+    by_pk = {d.pk: d for d in devices}
+    out: Verdicts = []
+    spans = inputs.paired_spans(
         conn, profile=rule.profile, metric=metric, other=dim_metric, span=span
     )
-    out: Verdicts = []
-    for d in devices:
-        samples = [s for s in spans.get(d.pk, []) if s[2] > 0]
-        if not samples:
-            continue
-        verdict = streetlight.power_band(
-            rule,
-            samples,
-            reference_w=references.get(d.pk),
-            is_open=ctx.lifecycle.is_open(rule, d),
-        )
-        out.append((d, verdict))
+    async with aclosing(spans) as rows:
+        async for device_pk, paired in rows:
+            d = by_pk.get(device_pk)
+            samples = [s for s in paired if s[2] > 0]
+            if d is None or not samples:
+                continue
+            verdict = streetlight.power_band(
+                rule,
+                samples,
+                reference_w=references.get(d.pk),
+                is_open=ctx.lifecycle.is_open(rule, d),
+            )
+            out.append((d, verdict))
     return out
 
 

@@ -8,8 +8,9 @@ skip old chunks and a device silent for days is left to the stale rule.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -21,6 +22,7 @@ AsyncConn = psycopg.AsyncConnection[Any]
 Sample = tuple[datetime, float]
 
 SLACK: Final = timedelta(days=2)
+STREAM_CHUNK: Final = 5000  # rows fetched at a time by the span queries
 AGGREGATES: Final = {"mean": "avg", "min": "min", "max": "max", "sum": "sum"}
 
 
@@ -75,18 +77,17 @@ ORDER BY l.device, r.time
 """
 
 
-async def latest_spans(
+def latest_spans(
     conn: AsyncConn, *, profile: str, metric: str, span: timedelta
-) -> dict[int, list[Sample]]:
-    """Per device: readings of ``metric`` in (newest - span, newest], time order."""
-    cur = await conn.execute(
+) -> AsyncGenerator[tuple[int, list[Sample]], None]:
+    """Per device, one at a time: readings of ``metric`` in (newest - span, newest],
+    time order. Streamed (:func:`_per_device`): a dense fleet cannot fill the
+    hub's memory or hold its event loop."""
+    return _per_device(
+        conn,
         LATEST_SPANS,
         {"profile": profile, "metric": metric, "span": span, "horizon": span + SLACK},
     )
-    out: dict[int, list[Sample]] = defaultdict(list)
-    for device_pk, t, value in await cur.fetchall():
-        out[device_pk].append((t, float(value)))
-    return dict(out)
 
 
 PAIRED_SPANS = f"""
@@ -101,11 +102,12 @@ ORDER BY l.device, r.time
 """
 
 
-async def paired_spans(
+def paired_spans(
     conn: AsyncConn, *, profile: str, metric: str, other: str, span: timedelta
-) -> dict[int, list[tuple[datetime, float, float]]]:
+) -> AsyncGenerator[tuple[int, list[tuple[datetime, float, float]]], None]:
     """Like :func:`latest_spans`, with the ``other`` metric reported at the same time."""
-    cur = await conn.execute(
+    return _per_device(
+        conn,
         PAIRED_SPANS,
         {
             "profile": profile,
@@ -115,10 +117,40 @@ async def paired_spans(
             "horizon": span + SLACK,
         },
     )
-    out: dict[int, list[tuple[datetime, float, float]]] = defaultdict(list)
-    for device_pk, t, value, other_value in await cur.fetchall():
-        out[device_pk].append((t, float(value), float(other_value)))
-    return dict(out)
+
+
+async def _per_device(
+    conn: AsyncConn, query: str, params: dict[str, Any]
+) -> AsyncGenerator[tuple[int, list[Any]], None]:
+    """Run a query whose rows are ``(device, *sample)`` ordered by device, and yield
+    each device's samples in turn.
+
+    The rows come through a server-side cursor, :data:`STREAM_CHUNK` at a time, in
+    a read-only transaction of their own: the hub holds one device's samples and one
+    chunk, never the whole result (a fleet reporting every second would otherwise
+    load millions of rows at each run), and the event loop gets a turn between
+    chunks, so the ingest does not wait behind a rule. Do not write on ``conn`` while
+    iterating; collect what to write and write it afterwards.
+    """
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION READ ONLY")
+        # Plan for the whole result, as for a plain query (a cursor's default
+        # plans for the first 10 % and can pick a much slower plan overall).
+        await conn.execute("SET LOCAL cursor_tuple_fraction = 1")
+        async with conn.cursor(name="alert_samples") as cur:
+            await cur.execute(query, params)
+            device = 0
+            samples: list[Any] = []
+            while rows := await cur.fetchmany(STREAM_CHUNK):
+                for row in rows:
+                    if row[0] != device:
+                        if samples:
+                            yield device, samples
+                        device, samples = row[0], []
+                    samples.append(row[1:])
+                await asyncio.sleep(0)
+            if samples:
+                yield device, samples
 
 
 # Rolling window ending at the newest reading, or the local day that holds it.

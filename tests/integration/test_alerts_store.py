@@ -4,6 +4,7 @@ one open alert per rule and device, acknowledge/resolve and their history."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -13,6 +14,7 @@ from hub.alerts.model import RuleSpec
 from hub.config import Settings
 from hub.errors import ConflictError
 from hub.store import alerts as store
+from hub.store import alerts_inputs as inputs
 from hub.store.db import aconnect
 
 Conn = psycopg.AsyncConnection[Any]
@@ -193,3 +195,41 @@ async def test_alert_list_filters_and_pages_newest_first(conn: Conn) -> None:
     assert [a.id for a in await store.list_alerts(conn, state="resolved")] == [ids[0]]
     assert [a.id for a in await store.list_alerts(conn, device_id="wm-12")] == [ids[2]]
     assert [a.id for a in await store.list_alerts(conn, severity="warning")] == [lamp_alert.id]
+
+
+async def test_recent_samples_stream_device_by_device_across_fetches(
+    conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The span queries stream (a dense fleet must not land in memory at once): each
+    device comes once, with all its samples in time order, even when its rows are
+    split over several fetches, and the connection is usable afterwards."""
+    monkeypatch.setattr(inputs, "STREAM_CHUNK", 7)  # rows per fetch: devices straddle them
+    expected: dict[int, list[tuple[datetime, float]]] = {}
+    newest = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    for n, count in enumerate((10, 1, 23)):
+        pk = await add_device(conn, f"sl-stream-{n}", "street_light")
+        cur = await conn.execute(
+            "INSERT INTO series (device, metric) VALUES (%s, 'power') RETURNING id", (pk,)
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        samples = [(newest - timedelta(seconds=10 * i), float(n * 100 + i)) for i in range(count)]
+        async with (
+            conn.cursor() as copy_cur,
+            copy_cur.copy("COPY readings (series_id, time, value) FROM STDIN") as copy,
+        ):
+            for t, value in samples:
+                await copy.write_row((row[0], t, value))
+        expected[pk] = sorted(samples)
+
+    got = [
+        (pk, samples)
+        async for pk, samples in inputs.latest_spans(
+            conn, profile="street_light", metric="power", span=timedelta(hours=1)
+        )
+    ]
+    assert sorted(pk for pk, _ in got) == sorted(expected)  # each device once
+    assert {pk: list(samples) for pk, samples in got} == expected
+    cur = await conn.execute("SELECT count(*) FROM readings")  # not left in a transaction
+    assert await cur.fetchone() == (34,)
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
