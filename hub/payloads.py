@@ -309,6 +309,21 @@ def _check_window(time: datetime, ctx: _Context) -> datetime:
 
 
 def _check_value(name: str, raw: object, spec: _MetricSpec, ctx: _Context) -> float:
+    # The common case first, cheaply: a plausible finite number for a numeric metric
+    # (``type`` rather than ``isinstance``: a bool is an int, and goes the long way).
+    if (type(raw) is float or type(raw) is int) and spec.type != "bool":
+        value = float(raw)
+        if (
+            spec.min <= value <= spec.max
+            and math.isfinite(value)
+            and (spec.type == "float" or value.is_integer())
+        ):
+            return value
+    return _checked_value(name, raw, spec, ctx)
+
+
+def _checked_value(name: str, raw: object, spec: _MetricSpec, ctx: _Context) -> float:
+    """Every rule, with the reason when one fails."""
     kind = spec.type
     if kind == "bool":
         if raw is True or raw is False:

@@ -27,6 +27,7 @@ from hub.config import Settings
 from hub.errors import PayloadError
 from hub.ingest import metrics
 from hub.ingest.mqtt import Inbound, MqttSession
+from hub.model import Topic
 from hub.payloads import decode_status, decode_telemetry, parse_topic
 from hub.profiles import Profile
 from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
@@ -34,8 +35,9 @@ from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Outcome], None]
-_SHUTDOWN_GRACE_S = 10.0
-_DECODE_SLICE = 100  # messages decoded between two turns of the event loop  # time a clean stop gives the batches already taken
+_SHUTDOWN_GRACE_S = 10.0  # time a clean stop gives the batches already taken
+_DECODE_SLICE = 100  # messages decoded between two turns of the event loop
+_TOPIC_CACHE = 100_000  # parsed topics kept; emptied when full (a flood of new devices)
 
 
 def subscriptions(settings: Settings) -> list[str]:
@@ -81,6 +83,7 @@ class Ingest:
         self._session: MqttSession | None = None
         self._unacked = 0
         self._stop = asyncio.Event()
+        self._topics: dict[str, Topic] = {}  # parsed good topics (one or two per device)
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call ``listener`` with every committed batch (alerts, live stream)."""
@@ -271,7 +274,12 @@ class Ingest:
                     "oversize",
                     f"{len(message.payload)} bytes, more than {self._settings.max_payload_bytes}",
                 )
-            topic = parse_topic(message.topic, self._settings.topic_prefix)
+            topic = self._topics.get(message.topic)
+            if topic is None:
+                topic = parse_topic(message.topic, self._settings.topic_prefix)
+                if len(self._topics) >= _TOPIC_CACHE:
+                    self._topics.clear()
+                self._topics[message.topic] = topic
             device_id = topic.device_id
             profile = self._profiles.get(topic.profile)
             if profile is None:
