@@ -181,7 +181,7 @@ def specs(
 
 
 def batch_stats(samples: dict[str, float]) -> dict[str, float]:
-    """Mean batch size and mean time to write and commit one batch."""
+    """Mean batch size, mean time to write and commit one batch, alert engine overflows."""
     count = samples.get("hub_ingest_batch_messages_count", 0.0)
     if not count:
         return {}
@@ -189,6 +189,8 @@ def batch_stats(samples: dict[str, float]) -> dict[str, float]:
         "batches": count,
         "mean_messages": round(samples["hub_ingest_batch_messages_sum"] / count, 1),
         "mean_write_ms": round(samples["hub_ingest_batch_seconds_sum"] / count * 1000, 1),
+        # Times the alert engine fell behind and re-read readings from the database.
+        "alert_overflows": samples.get("hub_alert_point_overflows_total", 0.0),
     }
 
 
