@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         5000, ge=1, description="Flush a batch when it holds this many messages."
     )
     batch_max_delay_ms: int = Field(
-        100, ge=1, description="Flush a batch at the latest this long after its first message."
+        50,  # bench.ingest steady 5,000 msg/s: p99 148 ms at 100, 75 ms at 50
+        ge=1,
+        description="Flush a batch at the latest this long after its first message.",
     )
     db_writers: int = Field(
         2,
