@@ -1,6 +1,6 @@
 """Ingest benchmark: Mosquitto + PostgreSQL + hub on this machine, ack after commit.
 
-    python -m bench.ingest [--drain-messages 1500000] [--rate 5000] [--duration 30] ...
+    python -m bench.ingest [--drain-messages 2000000] [--rate 5000] [--duration 30] ...
 
 Two modes (both by default), each with its own devices so their counts are checked
 separately:
@@ -336,8 +336,8 @@ def main() -> None:
     parser.add_argument(
         "--drain-messages",
         type=int,
-        default=1_500_000,
-        help="backlog size in drain mode (default 1500000: 30 s at 50k msg/s; a drain "
+        default=2_000_000,
+        help="backlog size in drain mode (default 2000000: 30 s at 65k msg/s; a drain "
         "shorter than 30 s is flagged)",
     )
     parser.add_argument("--rate", type=float, default=5000, help="steady rate, msg/s (5000)")
