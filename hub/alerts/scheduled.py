@@ -234,8 +234,10 @@ async def _power_band(
     async with aclosing(spans) as rows:
         async for device_pk, paired in rows:
             d = by_pk.get(device_pk)
+            if d is None:
+                continue
             samples = [s for s in paired if s[2] > 0]
-            if d is None or not samples:
+            if not samples:
                 continue
             verdict = streetlight.power_band(
                 rule,
