@@ -24,6 +24,7 @@ run: $(STAMP) $(DASHBOARD)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub simulators tests bench
+	$(BIN)/ruff format --check hub simulators tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -63,21 +63,27 @@ def _devices(settings: Settings, args: argparse.Namespace) -> int:
     passwd = args.passwd_file or settings.mqtt_passwd_file
     acl = args.acl_file or settings.mqtt_acl_file
     if passwd is None or acl is None:
-        raise HubError("give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
-                       "HUB_MQTT_ACL_FILE): the broker's password and ACL files")
+        raise HubError(
+            "give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
+            "HUB_MQTT_ACL_FILE): the broker's password and ACL files"
+        )
     if args.csv:
         specs = provision.read_csv(Path(args.csv))
     elif args.device_id and args.profile:
-        specs = [provision.DeviceSpec(args.device_id, args.profile, args.lat, args.lon,
-                                      args.district)]
+        specs = [
+            provision.DeviceSpec(args.device_id, args.profile, args.lat, args.lon, args.district)
+        ]
     else:
         raise HubError("give DEVICE_ID and --profile, or --csv FILE")
     passwords = provision.provision(settings, specs, passwd_file=Path(passwd), acl_file=Path(acl))
     print("device_id,password")
     for device_id, password in passwords.items():
         print(f"{device_id},{password}")
-    print(f"{len(passwords)} device(s) provisioned; passwords are shown only now. "
-          "Reload the broker: docker compose kill -s HUP mosquitto", file=sys.stderr)
+    print(
+        f"{len(passwords)} device(s) provisioned; passwords are shown only now. "
+        "Reload the broker: docker compose kill -s HUP mosquitto",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -115,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     apikey.set_defaults(func=_apikey)
     devices = commands.add_parser("devices", help="provision devices (register + MQTT credentials)")
-    device_commands = devices.add_subparsers(dest="devices_command", required=True,
-                                             metavar="ACTION")
+    device_commands = devices.add_subparsers(
+        dest="devices_command", required=True, metavar="ACTION"
+    )
     prov = device_commands.add_parser(
         "provision",
         help="register a device (or a CSV of them) and print its MQTT password once",

@@ -258,14 +258,34 @@ async def test_sql_backed_domain_rules_fire_and_clear(
     alert_settings: Settings, conn: Conn, readings: Readings, storage: str
 ) -> None:
     for spec in (
-        RuleSpec("api_backflow_register", "domain", "water_meter", "volume",
-                 parameters={"check": "register_backflow"}),
-        RuleSpec("api_cycling", "domain", "street_light", "lamp_on",
-                 parameters={"check": "cycling", "max_switches_per_h": 4}),
-        RuleSpec("api_power_band", "domain", "street_light", "power",
-                 parameters={"check": "power_band", "for_s": 1200}),
-        RuleSpec("api_no2_hourly_limit", "domain", "air_quality", "no2",
-                 parameters={"check": "hourly_limit", "above": 200, "allowed_per_year": 18}),
+        RuleSpec(
+            "api_backflow_register",
+            "domain",
+            "water_meter",
+            "volume",
+            parameters={"check": "register_backflow"},
+        ),
+        RuleSpec(
+            "api_cycling",
+            "domain",
+            "street_light",
+            "lamp_on",
+            parameters={"check": "cycling", "max_switches_per_h": 4},
+        ),
+        RuleSpec(
+            "api_power_band",
+            "domain",
+            "street_light",
+            "power",
+            parameters={"check": "power_band", "for_s": 1200},
+        ),
+        RuleSpec(
+            "api_no2_hourly_limit",
+            "domain",
+            "air_quality",
+            "no2",
+            parameters={"check": "hourly_limit", "above": 200, "allowed_per_year": 18},
+        ),
     ):  # fmt: skip  (named apart from the profiles' defaults, which fire too)
         await store.create_rule(conn, spec)
     hour = NOW.replace(minute=0, second=0) - timedelta(hours=1)
@@ -326,9 +346,7 @@ async def test_sql_backed_domain_rules_fire_and_clear(
         (hour + timedelta(hours=1, minutes=m), {"no2": 90.0}) for m in range(5, 60, 10)
     ] + [(hour + timedelta(hours=2, minutes=1), {"no2": 80.0})])  # fmt: skip
     await eng.run_scheduled(conn)
-    for name in (
-        "api_backflow_register", "api_cycling", "api_power_band", "api_no2_hourly_limit"
-    ):
+    for name in ("api_backflow_register", "api_cycling", "api_power_band", "api_no2_hourly_limit"):
         assert [s for _, s, _ in await alerts_of(conn, name)] == ["resolved"], name
 
 
