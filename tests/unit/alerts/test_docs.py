@@ -3,13 +3,12 @@ and air-quality bound in the code is documented there."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hub.alerts.domain.airquality import CLASS_BOUNDS
 from hub.alerts.params import DOMAIN_CHECKS, KIND_PARAMETERS
 from hub.config import Settings
+from tests.repo import REPO
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+DOC = (REPO / "docs" / "alerts.md").read_text()
 
 
 def test_every_rule_kind_check_and_parameter_is_documented() -> None:

@@ -21,8 +21,8 @@ from simulators import DeviceSpec, Message, build_fleet, device_messages, fleet_
 from simulators.cli import main
 from simulators.fleet import fleet_csv
 from simulators.runner import SimClock
+from tests.repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 PROFILES = load_profiles(REPO / "device_profiles")
 OSLO = ZoneInfo("Europe/Oslo")
 TROMSO = (69.65, 18.96)

@@ -26,8 +26,9 @@ from simulators import (
     resolve_faults,
 )
 from simulators.faults import FAULT_KINDS, FaultError, parse_duration
+from tests.repo import REPO
 
-PROFILES = load_profiles(Path(__file__).resolve().parents[2] / "device_profiles")
+PROFILES = load_profiles(REPO / "device_profiles")
 FLEET = build_fleet(PROFILES, 40, seed=11)
 START = datetime(2025, 1, 13, tzinfo=UTC)  # a winter Monday
 OSLO = ZoneInfo("Europe/Oslo")
@@ -367,9 +368,7 @@ def test_faults_that_cannot_apply_are_refused(fault: Fault, message: str) -> Non
         resolve_faults([fault], FLEET, start=0, seed=1)
 
 
-SCENARIOS = sorted(
-    (Path(__file__).resolve().parents[2] / "simulators" / "scenarios").glob("*.yaml")
-)
+SCENARIOS = sorted((REPO / "simulators" / "scenarios").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +9,9 @@ import pytest
 from hub.alerts.model import RuleSpec, RuleSpecError
 from hub.alerts.params import check_against_profiles
 from hub.profiles import load_profiles
+from tests.repo import REPO
 
-PROFILES = load_profiles(Path(__file__).resolve().parents[2] / "device_profiles")
+PROFILES = load_profiles(REPO / "device_profiles")
 
 VALID: list[dict[str, Any]] = [
     {"kind": "threshold", "metric": "flow", "parameters": {"above": 3000, "for_s": 900}},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
@@ -21,8 +20,9 @@ from hub.payloads import (
     parse_topic,
 )
 from hub.profiles import KNOWN_UNITS, Profile, load_profiles
+from tests.repo import REPO
 
-PROFILES = load_profiles(Path(__file__).resolve().parents[2] / "device_profiles")
+PROFILES = load_profiles(REPO / "device_profiles")
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 NOW_S = int(NOW.timestamp())
 MAX_FUTURE = timedelta(seconds=300)

@@ -1,0 +1,1 @@
+"""Unit tests of alerts (mirrors the source tree)."""

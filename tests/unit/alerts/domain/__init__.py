@@ -1,0 +1,1 @@
+"""Unit tests of alerts.domain (mirrors the source tree)."""

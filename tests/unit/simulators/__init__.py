@@ -1,0 +1,1 @@
+"""Unit tests of simulators (mirrors the source tree)."""
