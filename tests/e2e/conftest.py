@@ -1,9 +1,9 @@
 """End-to-end fixtures: a real hub fed by the simulators, and headless Chromium.
 
-The private PostgreSQL and Mosquitto come from the integration suite's ``stack``
-fixture. Chromium is Debian's ``chromium`` package (installed by ``.ci/run``),
-driven by Playwright for Python with ``executable_path``; without either, every
-test here is skipped with the reason.
+The private PostgreSQL and Mosquitto come from the ``stack`` fixture that both
+suites share (tests/conftest.py). Chromium is Debian's ``chromium`` package
+(installed by ``.ci/run``), driven by Playwright for Python with
+``executable_path``; without either, every test here is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ import orjson
 import pytest
 
 from hub.apikeys import create as create_key
-from hub.config import Settings, load_settings
+from hub.config import Settings
 from hub.devstack import Devstack
 from hub.store.db import connect
 from hub.store.migrate import migrate
-from tests.integration.conftest import stack
 from tests.integration.helpers import HubProcess, wait_for
-
-__all__ = ["stack"]
+from tests.stack import stack_settings
 
 CHROMIUM = Path(os.environ.get("HUB_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -88,13 +86,12 @@ def fleet(stack: Devstack) -> Iterator[Fleet]:
     _needs_browser()
     logs = Path(tempfile.mkdtemp(prefix="hub-e2e-"))
     database_url = stack.postgres.create_database(f"e2e_{os.getpid()}")
-    settings = load_settings(
-        database_url=database_url,
-        mqtt_url=stack.mosquitto.url,
+    settings = stack_settings(
+        stack,
+        database_url,
         topic_prefix=f"e2e{os.getpid()}",
-        mqtt_client_id=f"hub-e2e-{os.getpid()}",
+        client_id=f"hub-e2e-{os.getpid()}",
         profiles_dir=PROFILES,
-        batch_max_delay_ms=50,
     )
     with connect(settings.database_url, "test") as conn:
         migrate(conn)
