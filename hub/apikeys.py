@@ -8,6 +8,8 @@ kept in clear so that a key can be recognised in ``hub apikey list``.
 
 Roles are ordered: ``viewer`` < ``operator`` < ``admin``. A viewer may read, an
 operator may also change devices, alerts and rules, an admin may also manage keys.
+``ingest`` stands beside them: it may only send data to the HTTP ingest endpoints
+(a network server's webhook, a gateway), which operators and admins may too.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import psycopg
 from hub.config import Settings
 from hub.errors import HubError, MigrationError
 
-Role = Literal["viewer", "operator", "admin"]
+Role = Literal["viewer", "operator", "admin", "ingest"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
+_ORDERED: Final[tuple[Role, ...]] = ("viewer", "operator", "admin")
 KEY_PREFIX: Final = "hub_"
 _SHOWN_PREFIX_CHARS: Final = 12
 
@@ -45,7 +48,11 @@ def shown_prefix(key: str) -> str:
 
 def role_allows(role: str, needed: Role) -> bool:
     """Whether a key of ``role`` may do what needs ``needed``."""
-    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+    if needed == "ingest":
+        return role in ("ingest", "operator", "admin")
+    if role not in _ORDERED or needed not in _ORDERED:
+        return False
+    return _ORDERED.index(role) >= _ORDERED.index(needed)
 
 
 @contextlib.contextmanager

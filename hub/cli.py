@@ -62,23 +62,32 @@ def _devices(settings: Settings, args: argparse.Namespace) -> int:
 
     passwd = args.passwd_file or settings.mqtt_passwd_file
     acl = args.acl_file or settings.mqtt_acl_file
-    if passwd is None or acl is None:
-        raise HubError(
-            "give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
-            "HUB_MQTT_ACL_FILE): the broker's password and ACL files"
-        )
     if args.csv:
         specs = provision.read_csv(Path(args.csv))
     elif args.device_id and args.profile:
         specs = [
-            provision.DeviceSpec(args.device_id, args.profile, args.lat, args.lon, args.district)
+            provision.DeviceSpec(
+                args.device_id,
+                args.profile,
+                args.lat,
+                args.lon,
+                args.district,
+                args.dev_eui.upper() if args.dev_eui else None,
+                args.external_id,
+            )
         ]
     else:
         raise HubError("give DEVICE_ID and --profile, or --csv FILE")
-    passwords = provision.provision(settings, specs, passwd_file=Path(passwd), acl_file=Path(acl))
+    passwords = provision.provision(
+        settings,
+        specs,
+        passwd_file=Path(passwd) if passwd else None,
+        acl_file=Path(acl) if acl else None,
+    )
     print("device_id,password")
     for device_id, password in passwords.items():
-        print(f"{device_id},{password}")
+        # A LoRaWAN device sends through its network server: no MQTT password.
+        print(f"{device_id},{password or ''}")
     print(
         f"{len(passwords)} device(s) provisioned; passwords are shown only now. "
         "Reload the broker: docker compose kill -s HUP mosquitto",
@@ -114,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = commands.add_parser("apikey", help="create, list and revoke API keys")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
     create = apikey_commands.add_parser("create", help="create a key and print it (only once)")
-    create.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    create.add_argument(
+        "--role", required=True, choices=["viewer", "operator", "admin", "ingest"]
+    )
     create.add_argument("--name", required=True, help="who or what uses the key")
     apikey_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by its id")
@@ -133,7 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--lat", type=float)
     prov.add_argument("--lon", type=float)
     prov.add_argument("--district")
-    prov.add_argument("--csv", help="CSV with columns device_id,profile[,lat,lon,district]")
+    prov.add_argument(
+        "--dev-eui",
+        help="LoRaWAN DevEUI (16 hex digits): the device sends through a network server "
+        "and gets no MQTT login",
+    )
+    prov.add_argument(
+        "--external-id", help="the device's id on the network server (TTS end-device id)"
+    )
+    prov.add_argument(
+        "--csv",
+        help="CSV with columns device_id,profile[,lat,lon,district,dev_eui,external_id]",
+    )
     prov.add_argument("--passwd-file", help="Mosquitto password file (HUB_MQTT_PASSWD_FILE)")
     prov.add_argument("--acl-file", help="Mosquitto ACL file (HUB_MQTT_ACL_FILE)")
     devices.set_defaults(func=_devices)

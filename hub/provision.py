@@ -6,6 +6,10 @@ format of ``mosquitto_passwd``) and its ACL entry (it may publish only on its ow
 telemetry and status topics), and prints the password once. Mosquitto reads both
 files again on SIGHUP (``docker compose kill -s HUP mosquitto``).
 
+A LoRaWAN device (one given a ``--dev-eui``, and optionally the network server's
+``--external-id``) sends through its network server, never to the broker itself:
+it is registered with its identities and gets no MQTT login.
+
 The files are rewritten in place, so their owner and mode (set so that Mosquitto
 can read them) stay as they are.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ from hub.errors import HubError
 from hub.payloads import DEVICE_ID_RE
 
 _ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
+_DEV_EUI_RE = re.compile(r"[0-9A-Fa-f]{16}")
+_EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 MANAGED_MARKER = "# --- devices provisioned by `hub devices provision`; edit with it ---"
 
 
@@ -39,6 +46,13 @@ class DeviceSpec:
     lat: float | None = None
     lon: float | None = None
     district: str | None = None
+    dev_eui: str | None = None
+    external_id: str | None = None
+
+    @property
+    def lorawan(self) -> bool:
+        """Sends through a LoRaWAN network server (no MQTT login of its own)."""
+        return self.dev_eui is not None
 
 
 def new_password() -> str:
@@ -67,6 +81,12 @@ def check_spec(spec: DeviceSpec, profiles: Iterable[str]) -> None:
         raise ProvisionError(f"{spec.device_id}: latitude {spec.lat} outside -90..90")
     if spec.lon is not None and not -180 <= spec.lon <= 180:
         raise ProvisionError(f"{spec.device_id}: longitude {spec.lon} outside -180..180")
+    if spec.dev_eui is not None and not _DEV_EUI_RE.fullmatch(spec.dev_eui):
+        raise ProvisionError(f"{spec.device_id}: DevEUI {spec.dev_eui!r} is not 16 hex digits")
+    if spec.external_id is not None and not _EXTERNAL_ID_RE.fullmatch(spec.external_id):
+        raise ProvisionError(
+            f"{spec.device_id}: external id must be 1-128 characters of A-Z a-z 0-9 _ . : @ -"
+        )
 
 
 def _rewrite(path: Path, text: str) -> None:
@@ -105,7 +125,8 @@ def set_acl_entries(path: Path, devices: list[DeviceSpec], prefix: str) -> None:
 
 
 def read_csv(path: Path) -> list[DeviceSpec]:
-    """Devices from a CSV file with a header: device_id, profile[, lat, lon, district]."""
+    """Devices from a CSV file with a header: device_id, profile[, lat, lon, district,
+    dev_eui, external_id]."""
     with path.open(newline="") as source:
         reader = csv.DictReader(source)
         missing = {"device_id", "profile"} - set(reader.fieldnames or ())
@@ -125,6 +146,8 @@ def read_csv(path: Path) -> list[DeviceSpec]:
                     lat,
                     lon,
                     (row.get("district") or "").strip() or None,
+                    (row.get("dev_eui") or "").strip().upper() or None,
+                    (row.get("external_id") or "").strip() or None,
                 )
             )
     return specs
@@ -134,10 +157,11 @@ def provision(
     settings: Settings,
     specs: list[DeviceSpec],
     *,
-    passwd_file: Path,
-    acl_file: Path,
-) -> dict[str, str]:
-    """Register the devices and write their credentials; return device -> password."""
+    passwd_file: Path | None,
+    acl_file: Path | None,
+) -> dict[str, str | None]:
+    """Register the devices and write the MQTT credentials of those that are not
+    LoRaWAN devices; return device -> password (None for a LoRaWAN device)."""
     import psycopg
 
     from hub.profiles import load_profiles
@@ -151,15 +175,28 @@ def provision(
         if spec.device_id in seen:
             raise ProvisionError(f"device {spec.device_id!r} is listed twice")
         seen.add(spec.device_id)
-    for path in (passwd_file, acl_file):
-        if not path.parent.is_dir():
+    mqtt_specs = [spec for spec in specs if not spec.lorawan]
+    if mqtt_specs and (passwd_file is None or acl_file is None):
+        raise HubError(
+            "give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
+            "HUB_MQTT_ACL_FILE): the broker's password and ACL files"
+        )
+    for path in (passwd_file, acl_file) if mqtt_specs else ():
+        if path is not None and not path.parent.is_dir():
             raise ProvisionError(f"{path}: its folder does not exist")
     try:
         with connect(settings.database_url, "provision") as conn:
             register(conn, [vars(spec) for spec in specs])
+    except psycopg.errors.UniqueViolation as exc:
+        raise ProvisionError(
+            f"a DevEUI or external id is already another device's: {exc.diag.message_detail}"
+        ) from None
     except psycopg.OperationalError as exc:
         raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
-    passwords = {spec.device_id: new_password() for spec in specs}
-    set_passwords(passwd_file, passwords)
-    set_acl_entries(acl_file, specs, settings.topic_prefix)
+    passwords: dict[str, str | None] = {spec.device_id: None for spec in specs}
+    if mqtt_specs and passwd_file is not None and acl_file is not None:
+        fresh = {spec.device_id: new_password() for spec in mqtt_specs}
+        set_passwords(passwd_file, fresh)
+        set_acl_entries(acl_file, mqtt_specs, settings.topic_prefix)
+        passwords.update(fresh)
     return passwords

@@ -1,7 +1,8 @@
 """Who is calling: API keys from ``Authorization: Bearer <key>`` or ``X-API-Key``.
 
 Reads need a key of any role unless open-data mode (``HUB_OPEN_DATA``) makes them
-public; writes need ``operator`` (or ``admin``), key management needs ``admin``. A
+public; writes need ``operator`` (or ``admin``), key management needs ``admin``; an
+``ingest`` key may only send data (hub.api.ingest_auth). A
 key that is sent must be valid even where none is needed, so a typo is reported
 rather than silently ignored.
 
@@ -75,6 +76,8 @@ async def _read_access(
 ) -> Principal:
     principal = await _identify(request, bearer, header)
     if principal is not None:
+        if principal.role == "ingest":
+            raise Forbidden(f"the key {principal.name!r} is an ingest key: it may only send data")
         return principal
     if request.app.state.settings.open_data:
         return ANONYMOUS

@@ -22,6 +22,7 @@ from hub.api.schemas.devices import (
     LatestValue,
     MetricState,
     Status,
+    UnmappedField,
 )
 from hub.profiles import Profile
 from hub.store import alerts as alert_store
@@ -169,7 +170,19 @@ async def _detail(conn: Conn, device: store.Device, profile: Profile | None) -> 
         expected_interval_s=profile.expected_interval_s if profile else None,
         metrics=metrics,
         open_alerts=[AlertOut.of(a) for a in unresolved],
+        unmapped_fields=[
+            UnmappedField(field=u.field, count=u.count, last_seen=u.last_seen)
+            for u in await store.unmapped_fields(conn, device.id)
+        ],
     )
+
+
+def _identity(changes: dict[str, object]) -> dict[str, object]:
+    """DevEUIs are kept upper-case (the API takes either case)."""
+    eui = changes.get("dev_eui")
+    if isinstance(eui, str):
+        changes["dev_eui"] = eui.upper()
+    return changes
 
 
 def _known_profile(name: str, profiles: dict[str, Profile]) -> None:
@@ -192,7 +205,12 @@ async def create_device(
     body: DeviceCreate, conn: DbConn, _: Operator, profiles: Profiles
 ) -> DeviceOut:
     _known_profile(body.profile, profiles)
-    device = await store.create_device(conn, **body.model_dump())
+    try:
+        device = await store.create_device(conn, **_identity(body.model_dump()))  # type: ignore[arg-type]
+    except store.IdentityTaken as exc:
+        raise Conflict(
+            f"{exc.field} {getattr(body, exc.field)!r} belongs to another device"
+        ) from None
     if device is None:
         raise Conflict(f"device {body.device_id!r} is already registered")
     return DeviceOut.of(device)
@@ -200,17 +218,20 @@ async def create_device(
 
 @router.patch(
     "/{device_id}",
-    summary="Change a device's profile, name, district or location (operator)",
+    summary="Change a device's profile, name, district, location or identities (operator)",
     response_model=DeviceOut,
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 409),
 )
 async def update_device(
     device_id: DeviceId, body: DevicePatch, conn: DbConn, _: Operator, profiles: Profiles
 ) -> DeviceOut:
-    changes = body.model_dump(include=body.model_fields_set)
+    changes = _identity(body.model_dump(include=body.model_fields_set))
     if changes.get("profile") is not None:
-        _known_profile(changes["profile"], profiles)
-    device = await store.update_device(conn, device_id, changes)
+        _known_profile(str(changes["profile"]), profiles)
+    try:
+        device = await store.update_device(conn, device_id, changes)
+    except store.IdentityTaken as exc:
+        raise Conflict(f"{exc.field} {changes[exc.field]!r} belongs to another device") from None
     if device is None:
         raise NotFound(f"no device {device_id!r}")
     return DeviceOut.of(device)

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import class_row
 
 _COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_changed_at,
-    registered_at, last_seen, decommissioned_at"""
+    registered_at, last_seen, decommissioned_at, dev_eui, external_id"""
 
 # Filters are optional: a NULL parameter switches its condition off. The page is keyed
 # by device_id, so a cursor is the last device_id seen. (Also used by
@@ -40,8 +40,9 @@ LIMIT %(limit)s
 """
 GET = f"SELECT {_COLUMNS} FROM devices WHERE device_id = %(device_id)s"
 INSERT = f"""
-INSERT INTO devices (device_id, profile, name, district, lat, lon)
-VALUES (%(device_id)s, %(profile)s, %(name)s, %(district)s, %(lat)s, %(lon)s)
+INSERT INTO devices (device_id, profile, name, district, lat, lon, dev_eui, external_id)
+VALUES (%(device_id)s, %(profile)s, %(name)s, %(district)s, %(lat)s, %(lon)s,
+        %(dev_eui)s, %(external_id)s)
 ON CONFLICT (device_id) DO NOTHING
 RETURNING {_COLUMNS}
 """
@@ -52,9 +53,15 @@ UPDATE devices SET
     name = CASE WHEN %(set_name)s THEN %(name)s ELSE name END,
     district = CASE WHEN %(set_district)s THEN %(district)s ELSE district END,
     lat = CASE WHEN %(set_lat)s THEN %(lat)s ELSE lat END,
-    lon = CASE WHEN %(set_lon)s THEN %(lon)s ELSE lon END
+    lon = CASE WHEN %(set_lon)s THEN %(lon)s ELSE lon END,
+    dev_eui = CASE WHEN %(set_dev_eui)s THEN %(dev_eui)s ELSE dev_eui END,
+    external_id = CASE WHEN %(set_external_id)s THEN %(external_id)s ELSE external_id END
 WHERE device_id = %(device_id)s
 RETURNING {_COLUMNS}
+"""
+UNMAPPED_FIELDS = """
+SELECT field, count, last_seen FROM device_unmapped_fields
+WHERE device = %(device)s ORDER BY count DESC, field LIMIT 200
 """
 DECOMMISSION = f"""
 UPDATE devices SET decommissioned_at = coalesce(decommissioned_at, now())
@@ -77,6 +84,8 @@ class Device:
     registered_at: datetime
     last_seen: datetime | None
     decommissioned_at: datetime | None
+    dev_eui: str | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,22 @@ class DeviceFilter:
 Conn = psycopg.AsyncConnection[Any]
 
 
+class IdentityTaken(Exception):
+    """Another device already carries this ``dev_eui`` or ``external_id``."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is taken by another device")
+        self.field = field
+
+
+def _taken(exc: psycopg.errors.UniqueViolation) -> IdentityTaken | None:
+    constraint = exc.diag.constraint_name or ""
+    for field in ("dev_eui", "external_id"):
+        if field in constraint:
+            return IdentityTaken(field)
+    return None
+
+
 async def list_devices(
     conn: Conn, where: DeviceFilter, *, limit: int, after: str | None = None
 ) -> list[Device]:
@@ -134,24 +159,33 @@ async def create_device(
     district: str | None = None,
     lat: float | None = None,
     lon: float | None = None,
+    dev_eui: str | None = None,
+    external_id: str | None = None,
 ) -> Device | None:
-    """Register a device; None when the device_id is taken."""
+    """Register a device; None when the device_id is taken.
+
+    Raises :class:`IdentityTaken` when another device has the dev_eui or external_id."""
     async with conn.cursor(row_factory=class_row(Device)) as cur:
-        await cur.execute(
-            INSERT,
-            {
-                "device_id": device_id,
-                "profile": profile,
-                "name": name,
-                "district": district,
-                "lat": lat,
-                "lon": lon,
-            },
-        )
+        try:
+            await cur.execute(
+                INSERT,
+                {
+                    "device_id": device_id,
+                    "profile": profile,
+                    "name": name,
+                    "district": district,
+                    "lat": lat,
+                    "lon": lon,
+                    "dev_eui": dev_eui,
+                    "external_id": external_id,
+                },
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise _taken(exc) or exc from None
         return await cur.fetchone()
 
 
-UPDATABLE = ("profile", "name", "district", "lat", "lon")
+UPDATABLE = ("profile", "name", "district", "lat", "lon", "dev_eui", "external_id")
 
 
 async def update_device(conn: Conn, device_id: str, changes: dict[str, Any]) -> Device | None:
@@ -164,7 +198,10 @@ async def update_device(conn: Conn, device_id: str, changes: dict[str, Any]) -> 
         params[f"set_{name}"] = name in changes
         params[name] = changes.get(name)
     async with conn.cursor(row_factory=class_row(Device)) as cur:
-        await cur.execute(UPDATE, params)
+        try:
+            await cur.execute(UPDATE, params)
+        except psycopg.errors.UniqueViolation as exc:
+            raise _taken(exc) or exc from None
         return await cur.fetchone()
 
 
@@ -173,3 +210,17 @@ async def decommission(conn: Conn, device_id: str) -> Device | None:
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(DECOMMISSION, {"device_id": device_id})
         return await cur.fetchone()
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedField:
+    field: str
+    count: int
+    last_seen: datetime
+
+
+async def unmapped_fields(conn: Conn, device_pk: int) -> list[UnmappedField]:
+    """Decoded-payload fields of the device that its profile does not map, most seen first."""
+    async with conn.cursor(row_factory=class_row(UnmappedField)) as cur:
+        await cur.execute(UNMAPPED_FIELDS, {"device": device_pk})
+        return await cur.fetchall()

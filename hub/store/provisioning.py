@@ -7,13 +7,16 @@ from typing import Any
 import psycopg
 
 UPSERT_DEVICE = """
-INSERT INTO devices (device_id, profile, lat, lon, district)
-VALUES (%(device_id)s, %(profile)s, %(lat)s, %(lon)s, %(district)s)
+INSERT INTO devices (device_id, profile, lat, lon, district, dev_eui, external_id)
+VALUES (%(device_id)s, %(profile)s, %(lat)s, %(lon)s, %(district)s, upper(%(dev_eui)s),
+        %(external_id)s)
 ON CONFLICT (device_id) DO UPDATE SET
     profile = excluded.profile,
     lat = coalesce(excluded.lat, devices.lat),
     lon = coalesce(excluded.lon, devices.lon),
     district = coalesce(excluded.district, devices.district),
+    dev_eui = coalesce(excluded.dev_eui, devices.dev_eui),
+    external_id = coalesce(excluded.external_id, devices.external_id),
     decommissioned_at = NULL
 """
 

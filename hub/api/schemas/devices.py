@@ -15,6 +15,24 @@ Status = Literal["unknown", "online", "offline"]
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS 84 latitude, degrees.")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS 84 longitude, degrees.")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+DEV_EUI_PATTERN = r"^[0-9A-Fa-f]{16}$"
+DevEui = Annotated[
+    str,
+    Field(
+        pattern=DEV_EUI_PATTERN,
+        description="LoRaWAN DevEUI: 16 hex digits (stored upper-case); unique.",
+        examples=["70B3D5E75E00470C"],
+    ),
+]
+ExternalId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.:@-]{1,128}$",
+        description="The device's id on a network server (The Things Stack end-device "
+        "id); unique.",
+        examples=["wm-storgata-12"],
+    ),
+]
 
 
 class Location(BaseModel):
@@ -37,6 +55,8 @@ class DeviceOut(BaseModel):
     decommissioned_at: datetime | None = Field(
         description="Set when taken out of service; its messages are then refused."
     )
+    dev_eui: str | None = Field(None, description="LoRaWAN DevEUI, when it has one.")
+    external_id: str | None = Field(None, description="Its id on a network server.")
 
     @classmethod
     def of(cls, d: Device) -> DeviceOut:
@@ -54,6 +74,8 @@ class DeviceOut(BaseModel):
             registered_at=d.registered_at,
             last_seen=d.last_seen,
             decommissioned_at=d.decommissioned_at,
+            dev_eui=d.dev_eui,
+            external_id=d.external_id,
         )
 
 
@@ -79,6 +101,14 @@ class MetricState(BaseModel):
     latest: LatestValue | None
 
 
+class UnmappedField(BaseModel):
+    """A field of a network server's decoded payload that the profile does not map."""
+
+    field: str = Field(examples=["battery_voltage.value"])
+    count: int = Field(description="Uplinks that carried it.")
+    last_seen: datetime
+
+
 class DeviceDetail(DeviceOut):
     """A device with its profile's description, latest values and unresolved alerts."""
 
@@ -86,6 +116,11 @@ class DeviceDetail(DeviceOut):
     expected_interval_s: int | None = Field(description="How often it should report.")
     metrics: list[MetricState]
     open_alerts: list[AlertOut] = Field(description="Open and acknowledged alerts, newest first.")
+    unmapped_fields: list[UnmappedField] = Field(
+        default_factory=list,
+        description="Decoded-payload fields its uplinks carried that the profile's "
+        "`decoded:` mapping ignores (counted, never a reason to refuse).",
+    )
 
 
 class DeviceCreate(BaseModel):
@@ -114,6 +149,8 @@ class DeviceCreate(BaseModel):
     district: Text | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
+    dev_eui: DevEui | None = None
+    external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> DeviceCreate:
@@ -136,6 +173,8 @@ class DevicePatch(BaseModel):
     district: Text | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
+    dev_eui: DevEui | None = None
+    external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _profile_not_cleared(self) -> DevicePatch:
