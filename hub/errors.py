@@ -53,6 +53,8 @@ DEAD_LETTER_REASONS: Final = (
     "bad_timestamp",
     "empty",
     "store_rejected",
+    "undecoded",  # a network server's uplink without a decoded payload (kept for replay)
+    "no_mapping",  # the device's profile has no decoded: mapping for a network server's uplink
 )
 
 

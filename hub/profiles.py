@@ -131,6 +131,45 @@ class Simulation(_Frozen):
     metrics: dict[str, MetricSimulation] = Field(default_factory=dict)
 
 
+FIELD_PATH_PATTERN = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$"
+
+
+class DecodedField(_Frozen):
+    """Where one metric comes from in a network server's decoded payload."""
+
+    metric: Annotated[str, Field(pattern=NAME_PATTERN)]
+    scale: StrictFloat | StrictInt = 1.0
+    unit: StrictStr | None = None
+    values: dict[str, StrictFloat | StrictInt | StrictBool] | None = None
+
+
+class Decoded(_Frozen):
+    """Mapping of a network server's decoded payload (The Things Stack
+    ``decoded_payload``, ChirpStack ``object``) onto the profile's metrics.
+
+    ``fields`` maps a dotted path into the payload (``air_temperature.value``) to a
+    metric, optionally with a scale (the value is multiplied by it first) and the
+    unit the payload gives it in (converted to the metric's unit as SenML units
+    are), or, for a field that holds words (``"on"``/``"off"``), the number each
+    word stands for (``values``). ``time`` names the path of the reading's own time, when the payload has
+    one; otherwise the network server's receive time is used."""
+
+    time: Annotated[str, Field(pattern=FIELD_PATH_PATTERN)] | None = None
+    fields: Annotated[dict[str, DecodedField], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_fields(cls, data: Any) -> Any:
+        # ``path: metric`` is short for ``path: {metric: metric}``.
+        if isinstance(data, dict) and isinstance(data.get("fields"), dict):
+            fields = {
+                key: {"metric": body} if isinstance(body, str) else body
+                for key, body in data["fields"].items()
+            }
+            data = {**data, "fields": fields}
+        return data
+
+
 class Profile(_Frozen):
     """A device type: its metrics, reporting interval and default alert rules."""
 
@@ -142,6 +181,7 @@ class Profile(_Frozen):
     receive_time_fallback: StrictBool = False
     metrics: Annotated[dict[str, Metric], Field(min_length=1)]
     alert_rules: tuple[AlertRule, ...] = ()
+    decoded: Decoded | None = None
     simulation: Simulation | None = None
 
     # Filled by hub.payloads with its per-profile lookup table.
@@ -242,6 +282,8 @@ _ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
     "alert_rules": tuple(AlertRule.model_fields),
     "simulation": tuple(Simulation.model_fields),
     "simulation.metrics": tuple(MetricSimulation.model_fields),
+    "decoded": tuple(Decoded.model_fields),
+    "decoded.fields": tuple(DecodedField.model_fields),
 }
 
 
@@ -298,12 +340,39 @@ def _check_semantics(file: str, profile: Profile) -> None:
             raise ProfileError(file, f"{where}.name", f"rule name {rule.name!r} is used twice")
         rule_names.add(rule.name)
         _check_rule(file, where, rule, profile)
+    if profile.decoded is not None:
+        _check_decoded(file, profile.decoded, profile)
     if profile.simulation is not None:
         for name in profile.simulation.metrics:
             if name not in profile.metrics:
                 raise ProfileError(
                     file, f"simulation.metrics.{name}", "names a metric the profile lacks"
                 )
+
+
+def _check_decoded(file: str, decoded: Decoded, profile: Profile) -> None:
+    from hub.payloads import UNIT_CONVERSIONS
+
+    for path, spec in decoded.fields.items():
+        where = f"decoded.fields.{path}"
+        if not re.fullmatch(FIELD_PATH_PATTERN, path):
+            raise ProfileError(file, where, "must be a dotted path of names (a.b.c)")
+        metric = profile.metrics.get(spec.metric)
+        if metric is None:
+            raise ProfileError(
+                file, f"{where}.metric", f"{spec.metric!r} is not a metric of this profile"
+            )
+        if spec.unit is not None and spec.unit != metric.unit:
+            if spec.unit not in KNOWN_UNITS:
+                raise ProfileError(file, f"{where}.unit", f"unknown unit {spec.unit!r} (see docs)")
+            if (spec.unit, metric.unit) not in UNIT_CONVERSIONS:
+                raise ProfileError(
+                    file,
+                    f"{where}.unit",
+                    f"cannot convert {spec.unit!r} to {metric.unit!r} ({spec.metric}'s unit)",
+                )
+        if spec.scale == 0:
+            raise ProfileError(file, f"{where}.scale", "must not be 0")
 
 
 def _check_rule(file: str, where: str, rule: AlertRule, profile: Profile) -> None:
