@@ -5,7 +5,7 @@
 For street-light messages in the three payload formats (flat JSON as the ingest
 benchmark sends, ``{"ts", "metrics"}``, and SenML as the simulators send), it
 times parsing the JSON alone (orjson), the whole decode of a received message
-(topic, payload, checks: ``Ingest.decode``), and the binary COPY encoding of the
+(topic, payload, checks: the decode step as the ingest calls it), and the binary COPY encoding of the
 readings, in microseconds per message (best of several rounds). It answers
 whether a faster JSON parser could matter (compare the JSON and decode columns),
 and what the hub's setting of the garbage collector is worth: the decode is
@@ -28,11 +28,12 @@ from rich.table import Table
 
 from hub.config import Settings
 from hub.ingest.mqtt import Inbound
-from hub.ingest.pipeline import Ingest
+from hub.ingest.pipeline import decode_inbound
+from hub.model import Item
+from hub.payloads import DecodeContext
 from hub.profiles import load_profiles
 from hub.service import GC_YOUNG_THRESHOLD
 from hub.store.copy_binary import encode_readings
-from hub.store.writer import Item
 from simulators.encoding import encode
 
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
@@ -77,9 +78,9 @@ def best_us(step: Callable[[], object], count: int) -> float:
     return best / count * 1e6
 
 
-def measure(ingest: Ingest, batch: list[Inbound]) -> list[str]:
+def measure(context: DecodeContext, batch: list[Inbound]) -> list[str]:
     """Mean payload bytes, then microseconds per message of each step."""
-    decoded = [ingest.decode(m) for m in batch]
+    decoded = [decode_inbound(m, context) for m in batch]
     items = [d for d in decoded if type(d) is Item]
     if len(items) != len(batch):
         refused = next(d for d in decoded if type(d) is not Item)
@@ -89,8 +90,8 @@ def measure(ingest: Ingest, batch: list[Inbound]) -> list[str]:
     return [
         f"{sum(map(len, payloads)) / len(payloads):.0f}",
         f"{best_us(lambda: [orjson.loads(p) for p in payloads], len(batch)):.2f}",
-        f"{best_us(lambda: [ingest.decode(m) for m in batch], len(batch)):.2f}",
-        f"{hub_gc(lambda: best_us(lambda: [ingest.decode(m) for m in batch], len(batch))):.2f}",
+        f"{best_us(lambda: [decode_inbound(m, context) for m in batch], len(batch)):.2f}",
+        f"{hub_gc(lambda: best_us(lambda: [decode_inbound(m, context) for m in batch], len(batch))):.2f}",
         f"{best_us(lambda: encode_readings(rows), len(batch)):.2f}",
     ]
 
@@ -113,16 +114,16 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=3, choices=range(1, 6))
     args = parser.parse_args()
     settings = Settings(profiles_dir=PROFILES, max_past_s=86400)
-    ingest = Ingest(settings, load_profiles(PROFILES), storage="timescale")
+    context = DecodeContext.from_settings(settings, load_profiles(PROFILES))
     table = Table(
         title=f"ingest CPU per message, {args.readings} readings, microseconds (best of {ROUNDS})"
     )
-    # orjson.loads alone; Ingest.decode at Python's GC thresholds, then at the hub's
+    # orjson.loads alone; the decode step at Python's GC thresholds, then at the hub's
     columns = ("format", "bytes", "orjson", "decode", "decode, hub gc", "COPY encoding")
     for column in columns:
         table.add_column(column, justify="right")
     for fmt in FORMATS:
-        table.add_row(fmt, *measure(ingest, messages(settings, fmt, args.messages, args.readings)))
+        table.add_row(fmt, *measure(context, messages(settings, fmt, args.messages, args.readings)))
     Console().print(table)
     print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.messages:,} messages per format")
 

@@ -19,11 +19,11 @@ from hub.config import Settings
 from hub.errors import HubError, MigrationError
 from hub.events import Event, EventBus
 from hub.ingest.pipeline import Ingest
+from hub.model import Outcome
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
-from hub.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter("hub_ingest_messages", "MQTT messages taken in, by kind", ["kind"])
 READINGS = Counter("hub_ingest_readings", "Readings committed (redeliveries included)")
+RECEIVE_TIME_USED = Counter(
+    "hub_ingest_receive_time_messages",
+    "Committed telemetry messages whose readings got the receive time (no timestamp of "
+    "their own, or SenML times relative to it)",
+)
 DEAD_LETTERS = Counter("hub_dead_letters", "Messages stored as dead letters, by reason", ["reason"])
 BATCH_SIZE = Histogram(
     "hub_ingest_batch_messages",

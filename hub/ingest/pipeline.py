@@ -21,23 +21,21 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from hub.config import Settings
-from hub.errors import PayloadError
 from hub.ingest import metrics
 from hub.ingest.mqtt import Inbound, MqttSession
-from hub.model import Topic
-from hub.payloads import decode_status, decode_telemetry, parse_topic
+from hub.model import DeadLetter, Item, Outcome
+from hub.payloads import DecodeContext, Origin, decode
 from hub.profiles import Profile
-from hub.store.writer import BatchWriter, DeadLetter, Item, Outcome
+from hub.store.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Outcome], None]
 _SHUTDOWN_GRACE_S = 10.0  # time a clean stop gives the batches already taken
 _DECODE_SLICE = 100  # messages decoded between two turns of the event loop
-_TOPIC_CACHE = 100_000  # parsed topics kept; emptied when full (a flood of new devices)
 
 
 def subscriptions(settings: Settings) -> list[str]:
@@ -60,9 +58,7 @@ class Ingest:
         self, settings: Settings, profiles: Mapping[str, Profile], *, storage: str
     ) -> None:
         self._settings = settings
-        self._profiles = profiles
-        self._max_future = timedelta(seconds=settings.max_future_s)
-        self._max_past = timedelta(seconds=settings.max_past_s)
+        self.decode_context = DecodeContext.from_settings(settings, profiles)
         self._inbox_limit = settings.mqtt_receive_maximum
         self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(self._inbox_limit + 1)
         self._batches: asyncio.Queue[tuple[int, list[Inbound], list[Item], list[DeadLetter]]] = (
@@ -83,7 +79,6 @@ class Ingest:
         self._session: MqttSession | None = None
         self._unacked = 0
         self._stop = asyncio.Event()
-        self._topics: dict[str, Topic] = {}  # parsed good topics (one or two per device)
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call ``listener`` with every committed batch (alerts, live stream)."""
@@ -188,9 +183,10 @@ class Ingest:
             dead: list[DeadLetter] = []
             message = await self._inbox.get()
             deadline = loop.time() + max_delay
+            context = self.decode_context
             while True:
                 batch.append(self._take(message))
-                decoded = self.decode(message)
+                decoded = decode_inbound(message, context)
                 if type(decoded) is Item:
                     items.append(decoded)
                 else:
@@ -256,60 +252,15 @@ class Ingest:
                 metrics.READING_AGE.observe(now - item.readings[0].time.timestamp())
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.READINGS.inc(len(outcome.readings))
+        metrics.RECEIVE_TIME_USED.inc(outcome.receive_time_used)
         status = sum(1 for m in messages if m.topic.endswith("/status"))
         metrics.MESSAGES.labels("status").inc(status)
         metrics.MESSAGES.labels("telemetry").inc(len(messages) - status)
         for reason, count in outcome.dead.items():
             metrics.DEAD_LETTERS.labels(reason).inc(count)
 
-    # -- decoding -------------------------------------------------------------------
 
-    def decode(self, message: Inbound) -> Item | DeadLetter:
-        """Turn one message into an Item, or into a dead letter with its reason."""
-        received_at = datetime.fromtimestamp(message.received_at, UTC)
-        device_id: str | None = None
-        try:
-            if len(message.payload) > self._settings.max_payload_bytes:
-                raise PayloadError(
-                    "oversize",
-                    f"{len(message.payload)} bytes, more than {self._settings.max_payload_bytes}",
-                )
-            topic = self._topics.get(message.topic)
-            if topic is None:
-                topic = parse_topic(message.topic, self._settings.topic_prefix)
-                if len(self._topics) >= _TOPIC_CACHE:
-                    self._topics.clear()
-                self._topics[message.topic] = topic
-            device_id = topic.device_id
-            profile = self._profiles.get(topic.profile)
-            if profile is None:
-                raise PayloadError("unknown_profile", f"no device profile {topic.profile!r}")
-            if topic.kind == "status":
-                return Item(
-                    message.topic,
-                    message.payload,
-                    received_at,
-                    topic.device_id,
-                    topic.profile,
-                    status=decode_status(message.payload),
-                )
-            readings = decode_telemetry(
-                message.payload,
-                device_id=topic.device_id,
-                profile=profile,
-                received_at=received_at,
-                max_future=self._max_future,
-                max_past=self._max_past,
-            )
-            return Item(
-                message.topic,
-                message.payload,
-                received_at,
-                topic.device_id,
-                topic.profile,
-                readings=readings,
-            )
-        except PayloadError as exc:
-            return DeadLetter(
-                received_at, message.topic, message.payload, exc.reason, exc.detail, device_id
-            )
+def decode_inbound(message: Inbound, context: DecodeContext) -> Item | DeadLetter:
+    """One received MQTT message through the decode step."""
+    origin = Origin(message.topic, datetime.fromtimestamp(message.received_at, UTC))
+    return decode(message.payload, origin, context)

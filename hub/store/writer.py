@@ -21,15 +21,14 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 
-from hub.model import Reading
+from hub.model import DeadLetter, Item, Outcome
 from hub.store import ingest_sql as q
 from hub.store.copy_binary import encode_readings
 from hub.store.db import aconnect
@@ -44,38 +43,6 @@ LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 DEVICE_CACHE_TTL_S = 30.0
 _Row = tuple[int, datetime, float]
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    received_at: datetime
-    topic: str
-    payload: bytes
-    reason: str
-    detail: str
-    device_id: str | None = None
-
-
-class Item(NamedTuple):
-    """One decoded message: readings (telemetry) or a status (``online``/``offline``)."""
-
-    topic: str
-    payload: bytes
-    received_at: datetime
-    device_id: str
-    profile: str
-    readings: Sequence[Reading] = ()
-    status: str | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a committed batch held."""
-
-    readings: list[Reading] = field(default_factory=list)
-    dead: Counter[str] = field(default_factory=Counter)
-    statuses: list[tuple[str, str]] = field(default_factory=list)  # (device_id, status)
-    profiles: dict[str, str] = field(default_factory=dict)  # device_id -> profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +190,8 @@ class BatchWriter:
         for item, _ in accepted:
             outcome.readings.extend(item.readings)
             outcome.profiles[item.device_id] = item.profile
+            if item.receive_time_used:
+                outcome.receive_time_used += 1
         outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
         outcome.dead.update(d.reason for d in rejected)
         return outcome
@@ -341,6 +310,7 @@ class BatchWriter:
             total.dead.update(one.dead)
             total.statuses.extend(one.statuses)
             total.profiles.update(one.profiles)
+            total.receive_time_used += one.receive_time_used
         if dead:
             conn = await self._connection()
             total.dead.update((await self._write_batch(conn, [], dead)).dead)

@@ -22,11 +22,11 @@ from hub.alerts.engine import Engine
 from hub.alerts.model import RuleSpec
 from hub.config import Settings
 from hub.events import Event, EventBus
-from hub.model import Reading
+from hub.model import Item, Reading
 from hub.store import alerts as store
 from hub.store.airquality import air_quality_classes
 from hub.store.db import aconnect
-from hub.store.writer import BatchWriter, Item
+from hub.store.writer import BatchWriter
 
 Conn = psycopg.AsyncConnection[Any]
 ROOT = Path(__file__).resolve().parents[2]

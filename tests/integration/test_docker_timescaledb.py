@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.model import Reading
+from hub.model import Item, Reading
 from hub.store.db import aconnect, connect
 from hub.store.migrate import migrate
-from hub.store.writer import BatchWriter, Item
+from hub.store.writer import BatchWriter
 
 IMAGE = "timescale/timescaledb:2.17.2-pg16"
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.config import Settings
-from hub.model import Reading
+from hub.model import Item, Reading
 from hub.store import writer as writer_module
 from hub.store.db import connect
-from hub.store.writer import BatchWriter, Item
+from hub.store.writer import BatchWriter
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,12 +13,12 @@ from hub.errors import DEAD_LETTER_REASONS, PayloadError
 from hub.model import Topic
 from hub.payloads import (
     UNIT_CONVERSIONS,
-    convert_unit,
     decode_status,
     decode_telemetry,
     decode_telemetry_detailed,
     parse_topic,
 )
+from hub.payloads.units import convert
 from hub.profiles import KNOWN_UNITS, Profile, load_profiles
 from tests.repo import REPO
 
@@ -326,7 +326,7 @@ def test_first_bad_value_refuses_the_whole_message() -> None:
     ],
 )
 def test_unit_conversion_table(value: float, unit: str, target: str, expected: float) -> None:
-    assert convert_unit(value, unit, target) == pytest.approx(expected)
+    assert convert(value, unit, target) == pytest.approx(expected)
 
 
 def test_unit_conversion_table_uses_known_units_only() -> None:
@@ -338,7 +338,7 @@ def test_unit_conversion_table_uses_known_units_only() -> None:
 @pytest.mark.parametrize(("unit", "target"), list(UNIT_CONVERSIONS))
 def test_unit_conversion_round_trips_where_reverse_exists(unit: str, target: str) -> None:
     if (target, unit) in UNIT_CONVERSIONS:
-        assert convert_unit(convert_unit(12.5, unit, target), target, unit) == pytest.approx(12.5)
+        assert convert(convert(12.5, unit, target), target, unit) == pytest.approx(12.5)
 
 
 def test_senml_flow_in_cubic_metres_per_hour_is_stored_in_litres_per_hour() -> None:

@@ -1,4 +1,4 @@
-"""Small domain types shared along the data path.
+"""A reading: one value of one metric of one device at one instant.
 
 ``Reading`` is a NamedTuple rather than a frozen dataclass: it is created three
 times per message on the ingest's hot path, and a frozen dataclass costs about
@@ -6,11 +6,8 @@ twice as much to build (docs/adr/0007-hot-path-records.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple
-
-MessageKind = Literal["telemetry", "status"]
+from typing import NamedTuple
 
 
 class Reading(NamedTuple):
@@ -20,12 +17,3 @@ class Reading(NamedTuple):
     metric: str
     time: datetime
     value: float
-
-
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """A parsed device topic: ``{prefix}/{profile}/{device_id}/{kind}``."""
-
-    profile: str
-    device_id: str
-    kind: MessageKind
