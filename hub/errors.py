@@ -78,6 +78,15 @@ class PayloadError(HubError):
         self.device_id = device_id
 
 
+class RuleSpecError(HubError, ValueError):
+    """A rule specification is invalid; ``field`` names the offending part."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class StoreError(HubError):
     """The database refused a statement or could not be reached."""
 

@@ -27,7 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from hub.errors import ProfileError
+from hub.errors import ProfileError, RuleSpecError
+from hub.model import RuleKind, RuleSpec, Severity
+from hub.model.units import UNIT_CONVERSIONS
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -79,8 +81,6 @@ KNOWN_UNITS: dict[str, str] = {
     "count": "number of events",
 }
 
-RuleKind = Literal["threshold", "rate_of_change", "stale", "window", "domain"]
-Severity = Literal["info", "warning", "critical"]
 ParameterValue = StrictBool | StrictInt | StrictFloat | StrictStr
 
 
@@ -110,6 +110,18 @@ class AlertRule(_Frozen):
     parameters: dict[str, ParameterValue] = Field(default_factory=dict)
     severity: Severity = "warning"
     description: StrictStr = ""
+
+    def spec(self, profile: str) -> RuleSpec:
+        """This rule of ``profile`` as a rule specification (checks its parameters)."""
+        return RuleSpec(
+            name=self.name,
+            kind=self.kind,
+            profile=profile,
+            metric=self.metric,
+            parameters=dict(self.parameters),
+            severity=self.severity,
+            description=self.description or None,
+        )
 
 
 class MetricSimulation(_Frozen):
@@ -183,8 +195,6 @@ class Profile(_Frozen):
     alert_rules: tuple[AlertRule, ...] = ()
     decoded: Decoded | None = None
     simulation: Simulation | None = None
-
-    # Filled by hub.payloads with its per-profile lookup table.
 
     @model_validator(mode="before")
     @classmethod
@@ -351,8 +361,6 @@ def _check_semantics(file: str, profile: Profile) -> None:
 
 
 def _check_decoded(file: str, decoded: Decoded, profile: Profile) -> None:
-    from hub.payloads import UNIT_CONVERSIONS
-
     for path, spec in decoded.fields.items():
         where = f"decoded.fields.{path}"
         if not re.fullmatch(FIELD_PATH_PATTERN, path):
@@ -383,18 +391,9 @@ def _check_rule(file: str, where: str, rule: AlertRule, profile: Profile) -> Non
         raise ProfileError(
             file, f"{where}.metric", f"{rule.metric!r} is not a metric of this profile"
         )
-    # The parameter tables of every rule kind live with the alert engine
-    # (hub/alerts/params.py): one source for profile defaults and API rules.
-    from hub.alerts.model import RuleSpec, RuleSpecError
-
+    # The parameter tables of every rule kind are hub/model/rule_params.py: one
+    # source for profile defaults and API rules.
     try:
-        RuleSpec(
-            name=rule.name,
-            kind=rule.kind,
-            profile=profile.name,
-            metric=rule.metric,
-            parameters=dict(rule.parameters),
-            severity=rule.severity,
-        )
+        rule.spec(profile.name)
     except RuleSpecError as exc:
         raise ProfileError(file, f"{where}.{exc.field}", exc.message) from None

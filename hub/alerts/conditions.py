@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 Sample = tuple[datetime, float]
 

@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 
 from hub.alerts import metrics
-from hub.alerts.model import Delivery
 from hub.alerts.notifiers import Notifier, notification_payload
+from hub.model import Delivery
 from hub.store import alerts_deliveries as outbox
 from hub.store.db import aconnect
 

@@ -33,14 +33,14 @@ from hub.alerts import metrics, scheduled
 from hub.alerts.conditions import RateState, ThresholdState, Verdict
 from hub.alerts.dispatch import Dispatcher
 from hub.alerts.lifecycle import Lifecycle
-from hub.alerts.model import Rule, RuleSpec, RuleSpecError
 from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
 from hub.config import Settings, mqtt_endpoint, webhook_urls
+from hub.errors import RuleSpecError
 from hub.events import Event, EventBus, Subscription
+from hub.model import DeviceRow, Rule, RuleSpec
 from hub.profiles import Profile
 from hub.store import alerts as store
 from hub.store import alerts_inputs as inputs
-from hub.store.alerts_inputs import DeviceRow
 from hub.store.db import aconnect
 
 log = logging.getLogger(__name__)
@@ -58,17 +58,7 @@ def profile_rule_specs(profiles: Mapping[str, Profile]) -> list[RuleSpec]:
     for profile in profiles.values():
         for rule in profile.alert_rules:
             try:
-                specs.append(
-                    RuleSpec(
-                        name=rule.name,
-                        kind=rule.kind,
-                        profile=profile.name,
-                        metric=rule.metric,
-                        parameters=dict(rule.parameters),
-                        severity=rule.severity,
-                        description=rule.description or None,
-                    )
-                )
+                specs.append(rule.spec(profile.name))
             except RuleSpecError as exc:
                 log.error("profile %s: rule %s skipped: %s", profile.name, rule.name, exc)
     return specs

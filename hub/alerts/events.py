@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub.alerts.model import Alert
 from hub.events import Event
+from hub.model import Alert
 
 
 def alert_event(alert: Alert) -> Event:

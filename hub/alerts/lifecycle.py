@@ -23,10 +23,9 @@ import psycopg
 from hub.alerts import metrics
 from hub.alerts.conditions import Verdict
 from hub.alerts.events import alert_event
-from hub.alerts.model import Alert, Rule
 from hub.events import EventBus
+from hub.model import Alert, DeviceRow, Rule
 from hub.store import alerts as store
-from hub.store.alerts_inputs import DeviceRow
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub import __version__
-from hub.alerts.model import Alert, AlertEvent, Delivery
 from hub.errors import HubError
+from hub.model import Alert, AlertEvent, Delivery
 
 log = logging.getLogger(__name__)
 

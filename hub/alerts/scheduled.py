@@ -23,11 +23,10 @@ import psycopg
 from hub.alerts.conditions import Verdict, stale_verdict, window_verdict
 from hub.alerts.domain import airquality, streetlight, water
 from hub.alerts.lifecycle import Lifecycle
-from hub.alerts.model import Rule
+from hub.model import DeviceRow, Rule
 from hub.profiles import Profile
 from hub.store import airquality as aq_store
 from hub.store import alerts_inputs as inputs
-from hub.store.alerts_inputs import DeviceRow
 
 log = logging.getLogger(__name__)
 

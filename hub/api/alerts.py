@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from hub.alerts.events import alert_event
-from hub.alerts.model import Alert
 from hub.api import cursor as cursors
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, DbConn
@@ -22,6 +21,7 @@ from hub.api.schemas.alerts import (
     AlertState,
     Severity,
 )
+from hub.model import Alert
 from hub.store import alerts as store
 
 router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"])

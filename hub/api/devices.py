@@ -24,6 +24,7 @@ from hub.api.schemas.devices import (
     Status,
     UnmappedField,
 )
+from hub.model import Device
 from hub.profiles import Profile
 from hub.store import alerts as alert_store
 from hub.store import devices as store
@@ -88,7 +89,7 @@ def device_filter(
 
 async def page_of_devices(
     conn: Conn, where: store.DeviceFilter, limit: int, after: str | None
-) -> tuple[list[store.Device], str | None]:
+) -> tuple[list[Device], str | None]:
     """One page and the cursor of the next (None on the last page)."""
     start = cursor.decode(after, str)[0] if after is not None else None
     found = await store.list_devices(conn, where, limit=limit + 1, after=start)
@@ -97,7 +98,7 @@ async def page_of_devices(
     return page, cursor.encode(page[-1].device_id) if more and page else None
 
 
-async def require_device(conn: Conn, device_id: str) -> store.Device:
+async def require_device(conn: Conn, device_id: str) -> Device:
     device = await store.get_device(conn, device_id)
     if device is None:
         raise NotFound(f"no device {device_id!r}")
@@ -142,7 +143,7 @@ async def get_device(
     return await _detail(conn, device, profiles.get(device.profile))
 
 
-async def _detail(conn: Conn, device: store.Device, profile: Profile | None) -> DeviceDetail:
+async def _detail(conn: Conn, device: Device, profile: Profile | None) -> DeviceDetail:
     latest = {x.metric: x for x in await reading_store.latest(conn, [device.id])}
     names = list(profile.metrics) if profile is not None else []
     names += sorted(m for m in latest if m not in names)

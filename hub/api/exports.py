@@ -32,6 +32,7 @@ from hub.api.devices import (
 from hub.api.problems import NotFound, responses
 from hub.api.readings import From, Metrics, To, Tz
 from hub.config import Settings
+from hub.model import Device
 from hub.profiles import Profile
 from hub.store import devices as device_store
 from hub.store import readings as store
@@ -59,8 +60,8 @@ DeviceIds = Annotated[
 ]
 
 
-async def _all_devices(conn: Conn, where: device_store.DeviceFilter) -> list[device_store.Device]:
-    found: list[device_store.Device] = []
+async def _all_devices(conn: Conn, where: device_store.DeviceFilter) -> list[Device]:
+    found: list[Device] = []
     after = None
     while True:
         page = await device_store.list_devices(conn, where, limit=PAGE * 10, after=after)
@@ -264,7 +265,7 @@ async def _features(
     yield b"]}"
 
 
-def _feature(d: device_store.Device, latest: dict[str, Any]) -> dict[str, Any]:
+def _feature(d: Device, latest: dict[str, Any]) -> dict[str, Any]:
     geometry = (
         {"type": "Point", "coordinates": [d.lon, d.lat]}
         if d.lat is not None and d.lon is not None

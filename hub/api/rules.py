@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from hub.alerts.model import RuleSpec, RuleSpecError
 from hub.alerts.params import check_against_profiles
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
 from hub.api.problems import InvalidParameter, NotFound, responses
 from hub.api.schemas.alerts import RuleIn, RuleOut
+from hub.errors import RuleSpecError
+from hub.model import RuleSpec
 from hub.profiles import Profile
 from hub.store import alerts as store
 from hub.store import devices as device_store

@@ -14,12 +14,12 @@ the bytes. The first bad value refuses the whole message, so a message is stored
 entirely or not at all. ``docs/payloads.md`` describes the formats.
 """
 
+from hub.model.units import UNIT_CONVERSIONS
 from hub.payloads.context import DecodeContext, DeviceDirectory, KnownDevice, Origin
 from hub.payloads.status import decode_status
 from hub.payloads.step import FORMATS, decode
 from hub.payloads.telemetry import DecodedTelemetry, decode_telemetry, decode_telemetry_detailed
 from hub.payloads.topic import DEVICE_ID_RE, parse_topic
-from hub.payloads.units import UNIT_CONVERSIONS
 
 __all__ = [
     "DEVICE_ID_RE",

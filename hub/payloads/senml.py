@@ -7,8 +7,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.model import Reading
-from hub.payloads import units
+from hub.model import Reading, units
 from hub.payloads.checks import (
     Checks,
     MetricSpec,

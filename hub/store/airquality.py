@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hub.alerts.model import AirQualityClass
+from hub.model import AirQualityClass
 
 AsyncConn = psycopg.AsyncConnection[Any]
 

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hub.alerts.model import ENGINE_ACTOR, Alert, AlertEvent, Rule, RuleSpec
 from hub.errors import ConflictError
+from hub.model import ENGINE_ACTOR, Alert, AlertEvent, Rule, RuleSpec
 
 AsyncConn = psycopg.AsyncConnection[Any]
 

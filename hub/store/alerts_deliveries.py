@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hub.alerts.model import Alert, AlertEvent, Delivery
+from hub.model import Alert, AlertEvent, Delivery
 from hub.store.alerts import alert_from_row
 
 AsyncConn = psycopg.AsyncConnection[Any]

@@ -18,25 +18,14 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from hub.model import DeviceRow
+
 AsyncConn = psycopg.AsyncConnection[Any]
 Sample = tuple[datetime, float]
 
 SLACK: Final = timedelta(days=2)
 STREAM_CHUNK: Final = 5000  # rows fetched at a time by the span queries
 AGGREGATES: Final = {"mean": "avg", "min": "min", "max": "max", "sum": "sum"}
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    pk: int
-    device_id: str
-    profile: str
-    district: str | None
-    lat: float | None
-    lon: float | None
-    status: str
-    status_changed_at: datetime | None
-    last_seen: datetime | None
 
 
 DEVICES = """

@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from hub.model import Device
+
 _COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_changed_at,
     registered_at, last_seen, decommissioned_at, dev_eui, external_id"""
 
@@ -68,24 +70,6 @@ UPDATE devices SET decommissioned_at = coalesce(decommissioned_at, now())
 WHERE device_id = %(device_id)s
 RETURNING {_COLUMNS}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: int
-    device_id: str
-    profile: str
-    name: str | None
-    district: str | None
-    lat: float | None
-    lon: float | None
-    status: str
-    status_changed_at: datetime | None
-    registered_at: datetime
-    last_seen: datetime | None
-    decommissioned_at: datetime | None
-    dev_eui: str | None = None
-    external_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

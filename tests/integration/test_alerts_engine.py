@@ -19,10 +19,9 @@ import pytest
 
 from hub.alerts import metrics
 from hub.alerts.engine import Engine
-from hub.alerts.model import RuleSpec
 from hub.config import Settings
 from hub.events import Event, EventBus
-from hub.model import Item, Reading
+from hub.model import Item, Reading, RuleSpec
 from hub.store import alerts as store
 from hub.store.airquality import air_quality_classes
 from hub.store.db import aconnect

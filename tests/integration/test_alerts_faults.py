@@ -21,9 +21,9 @@ import paho.mqtt.publish as publish
 import pytest
 
 from hub.alerts.domain.water import night_windows
-from hub.alerts.model import Rule
 from hub.alerts.sun import sun_elevation
 from hub.config import Settings, mqtt_endpoint
+from hub.model import Rule
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from simulators import DeviceSpec, FaultWindow, Message, device_messages

@@ -21,9 +21,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.alerts.dispatch import Dispatcher
-from hub.alerts.model import RuleSpec
 from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
 from hub.config import Settings, mqtt_endpoint
+from hub.model import RuleSpec
 from hub.store import alerts as store
 from hub.store.alerts_deliveries import list_deliveries
 from hub.store.db import aconnect

@@ -10,9 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from hub.alerts.model import RuleSpec
 from hub.config import Settings
 from hub.errors import ConflictError
+from hub.model import RuleSpec
 from hub.store import alerts as store
 from hub.store import alerts_inputs as inputs
 from hub.store.db import aconnect

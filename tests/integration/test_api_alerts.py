@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from hub.alerts.model import Alert
 from hub.devstack import Devstack
+from hub.model import Alert
 from hub.store import alerts as alert_store
 from hub.store.db import aconnect, connect
 from tests.integration.api_helpers import ApiHub, Listener, start_hub

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Final
 
 from hub.alerts.conditions import Verdict
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 CLASS_NAMES: Final = ("low", "moderate", "high", "very_high")
 # Pollutant -> upper bounds of low, moderate and high (hourly mean, ug/m3).

@@ -14,8 +14,8 @@ from datetime import datetime
 from itertools import pairwise
 
 from hub.alerts.conditions import Sample, Verdict, held_since
-from hub.alerts.model import Rule
 from hub.alerts.sun import CIVIL_DUSK_DEG, FULL_DAY_DEG, sun_elevation
+from hub.model import Rule
 
 STANDBY_W = 5.0  # at or below this a luminaire is dark (the controller draws ~1 W)
 DEFAULT_FOR_S = 1800.0

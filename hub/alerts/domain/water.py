@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.alerts.conditions import Sample, Verdict
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 DEFAULT_MIN_FLOW = 5.0  # l/h
 DEFAULT_START_HOUR = 2.0

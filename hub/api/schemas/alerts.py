@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.alerts.model import Alert, AlertEvent, Rule
+from hub.model import Alert, AlertEvent, Rule
 
 AlertState = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.api.schemas.alerts import AlertOut
-from hub.store.devices import Device
+from hub.model import Device
 
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Status = Literal["unknown", "online", "offline"]
@@ -28,8 +28,7 @@ ExternalId = Annotated[
     str,
     Field(
         pattern=r"^[A-Za-z0-9_.:@-]{1,128}$",
-        description="The device's id on a network server (The Things Stack end-device "
-        "id); unique.",
+        description="The device's id on a network server (The Things Stack end-device id); unique.",
         examples=["wm-storgata-12"],
     ),
 ]

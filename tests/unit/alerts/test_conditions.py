@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.alerts.conditions import RateState, ThresholdState, stale_verdict, window_verdict
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ and air-quality bound in the code is documented there."""
 from __future__ import annotations
 
 from hub.alerts.domain.airquality import CLASS_BOUNDS
-from hub.alerts.params import DOMAIN_CHECKS, KIND_PARAMETERS
 from hub.config import Settings
+from hub.model.rule_params import DOMAIN_CHECKS, KIND_PARAMETERS
 from tests.repo import REPO
 
 DOC = (REPO / "docs" / "alerts.md").read_text()

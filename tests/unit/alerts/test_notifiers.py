@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import orjson
 
 from hub.alerts.dispatch import Dispatcher
-from hub.alerts.model import Delivery
 from hub.alerts.notifiers import notification_body, signature, webhook_name
+from hub.model import Delivery
 
 AT = datetime(2026, 1, 12, 7, tzinfo=UTC)
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from hub.alerts.model import RuleSpec, RuleSpecError
 from hub.alerts.params import check_against_profiles
+from hub.errors import RuleSpecError
+from hub.model import RuleSpec
 from hub.profiles import load_profiles
 from tests.repo import REPO
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hub.errors import DEAD_LETTER_REASONS, PayloadError
 from hub.model import Topic
+from hub.model.units import convert
 from hub.payloads import (
     UNIT_CONVERSIONS,
     decode_status,
@@ -18,7 +19,6 @@ from hub.payloads import (
     decode_telemetry_detailed,
     parse_topic,
 )
-from hub.payloads.units import convert
 from hub.profiles import KNOWN_UNITS, Profile, load_profiles
 from tests.repo import REPO
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.alerts.domain.airquality import classify, classify_hour, hourly_limit
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 HOUR = datetime(2026, 1, 12, 7, tzinfo=UTC)
 

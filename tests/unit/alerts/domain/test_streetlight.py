@@ -14,8 +14,8 @@ from hub.alerts.domain.streetlight import (
     lamp_outage,
     power_band,
 )
-from hub.alerts.model import Rule
 from hub.alerts.sun import sun_elevation
+from hub.model import Rule
 
 HAMAR = (60.79, 11.07)
 TROMSO = (69.65, 18.96)

@@ -15,7 +15,7 @@ from hub.alerts.domain.water import (
     night_windows,
     register_backflow,
 )
-from hub.alerts.model import Rule
+from hub.model import Rule
 
 OSLO = "Europe/Oslo"
 
