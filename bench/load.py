@@ -1,8 +1,8 @@
 """Load generation for the ingest benchmark: street-light messages at QoS 1.
 
-Each publisher is a separate process driving paho's loop itself (MEASURED.md: the
-threaded loop stalls), waiting and retrying when its queue is full, and it
-reports how many messages the broker acknowledged: a benchmark that loses
+Each publisher is a separate process publishing through bench.publisher (its own
+loop, retried when paho's queue is full, every publish counted until its PUBACK),
+and it reports how many messages the broker acknowledged: a benchmark that loses
 messages on the way in proves nothing.
 """
 
@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 
 import orjson
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from bench.publisher import Qos1Publisher
 
 PROFILE = "street_light"
 # Metrics of the street_light profile in the order a message carries them.
@@ -54,42 +54,20 @@ def payload(seq: int, ts: float, readings: int) -> bytes:
 
 def publish(spec: LoadSpec, client_id: str) -> LoadResult:
     """Publish ``messages_per_device`` messages for every device; wait for all acks."""
-    acked = 0
-
-    def on_publish(*_: object) -> None:
-        nonlocal acked
-        acked += 1
-
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv311
-    )
-    client.on_publish = on_publish
-    client.max_inflight_messages_set(1000)
-    client.connect(spec.host, spec.port, keepalive=60)
+    pub = Qos1Publisher(client_id)
+    pub.connect(spec.host, spec.port)
     started = time.monotonic()
-    published = 0
-    for seq in range(spec.messages_per_device):
-        for device in spec.devices:
-            ts = spec.base_ts + seq * 0.001 if spec.base_ts is not None else time.time()
-            while True:
-                info = client.publish(
-                    topic(spec.prefix, device), payload(seq, ts, spec.readings), qos=1
-                )
-                if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    break
-                client.loop(0.01)  # queue full: let acks come in, then retry
-            published += 1
-            if published % 200 == 0:
-                client.loop(0)
-            if spec.rate:
-                while time.monotonic() < started + published / spec.rate:
-                    client.loop(0.001)
-    deadline = time.monotonic() + 300
-    while acked < published and time.monotonic() < deadline:
-        client.loop(0.01)
-    seconds = time.monotonic() - started
-    client.disconnect()
-    return LoadResult(published, acked, seconds)
+    try:
+        for seq in range(spec.messages_per_device):
+            for device in spec.devices:
+                ts = spec.base_ts + seq * 0.001 if spec.base_ts is not None else time.time()
+                pub.publish(topic(spec.prefix, device), payload(seq, ts, spec.readings))
+                if spec.rate:
+                    pub.pace(started + pub.published / spec.rate)
+        pub.wait_acked(300)
+        return LoadResult(pub.published, pub.acked, time.monotonic() - started)
+    finally:
+        pub.close()
 
 
 def _worker(spec: LoadSpec, client_id: str, out: mp.Queue) -> None:  # type: ignore[type-arg]

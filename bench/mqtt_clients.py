@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 from rich.console import Console
 from rich.table import Table
 
+from bench.publisher import Qos1Publisher
 from hub.devstack import Mosquitto
 from hub.ingest.mqtt import Inbound, MqttSession
 
@@ -52,23 +53,15 @@ def prepare_backlog(port: int, client_id: str, messages: int) -> None:
     sub.disconnect()
     sub.loop(0.05)
 
-    acked = 0
-
-    def on_publish(*_: object) -> None:
-        nonlocal acked
-        acked += 1
-
-    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{client_id}-pub")
-    pub.on_publish = on_publish
-    pub.max_inflight_messages_set(1000)
+    pub = Qos1Publisher(f"{client_id}-pub", pump_every=500)
     pub.connect("127.0.0.1", port)
-    for n in range(messages):
-        pub.publish(TOPIC, PAYLOAD, qos=1)
-        if n % 500 == 0:
-            pub.loop(0)
-    while acked < messages:
-        pub.loop(0.01)
-    pub.disconnect()
+    try:
+        for _ in range(messages):
+            pub.publish(TOPIC, PAYLOAD)
+        if not pub.wait_acked(300):
+            raise RuntimeError(f"broker acknowledged {pub.acked} of {messages} backlog messages")
+    finally:
+        pub.close()
 
 
 async def drain_hub_session(port: int, client_id: str, messages: int) -> float:

@@ -3,7 +3,6 @@ queries that tell what reached the database."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from bench.publisher import Qos1Publisher
 from hub.config import Settings, mqtt_endpoint
 from hub.devstack import free_port
 from hub.store.db import connect
@@ -137,9 +135,9 @@ def telemetry(seq: int, ts_ms: int | None = None) -> bytes:
 class SeqPublisher:
     """Publishes sequence-numbered QoS 1 messages for several devices from a thread.
 
-    It drives paho's loop itself (see MEASURED.md), keeps a persistent MQTT 3.1.1
-    session, and retries until the broker has acknowledged every message, across
-    broker restarts.
+    It publishes through bench.publisher (its own loop, see MEASURED.md), keeps a
+    persistent MQTT 3.1.1 session, and retries until the broker has acknowledged
+    every message, across broker restarts.
     """
 
     def __init__(
@@ -156,16 +154,7 @@ class SeqPublisher:
         self.devices = [f"lm-{i:03d}" for i in range(devices)]
         self.messages = messages
         self.rate = rate
-        self.acked = 0
-        self.published = 0
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=False,
-            protocol=MQTTProtocolVersion.MQTTv311,
-        )
-        self._client.max_inflight_messages_set(100)
-        self._client.on_publish = self._on_publish
+        self._pub = Qos1Publisher(client_id, persistent=True, max_inflight=100)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._done = threading.Event()
         self.error: BaseException | None = None
@@ -174,57 +163,35 @@ class SeqPublisher:
     def total(self) -> int:
         return len(self.devices) * self.messages
 
+    @property
+    def published(self) -> int:
+        return self._pub.published
+
+    @property
+    def acked(self) -> int:
+        return self._pub.acked
+
     def topic(self, device: str) -> str:
         return f"{self.prefix}/load_meter/{device}/telemetry"
-
-    def _on_publish(
-        self, client: object, userdata: object, mid: int, rc: object, props: object
-    ) -> None:
-        self.acked += 1
 
     def start(self) -> SeqPublisher:
         self._thread.start()
         return self
 
-    def _connect(self) -> None:
-        while True:
-            try:
-                self._client.connect(self.host, self.port, keepalive=10)
-                return
-            except OSError:
-                time.sleep(0.2)
-
     def _run(self) -> None:
         try:
-            self._connect()
+            self._pub.connect(self.host, self.port, keepalive=10)
             started = time.monotonic()
             for seq in range(self.messages):
                 for device in self.devices:
-                    self._client.publish(self.topic(device), telemetry(seq), qos=1)
-                    self.published += 1
-                due = started + self.published / self.rate
-                while time.monotonic() < due or len(self._client._out_messages) > 2000:
-                    self._loop()
-            deadline = time.monotonic() + 120
-            while self.acked < self.total and time.monotonic() < deadline:
-                self._loop()
+                    self._pub.publish(self.topic(device), telemetry(seq))
+                self._pub.pace(started + self._pub.published / self.rate, max_unacked=2000)
+            self._pub.wait_acked(120)
         except BaseException as exc:  # surfaced by wait()
             self.error = exc
         finally:
-            with contextlib.suppress(Exception):
-                self._client.disconnect()
-            # paho keeps a loopback socket pair (for waking its loop) until the
-            # client is garbage-collected; close it now, or the test run ends with
-            # "unclosed socket" warnings, which are errors here.
-            self._client._reset_sockets()
+            self._pub.close()
             self._done.set()
-
-    def _loop(self) -> None:
-        rc = self._client.loop(timeout=0.01)
-        if rc != paho.MQTT_ERR_SUCCESS:
-            time.sleep(0.2)
-            with contextlib.suppress(OSError):
-                self._client.reconnect()
 
     def wait(self, timeout: float = 180) -> None:
         assert self._done.wait(timeout), "publisher did not finish"
