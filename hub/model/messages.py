@@ -27,6 +27,18 @@ class Topic:
     kind: MessageKind
 
 
+class LorawanInfo(NamedTuple):
+    """What an uplink from a LoRaWAN network server adds to its item, for the writer."""
+
+    dev_eui: str | None
+    external_id: str | None
+    name: str | None
+    register: bool  # not registered yet: the writer registers it with these identities
+    f_cnt: int | None
+    missed_frames: bool  # the profile stores lora_missed_frames (gaps in f_cnt)
+    unmapped: tuple[str, ...]  # decoded-payload fields the profile does not map
+
+
 class Item(NamedTuple):
     """One decoded message: readings (telemetry) or a status (``online``/``offline``).
 
@@ -42,6 +54,8 @@ class Item(NamedTuple):
     readings: Sequence[Reading] = ()
     status: str | None = None
     receive_time_used: bool = False
+    lorawan: LorawanInfo | None = None
+    format: str = "hub"  # of the payload, kept with a dead letter made of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,7 @@ class DeadLetter:
     reason: str
     detail: str
     device_id: str | None = None
+    format: str = "hub"  # how to decode the payload again (replay)
 
 
 @dataclass(slots=True)
@@ -65,3 +80,6 @@ class Outcome:
     statuses: list[tuple[str, str]] = field(default_factory=list)  # (device_id, status)
     profiles: dict[str, str] = field(default_factory=dict)  # device_id -> profile
     receive_time_used: int = 0  # messages whose readings got the receive time
+    # Items the writer refused (unknown device, ...), by id() of the item: the HTTP
+    # ingest answers their senders with the reason.
+    refused: dict[int, DeadLetter] = field(default_factory=dict)

@@ -55,7 +55,24 @@ class DeviceDirectory:
     """
 
     by_dev_eui: Mapping[str, KnownDevice] = field(default_factory=dict)
-    by_external_id: Mapping[tuple[str, str], KnownDevice] = field(default_factory=dict)
+    by_external_id: Mapping[str, KnownDevice] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRules:
+    """Which profile an uplink of an unregistered device belongs to, per network
+    server (from the sources file, docs/integrations.md).
+
+    Args:
+        tts_applications: The Things Stack application id -> profile.
+        chirpstack_device_profiles: ChirpStack device-profile name -> profile.
+        chirpstack_tag: a ChirpStack device (or device-profile) tag whose value is
+            the profile's name, e.g. ``hub_profile``.
+    """
+
+    tts_applications: Mapping[str, str] = field(default_factory=dict)
+    chirpstack_device_profiles: Mapping[str, str] = field(default_factory=dict)
+    chirpstack_tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +90,8 @@ class DecodeContext:
     max_past: timedelta
     devices: DeviceDirectory = field(default_factory=DeviceDirectory)
     topics: dict[str, Topic] = field(default_factory=dict)
+    rules: ProfileRules = field(default_factory=ProfileRules)
+    auto_register: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, profiles: Mapping[str, Profile]) -> DecodeContext:
@@ -82,4 +101,5 @@ class DecodeContext:
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_s),
             max_past=timedelta(seconds=settings.max_past_s),
+            auto_register=settings.auto_register_devices,
         )

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from hub.errors import PayloadError
 from hub.model import DeadLetter, Item
 from hub.payloads.context import DecodeContext, Origin
-from hub.payloads.formats import hub
+from hub.payloads.formats import chirpstack, hub, tts
 
 Format = Callable[[bytes, Origin, DecodeContext], Item]
 
 # Every format the hub reads, by the name a source configures (Origin.format).
 FORMATS: dict[str, Format] = {
     "hub": hub.decode,
+    "tts_v3": tts.decode,
+    "chirpstack_v4": chirpstack.decode,
 }
 
 
@@ -31,5 +33,11 @@ def decode(payload: bytes, origin: Origin, context: DecodeContext) -> Item | Dea
         return FORMATS[origin.format](payload, origin, context)
     except PayloadError as exc:
         return DeadLetter(
-            origin.received_at, origin.topic, payload, exc.reason, exc.detail, exc.device_id
+            origin.received_at,
+            origin.topic,
+            payload,
+            exc.reason,
+            exc.detail,
+            exc.device_id,
+            origin.format,
         )
