@@ -24,7 +24,7 @@ from typing import Any, Final, Literal, TextIO, get_args
 import psycopg
 
 from hub.config import Settings
-from hub.errors import HubError, MigrationError
+from hub.errors import MigrationError
 
 Role = Literal["viewer", "operator", "admin", "ingest"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -57,15 +57,13 @@ def role_allows(role: str, needed: Role) -> bool:
 
 @contextlib.contextmanager
 def _database(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    from hub.store.db import connect
+    from hub.store.db import session
 
     try:
-        with connect(settings.database_url, "cli") as conn:
+        with session(settings.database_url, "cli") as conn:
             yield conn
     except psycopg.errors.UndefinedTable:
         raise MigrationError("the database is not migrated: run 'hub migrate' first") from None
-    except psycopg.OperationalError as exc:
-        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
 
 
 def create(settings: Settings, *, role: Role, name: str, out: TextIO = sys.stdout) -> str:

@@ -16,16 +16,11 @@ log = logging.getLogger("hub")
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    import psycopg
-
-    from hub.store.db import connect
+    from hub.store.db import session
     from hub.store.migrate import migrate
 
-    try:
-        with connect(settings.database_url, "migrate") as conn:
-            level = migrate(conn, storage=settings.storage)
-    except psycopg.OperationalError as exc:
-        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
+    with session(settings.database_url, "migrate") as conn:
+        level = migrate(conn, storage=settings.storage)
     print(f"database migrated; storage level: {level}")
     return 0
 
@@ -123,9 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = commands.add_parser("apikey", help="create, list and revoke API keys")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
     create = apikey_commands.add_parser("create", help="create a key and print it (only once)")
-    create.add_argument(
-        "--role", required=True, choices=["viewer", "operator", "admin", "ingest"]
-    )
+    create.add_argument("--role", required=True, choices=["viewer", "operator", "admin", "ingest"])
     create.add_argument("--name", required=True, help="who or what uses the key")
     apikey_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by its id")

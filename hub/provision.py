@@ -26,17 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import Settings
-from hub.errors import HubError
+from hub.errors import HubError, ProvisionError
 from hub.payloads import DEVICE_ID_RE
 
 _ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 _DEV_EUI_RE = re.compile(r"[0-9A-Fa-f]{16}")
 _EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 MANAGED_MARKER = "# --- devices provisioned by `hub devices provision`; edit with it ---"
-
-
-class ProvisionError(HubError):
-    """A device cannot be provisioned as asked (bad id, unknown profile, bad file)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +161,7 @@ def provision(
     import psycopg
 
     from hub.profiles import load_profiles
-    from hub.store.db import connect
+    from hub.store.db import session
     from hub.store.provisioning import register
 
     profiles = load_profiles(settings.profiles_dir)
@@ -185,14 +181,12 @@ def provision(
         if path is not None and not path.parent.is_dir():
             raise ProvisionError(f"{path}: its folder does not exist")
     try:
-        with connect(settings.database_url, "provision") as conn:
+        with session(settings.database_url, "provision") as conn:
             register(conn, [vars(spec) for spec in specs])
     except psycopg.errors.UniqueViolation as exc:
         raise ProvisionError(
             f"a DevEUI or external id is already another device's: {exc.diag.message_detail}"
         ) from None
-    except psycopg.OperationalError as exc:
-        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
     passwords: dict[str, str | None] = {spec.device_id: None for spec in specs}
     if mqtt_specs and passwd_file is not None and acl_file is not None:
         fresh = {spec.device_id: new_password() for spec in mqtt_specs}

@@ -16,12 +16,14 @@ from hub.alerts.engine import Engine
 from hub.api.app import create_app
 from hub.api.stream import close_streams
 from hub.config import Settings
-from hub.errors import HubError, MigrationError
+from hub.errors import MigrationError
 from hub.events import Event, EventBus
+from hub.ingest.http_gate import HttpGate
 from hub.ingest.pipeline import Ingest
+from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.profiles import load_profiles
-from hub.store.db import connect
+from hub.store.db import session
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
 
@@ -38,13 +40,8 @@ class _Server(uvicorn.Server):
 
 def read_storage_level(settings: Settings) -> str:
     """The storage level of a migrated database; a clear error otherwise."""
-    import psycopg
-
-    try:
-        with connect(settings.database_url, "startup") as conn:
-            level = storage_level(conn)
-    except psycopg.OperationalError as exc:
-        raise HubError(f"cannot reach the database (HUB_DATABASE_URL): {exc}") from None
+    with session(settings.database_url, "startup") as conn:
+        level = storage_level(conn)
     if level is None:
         raise MigrationError("the database is not migrated: run 'hub migrate' first")
     return level
@@ -81,12 +78,16 @@ async def serve(settings: Settings) -> None:
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s", len(profiles), level)
     bus = EventBus()
-    ingest = Ingest(settings, profiles, storage=level)
+    sources = load_sources(settings.sources, set(profiles))
+    ingest = Ingest(settings, profiles, storage=level, sources=sources)
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
     # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
     app = create_app(
         settings, broker_connected=lambda: ingest.broker_connected, bus=bus, profiles=profiles
+    )
+    app.state.ingest_gate = HttpGate(
+        ingest, limit=settings.ingest_http_queue, wait_s=settings.ingest_http_wait_s
     )
     server = _Server(
         uvicorn.Config(

@@ -23,16 +23,12 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub import __version__
-from hub.errors import HubError
+from hub.errors import NotifyError
 from hub.model import Alert, AlertEvent, Delivery
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-
-class NotifyError(HubError):
-    """A notification could not be delivered (it will be retried)."""
 
 
 class Notifier(Protocol):

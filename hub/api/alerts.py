@@ -11,7 +11,7 @@ from hub.api import cursor as cursors
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, DbConn
 from hub.api.devices import Cursor
-from hub.api.problems import NotFound, responses
+from hub.api.problems import responses
 from hub.api.schemas.alerts import (
     AlertAction,
     AlertDetail,
@@ -21,6 +21,7 @@ from hub.api.schemas.alerts import (
     AlertState,
     Severity,
 )
+from hub.errors import NotFound
 from hub.model import Alert
 from hub.store import alerts as store
 

@@ -18,9 +18,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.api.problems import Forbidden, Unauthenticated
 from hub.apikeys import Role, hash_key, role_allows
+from hub.errors import Forbidden, Unauthenticated
 from hub.store import apikeys
+from hub.store.db import pooled
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -61,7 +62,7 @@ async def _identify(
     key = bearer.credentials if bearer is not None else header
     if not key:
         return None
-    async with request.app.state.pool.connection() as conn:
+    async with pooled(request.app.state.pool) as conn:
         found = await apikeys.find_active(conn, hash_key(key))
     if found is None:
         raise Unauthenticated("unknown or revoked API key")

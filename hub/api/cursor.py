@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from hub.api.problems import InvalidParameter
+from hub.errors import InvalidParameter
 
 
 def encode(*key: Any) -> str:

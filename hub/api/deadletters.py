@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
@@ -14,28 +14,14 @@ from hub.api import params
 from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, AppSettings, DbConn
 from hub.api.devices import Cursor
-from hub.api.problems import NotFound, responses
+from hub.api.problems import responses
+from hub.errors import DeadLetterReason, NotFound
 from hub.store import deadletters as store
 from hub.store.deadletters import DeadLetterRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/dead-letters", tags=["dead letters"])
 
-# The same set as hub.errors.DEAD_LETTER_REASONS (a unit test keeps them equal).
-Reason = Literal[
-    "bad_topic",
-    "oversize",
-    "decode",
-    "unknown_profile",
-    "unknown_device",
-    "profile_mismatch",
-    "unknown_metric",
-    "wrong_type",
-    "bad_unit",
-    "implausible_value",
-    "bad_timestamp",
-    "empty",
-    "store_rejected",
-]
+Reason = DeadLetterReason  # the one list, in hub.errors
 PREVIEW_CHARS = 1000
 
 

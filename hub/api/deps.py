@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from hub.config import Settings
 from hub.profiles import Profile
+from hub.store.db import pooled
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -22,7 +23,7 @@ API_PREFIX = "/api/v1"
 async def _connection(request: Request) -> AsyncIterator[Conn]:
     # The pool commits when the block ends without error and rolls back otherwise;
     # scope="function" ends it before the response is sent, so a 2xx means committed.
-    async with request.app.state.pool.connection() as conn:
+    async with pooled(request.app.state.pool) as conn:
         yield conn
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from hub.api import cursor, params
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
-from hub.api.problems import Conflict, InvalidParameter, NotFound, responses
+from hub.api.problems import responses
 from hub.api.schemas.alerts import AlertOut
 from hub.api.schemas.devices import (
     DEVICE_ID_PATTERN,
@@ -24,6 +24,7 @@ from hub.api.schemas.devices import (
     Status,
     UnmappedField,
 )
+from hub.errors import ConflictError, InvalidParameter, NotFound
 from hub.model import Device
 from hub.profiles import Profile
 from hub.store import alerts as alert_store
@@ -209,11 +210,11 @@ async def create_device(
     try:
         device = await store.create_device(conn, **_identity(body.model_dump()))  # type: ignore[arg-type]
     except store.IdentityTaken as exc:
-        raise Conflict(
+        raise ConflictError(
             f"{exc.field} {getattr(body, exc.field)!r} belongs to another device"
         ) from None
     if device is None:
-        raise Conflict(f"device {body.device_id!r} is already registered")
+        raise ConflictError(f"device {body.device_id!r} is already registered")
     return DeviceOut.of(device)
 
 
@@ -232,7 +233,9 @@ async def update_device(
     try:
         device = await store.update_device(conn, device_id, changes)
     except store.IdentityTaken as exc:
-        raise Conflict(f"{exc.field} {changes[exc.field]!r} belongs to another device") from None
+        raise ConflictError(
+            f"{exc.field} {changes[exc.field]!r} belongs to another device"
+        ) from None
     if device is None:
         raise NotFound(f"no device {device_id!r}")
     return DeviceOut.of(device)

@@ -29,9 +29,10 @@ from hub.api.devices import (
     TextFilter,
     device_filter,
 )
-from hub.api.problems import NotFound, responses
+from hub.api.problems import responses
 from hub.api.readings import From, Metrics, To, Tz
 from hub.config import Settings
+from hub.errors import NotFound
 from hub.model import Device
 from hub.profiles import Profile
 from hub.store import devices as device_store

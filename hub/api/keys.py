@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin
 from hub.api.deps import API_PREFIX, DbConn
-from hub.api.problems import NotFound, responses
+from hub.api.problems import responses
 from hub.apikeys import Role, generate_key, hash_key, shown_prefix
+from hub.errors import NotFound
 from hub.store import apikeys as store
 
 router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])

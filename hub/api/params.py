@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator
 
-from hub.api.problems import InvalidParameter
+from hub.errors import InvalidParameter
 
 # Times outside these years are refused: no sensor reading lies there, and time
 # arithmetic near the ends of the calendar would overflow.

@@ -1,14 +1,10 @@
 """Errors as RFC 9457 problem details (``application/problem+json``).
 
-Routers raise the exceptions below (or let :mod:`hub.errors` and psycopg errors
-through); :data:`STATUS` is the one place where an error becomes an HTTP status.
-
-    ApiError
-     ├── NotFound          404  no such device, alert, rule, ...
-     ├── InvalidParameter  422  a parameter is malformed or past a limit (names it)
-     ├── Conflict          409  the change contradicts the current state
-     ├── Unauthenticated   401  a key is needed, or the key given is unknown/revoked
-     └── Forbidden         403  the key's role is too low
+Routers raise the errors of :mod:`hub.errors` (its docstring draws the tree;
+``ApiError`` and its subclasses are the API's own); :data:`STATUS` is the one place
+where an error becomes an HTTP status. psycopg's errors never appear in it: the
+store translates them (``hub.store.db.pooled``, and ``translated`` for one raised
+outside a pooled connection, such as a streamed export's).
 """
 
 from __future__ import annotations
@@ -19,16 +15,23 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from hub import errors
+from hub.errors import (
+    ApiError,
+    ConflictError,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    Unauthenticated,
+)
+from hub.store.db import translated
 
 log = logging.getLogger(__name__)
 
@@ -55,54 +58,21 @@ class Problem(BaseModel):
     )
 
 
-class ApiError(Exception):
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.headers = headers
-
-
-class NotFound(ApiError):
-    pass
-
-
-class Conflict(ApiError):
-    pass
-
-
-class Unauthenticated(ApiError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="hub"'})
-
-
-class Forbidden(ApiError):
-    pass
-
-
-class InvalidParameter(ApiError):
-    def __init__(self, name: str, reason: str, *, location: str = "query") -> None:
-        super().__init__(f"{name}: {reason}")
-        self.params = [InvalidParam(name=name, location=location, reason=reason)]
-
-
 # The one table from errors to statuses (STYLE.md rule 6); the first match wins.
 STATUS: tuple[tuple[type[Exception], HTTPStatus], ...] = (
     (NotFound, HTTPStatus.NOT_FOUND),
     (InvalidParameter, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (Conflict, HTTPStatus.CONFLICT),
-    (errors.ConflictError, HTTPStatus.CONFLICT),
+    (ConflictError, HTTPStatus.CONFLICT),
     (Unauthenticated, HTTPStatus.UNAUTHORIZED),
     (Forbidden, HTTPStatus.FORBIDDEN),
     (errors.ProfileError, HTTPStatus.UNPROCESSABLE_ENTITY),
-    # A value the database cannot hold (an absurd date, a number out of range).
-    (psycopg.errors.DataError, HTTPStatus.UNPROCESSABLE_ENTITY),
-    (psycopg.OperationalError, HTTPStatus.SERVICE_UNAVAILABLE),
-    (PoolTimeout, HTTPStatus.SERVICE_UNAVAILABLE),
+    (errors.OutOfRangeError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.StoreError, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 
 
 def status_of(exc: BaseException) -> HTTPStatus:
+    exc = translated(exc)  # a psycopg error raised outside hub.store.db.pooled
     for kind, status in STATUS:
         if isinstance(exc, kind):
             return status
@@ -132,8 +102,8 @@ def _detail(exc: BaseException, status: HTTPStatus) -> str:
         return exc.detail
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         return "the database is not reachable; try again shortly"
-    if isinstance(exc, psycopg.errors.DataError):
-        return f"a parameter is out of range: {str(exc).splitlines()[0]}"
+    if isinstance(exc, errors.OutOfRangeError):
+        return f"a parameter is out of range: {exc}"
     return str(exc)
 
 
@@ -191,12 +161,17 @@ def _allowed_methods(request: Request) -> list[str]:
 
 
 async def _on_known(request: Request, exc: Exception) -> JSONResponse:
-    status = status_of(exc)
+    error = translated(exc)
+    status = status_of(error)
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
-    params = exc.params if isinstance(exc, InvalidParameter) else None
-    headers = exc.headers if isinstance(exc, ApiError) else None
-    return problem_response(status, _detail(exc, status), params=params, headers=headers)
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, error)
+    params = (
+        [InvalidParam(name=p.name, location=p.location, reason=p.reason) for p in error.params]
+        if isinstance(error, InvalidParameter)
+        else None
+    )
+    headers = error.headers if isinstance(error, ApiError) else None
+    return problem_response(status, _detail(error, status), params=params, headers=headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path
 
 from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, Profiles
-from hub.api.problems import NotFound, responses
+from hub.api.problems import responses
+from hub.errors import NotFound
 from hub.profiles import NAME_PATTERN, Profile
 
 router = APIRouter(prefix=f"{API_PREFIX}/profiles", tags=["profiles"])

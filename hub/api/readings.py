@@ -24,12 +24,13 @@ from hub.api.devices import (
     device_filter,
     require_device,
 )
-from hub.api.problems import InvalidParameter, responses
+from hub.api.problems import responses
 from hub.api.schemas.readings import (
     Aggregate,
     LatestPage,
     Readings,
 )
+from hub.errors import InvalidParameter
 from hub.profiles import Profile
 from hub.store import readings as store
 

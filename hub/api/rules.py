@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Response, status
 from hub.alerts.params import check_against_profiles
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
-from hub.api.problems import InvalidParameter, NotFound, responses
+from hub.api.problems import responses
 from hub.api.schemas.alerts import RuleIn, RuleOut
-from hub.errors import RuleSpecError
+from hub.errors import InvalidParameter, NotFound, RuleSpecError
 from hub.model import RuleSpec
 from hub.profiles import Profile
 from hub.store import alerts as store

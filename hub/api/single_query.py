@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from hub.api.problems import InvalidParameter
+from hub.errors import InvalidParameter
 
 _SEQUENCES = (list, set, frozenset, tuple, collections.abc.Sequence)
 _SCALARS: dict[int, frozenset[str]] = {}  # per route: query parameters taking one value

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from hub.config import mqtt_endpoint
+from hub.errors import MqttProtocolError
 from hub.ingest import mqtt_codec as codec
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class _Connection(asyncio.Protocol):
                 if packet is None:
                     return
                 self.session._packet(self, packet)
-        except codec.MqttProtocolError as exc:
+        except MqttProtocolError as exc:
             log.error("MQTT protocol error from the broker: %s; reconnecting", exc)
             self.abort()
 
@@ -190,7 +191,7 @@ class MqttSession:
         while not self._closing:
             try:
                 conn = await self._connect_once()
-            except (OSError, TimeoutError, ConnectionError, codec.MqttProtocolError) as exc:
+            except (OSError, TimeoutError, ConnectionError, MqttProtocolError) as exc:
                 if not down_logged:
                     log.warning("MQTT broker %s:%d unreachable: %s", self._host, self._port, exc)
                     down_logged = True

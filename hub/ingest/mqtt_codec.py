@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+from hub.errors import MqttProtocolError
+
 CONNACK: Final = 2
 PUBLISH: Final = 3
 PUBACK: Final = 4
@@ -24,10 +26,6 @@ DISCONNECT: Final = 14
 PINGREQ_PACKET: Final = b"\xc0\x00"
 DISCONNECT_PACKET: Final = b"\xe0\x00"
 _MAX_REMAINING: Final = 268_435_455  # the largest remaining length MQTT can express
-
-
-class MqttProtocolError(Exception):
-    """The broker sent something this client cannot accept."""
 
 
 class Publish(NamedTuple):

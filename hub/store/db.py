@@ -1,12 +1,24 @@
-"""Connections: every hub connection works in UTC and names itself."""
+"""Connections: every hub connection works in UTC and names itself, and psycopg's
+errors of reaching the database become the hub's own here (``hub.errors``):
+
+- :class:`~hub.errors.StoreError` when the database cannot be reached, the
+  connection drops, or the pool has no connection in time;
+- :class:`~hub.errors.OutOfRangeError` for a value the database cannot hold.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from hub.errors import OutOfRangeError, StoreError
 
 CONNECT_TIMEOUT_S = 5
+UNREACHABLE = "cannot reach the database (HUB_DATABASE_URL)"
 
 
 def connect_kwargs(purpose: str) -> dict[str, Any]:
@@ -26,3 +38,39 @@ async def aconnect(
     url: str, purpose: str, **kwargs: Any
 ) -> psycopg.AsyncConnection[tuple[Any, ...]]:
     return await psycopg.AsyncConnection.connect(url, **connect_kwargs(purpose), **kwargs)
+
+
+@contextlib.contextmanager
+def session(url: str, purpose: str, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+    """A connection for a command, committed when the block ends without error;
+    StoreError if the database cannot be reached at any point."""
+    try:
+        with connect(url, purpose, **kwargs) as conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"{UNREACHABLE}: {exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def pooled(pool: AsyncConnectionPool[Any]) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection of the API's pool, one transaction; psycopg's errors of reaching
+    the database, and values it cannot hold, become the hub's."""
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except (psycopg.OperationalError, PoolTimeout, psycopg.errors.DataError) as exc:
+        raise translated(exc) from exc
+
+
+def translated(exc: BaseException) -> BaseException:
+    """The hub's error for one of psycopg's, or ``exc`` itself if it has none."""
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        return StoreError(f"{UNREACHABLE}: {first_line(exc)}")
+    if isinstance(exc, psycopg.errors.DataError):
+        return OutOfRangeError(first_line(exc))
+    return exc
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

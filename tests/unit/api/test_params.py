@@ -12,9 +12,11 @@ import pytest
 from hub import errors
 from hub.api import cursor, params
 from hub.api.deadletters import Reason
-from hub.api.problems import Conflict, InvalidParameter, NotFound, status_of
+from hub.api.problems import status_of
 from hub.api.stream import event_filter, format_event
 from hub.apikeys import generate_key, hash_key, role_allows
+from hub.errors import ConflictError as Conflict
+from hub.errors import InvalidParameter, NotFound
 from hub.events import Event
 from hub.store.readings import make_grid
 

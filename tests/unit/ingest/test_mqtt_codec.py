@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.errors import MqttProtocolError
 from hub.ingest import mqtt_codec as codec
 
 
@@ -107,14 +108,14 @@ def test_a_large_payload_needs_a_multi_byte_length() -> None:
     ],
 )
 def test_malformed_packets_are_refused(stream: bytes, why: str) -> None:
-    with pytest.raises(codec.MqttProtocolError, match=why):
+    with pytest.raises(MqttProtocolError, match=why):
         read_all(stream, [])
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_give_packets_or_a_protocol_error(stream: bytes) -> None:
-    with contextlib.suppress(codec.MqttProtocolError):
+    with contextlib.suppress(MqttProtocolError):
         read_all(stream, [])
 
 
