@@ -77,6 +77,33 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         65536, ge=64, description="Larger payloads go to dead letters as 'oversize'."
     )
+    sources: str | None = Field(
+        None,
+        description="Extra MQTT sources (other brokers: ChirpStack, The Things Stack) and the "
+        "profile rules of network-server uplinks: a YAML file, or the same document inline "
+        "(docs/integrations.md).",
+    )
+    device_directory_refresh_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between two reloads of the devices' DevEUIs and external ids "
+        "that network-server uplinks are matched by (an unknown one is also looked up at once).",
+    )
+    ingest_http_queue: int = Field(
+        10000,
+        ge=1,
+        description="HTTP ingest messages waiting for a batch at most; when full, requests "
+        "get 503 with Retry-After.",
+    )
+    ingest_http_wait_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest an HTTP ingest request waits for its batch to be committed; then "
+        "503 with Retry-After (the sender's retry is the redelivery; nothing is stored twice).",
+    )
+    ingest_retry_after_s: int = Field(
+        5, ge=1, description="Retry-After (seconds) of a 503 from the HTTP ingest."
+    )
     max_future_s: int = Field(
         300, ge=0, description="Refuse readings stamped further than this in the future."
     )

@@ -54,3 +54,18 @@ READING_AGE = Histogram(
         3600,
     ),
 )
+
+# Other sources (HUB_SOURCES) and the HTTP ingest.
+HTTP_MESSAGES = Counter(
+    "hub_ingest_http_messages",
+    "HTTP ingest requests answered after commit, by source (http:ttn, http:chirpstack, "
+    "http:hub) and outcome (stored, refused, ignored:<message type>)",
+    ["source", "outcome"],
+)
+HTTP_UNAVAILABLE = Counter(
+    "hub_ingest_http_unavailable", "HTTP ingest requests answered 503 (database down, queue full)"
+)
+SOURCE_MESSAGES = Counter(
+    "hub_source_messages", "Messages received from an extra MQTT source", ["source"]
+)
+SOURCE_UP = Gauge("hub_source_up", "1 while the extra MQTT source is connected", ["source"])

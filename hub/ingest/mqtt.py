@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from hub.backoff import backoff_delay
 from hub.config import mqtt_endpoint
 from hub.errors import MqttProtocolError
 from hub.ingest import mqtt_codec as codec
@@ -196,8 +197,7 @@ class MqttSession:
                     log.warning("MQTT broker %s:%d unreachable: %s", self._host, self._port, exc)
                     down_logged = True
                 attempt += 1
-                delay = min(self._reconnect_max_s, 0.5 * 2 ** min(attempt, 10))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                await asyncio.sleep(backoff_delay(attempt, base=0.5, cap=self._reconnect_max_s))
                 continue
             attempt = 0
             down_logged = False

@@ -12,12 +12,19 @@ stops: memory stays flat. When a connection ends, the messages still in the inbo
 are dropped: they were not acknowledged, so the broker sends them again.
 
 Messages are acknowledged in receive order, once their batch is committed.
+
+Other sources (extra MQTT sessions of ``HUB_SOURCES``, the HTTP ingest) put
+:class:`~hub.ingest.submissions.Submission` objects into the same inbox, each
+bounded by its own producer (a source pauses its session, the HTTP ingest answers
+503); they are decoded, batched and committed with the rest, and told in receive
+order when their batch is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +32,11 @@ from datetime import UTC, datetime
 
 from hub.config import Settings
 from hub.ingest import metrics
+from hub.ingest.directory import DirectoryLoader
+from hub.ingest.extra_sources import SourceSession
 from hub.ingest.mqtt import Inbound, MqttSession
+from hub.ingest.sources import SourcesFile
+from hub.ingest.submissions import Submission
 from hub.model import DeadLetter, Item, Outcome
 from hub.payloads import DecodeContext, Origin, decode
 from hub.profiles import Profile
@@ -52,21 +63,37 @@ class Ingest:
         settings: the hub's settings.
         profiles: device profiles by name.
         storage: the storage level recorded at migration (``plain`` or ``timescale``).
+        sources: extra MQTT sources and the profile rules of network-server uplinks.
     """
 
     def __init__(
-        self, settings: Settings, profiles: Mapping[str, Profile], *, storage: str
+        self,
+        settings: Settings,
+        profiles: Mapping[str, Profile],
+        *,
+        storage: str,
+        sources: SourcesFile | None = None,
     ) -> None:
         self._settings = settings
-        self.decode_context = DecodeContext.from_settings(settings, profiles)
-        self._inbox_limit = settings.mqtt_receive_maximum
-        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue(self._inbox_limit + 1)
-        self._batches: asyncio.Queue[tuple[int, list[Inbound], list[Item], list[DeadLetter]]] = (
-            asyncio.Queue(settings.db_writers)
+        sources = sources or SourcesFile()
+        self.decode_context = dataclasses.replace(
+            DecodeContext.from_settings(settings, profiles), rules=sources.rules()
         )
+        self.sources = [
+            SourceSession(source, self.submit, reconnect_max_s=settings.mqtt_reconnect_max_s)
+            for source in sources.mqtt
+        ]
+        self._inbox_limit = settings.mqtt_receive_maximum
+        # Unbounded as a queue, bounded by its producers: the own session pauses at
+        # _inbox_limit of its messages, every other source at its own bound.
+        self._inbox: asyncio.Queue[Inbound | Submission] = asyncio.Queue()
+        self._own_waiting = 0  # messages of the own session in the inbox
+        self._batches: asyncio.Queue[
+            tuple[int, list[Inbound | Submission], list[Item], list[DeadLetter]]
+        ] = asyncio.Queue(settings.db_writers)
         self._next_batch = 0  # sequence number of the next batch the collector makes
         self._next_ack = 0  # sequence number of the next batch to acknowledge
-        self._committed: dict[int, list[Inbound]] = {}
+        self._committed: dict[int, tuple[list[Inbound | Submission], Outcome]] = {}
         self._listeners: list[CommitListener] = []
         self._writers = [
             BatchWriter(
@@ -79,6 +106,10 @@ class Ingest:
         self._session: MqttSession | None = None
         self._unacked = 0
         self._stop = asyncio.Event()
+        self.directory = DirectoryLoader(
+            settings.database_url, refresh_s=settings.device_directory_refresh_s
+        )
+        self.running = False  # taking submissions (the HTTP ingest asks)
 
     def add_listener(self, listener: CommitListener) -> None:
         """Call ``listener`` with every committed batch (alerts, live stream)."""
@@ -91,6 +122,11 @@ class Ingest:
     @property
     def database_up(self) -> bool:
         return all(writer.database_up for writer in self._writers)
+
+    @property
+    def database_unreachable(self) -> bool:
+        """A writer's last attempt failed to reach the database (HTTP ingest: 503)."""
+        return any(writer.unreachable for writer in self._writers)
 
     async def run(self) -> None:
         self._session = MqttSession(
@@ -111,22 +147,54 @@ class Ingest:
                 for n, writer in enumerate(self._writers)
             ),
             asyncio.create_task(self._gauges(), name="gauges"),
+            asyncio.create_task(self._refresh_directory(), name="directory"),
+            *(asyncio.create_task(s.run(), name=f"source-{s.source.name}") for s in self.sources),
+            *(asyncio.create_task(s.gauge(), name=f"gauge-{s.source.name}") for s in self.sources),
         }
         stop = asyncio.create_task(self._stop.wait(), name="stop")
+        self.running = True
         try:
             done, _ = await asyncio.wait({*tasks, stop}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stop}:
                 task.result()  # a stage ended: raise its error
             await self._finish_in_flight(tasks)
         finally:
+            self.running = False
+            self._give_back_submissions()
             stop.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._session.close()
+            for source in self.sources:
+                await source.close()
             for writer in self._writers:
                 await writer.close()
+
+    def submit(self, submission: Submission) -> None:
+        """Take a message of another source; its producer bounds how many wait."""
+        self._inbox.put_nowait(submission)
+
+    def _give_back_submissions(self) -> None:
+        """At shutdown: tell every submission still waiting that it was not stored."""
+        while not self._inbox.empty():
+            entry = self._inbox.get_nowait()
+            if type(entry) is Submission:
+                entry.finish(None)
+        for messages, _ in self._committed.values():
+            for entry in messages:
+                if type(entry) is Submission:
+                    entry.finish(None)
+        self._committed.clear()
+
+    async def _refresh_directory(self) -> None:
+        while True:
+            if await self.directory.refresh():
+                self.decode_context = dataclasses.replace(
+                    self.decode_context, devices=self.directory.snapshot
+                )
+            await asyncio.sleep(self.directory.refresh_s)
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish: batches already taken are committed and
@@ -139,6 +207,7 @@ class Ingest:
         for task in tasks:
             if task.get_name() == "collect":
                 task.cancel()
+        self.running = False
         self._connection_lost()  # the inbox goes back to the broker
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._batches.join(), _SHUTDOWN_GRACE_S)
@@ -157,20 +226,33 @@ class Ingest:
             self._session.drop()
             return
         self._unacked += 1
-        if self._inbox.qsize() >= self._inbox_limit:
+        self._own_waiting += 1
+        if self._own_waiting >= self._inbox_limit:
             self._session.pause_reading()
 
     def _connection_lost(self) -> None:
+        """The own session's messages still waiting go back to the broker; those of
+        other sources stay."""
+        kept: list[Submission] = []
         dropped = 0
         while not self._inbox.empty():
-            self._inbox.get_nowait()
-            dropped += 1
+            entry = self._inbox.get_nowait()
+            if type(entry) is Submission:
+                kept.append(entry)
+            else:
+                dropped += 1
+        for entry in kept:
+            self._inbox.put_nowait(entry)
         self._unacked -= dropped
+        self._own_waiting -= dropped
 
-    def _take(self, message: Inbound) -> Inbound:
-        assert self._session is not None
-        if self._session.paused and self._inbox.qsize() <= self._inbox_limit // 2:
-            self._session.resume_reading()
+    def _take(self, message: Inbound | Submission) -> Inbound | Submission:
+        if type(message) is Inbound:
+            self._own_waiting -= 1
+            session = self._session
+            assert session is not None
+            if session.paused and self._own_waiting <= self._inbox_limit // 2:
+                session.resume_reading()
         return message
 
     async def _collect(self) -> None:
@@ -178,7 +260,7 @@ class Ingest:
         max_messages = self._settings.batch_max_messages
         max_delay = self._settings.batch_max_delay_ms / 1000
         while True:
-            batch: list[Inbound] = []
+            batch: list[Inbound | Submission] = []
             items: list[Item] = []
             dead: list[DeadLetter] = []
             message = await self._inbox.get()
@@ -186,7 +268,11 @@ class Ingest:
             context = self.decode_context
             while True:
                 batch.append(self._take(message))
-                decoded = decode_inbound(message, context)
+                if type(message) is Inbound:
+                    decoded = decode_inbound(message, context)
+                else:
+                    decoded = await self._decode_submission(message)  # type: ignore[arg-type]
+                    context = self.decode_context
                 if type(decoded) is Item:
                     items.append(decoded)
                 else:
@@ -210,13 +296,35 @@ class Ingest:
             await self._batches.put((self._next_batch, batch, items, dead))
             self._next_batch += 1
 
+    async def _decode_submission(self, submission: Submission) -> Item | DeadLetter:
+        """Decode; a device the directory does not know (or one to register) may have
+        been registered since its last load: look again once, then decode again."""
+        decoded = decode(submission.payload, submission.origin, self.decode_context)
+        stale = (
+            decoded.reason == "unknown_device"
+            if type(decoded) is DeadLetter
+            else decoded.lorawan is not None and decoded.lorawan.register  # type: ignore[union-attr]
+        )
+        if stale and submission.origin.format != "hub" and await self.directory.refresh(soon=True):
+            self.decode_context = dataclasses.replace(
+                self.decode_context, devices=self.directory.snapshot
+            )
+            decoded = decode(submission.payload, submission.origin, self.decode_context)
+        submission.result = decoded
+        return decoded
+
     async def _write(self, writer: BatchWriter) -> None:
         while True:
             seq, messages, items, dead = await self._batches.get()
             started = time.perf_counter()
             outcome = await writer.write(items, dead)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            self._acknowledge_in_order(seq, messages)
+            if outcome.registered:
+                self.directory.add(outcome.registered)
+                self.decode_context = dataclasses.replace(
+                    self.decode_context, devices=self.directory.snapshot
+                )
+            self._acknowledge_in_order(seq, messages, outcome)
             self._count(messages, items, outcome)
             self._batches.task_done()
             for listener in self._listeners:
@@ -225,16 +333,23 @@ class Ingest:
                 except Exception:
                     log.exception("commit listener failed")
 
-    def _acknowledge_in_order(self, seq: int, messages: list[Inbound]) -> None:
+    def _acknowledge_in_order(
+        self, seq: int, messages: list[Inbound | Submission], outcome: Outcome
+    ) -> None:
         """Batches may commit out of order (several writers); acks go out in the
         order the messages were received."""
         assert self._session is not None
-        self._committed[seq] = messages
+        self._committed[seq] = (messages, outcome)
         while self._next_ack in self._committed:
-            done = self._committed.pop(self._next_ack)
+            done, committed = self._committed.pop(self._next_ack)
+            own = 0
             for message in done:
-                self._session.ack(message)
-            self._unacked -= len(done)
+                if type(message) is Inbound:
+                    self._session.ack(message)
+                    own += 1
+                else:
+                    message.finish(committed)  # type: ignore[union-attr]
+            self._unacked -= own
             self._next_ack += 1
 
     async def _gauges(self) -> None:
@@ -245,7 +360,9 @@ class Ingest:
             metrics.BROKER_UP.set(1 if self.broker_connected else 0)
             await asyncio.sleep(1)
 
-    def _count(self, messages: list[Inbound], items: list[Item], outcome: Outcome) -> None:
+    def _count(
+        self, messages: list[Inbound | Submission], items: list[Item], outcome: Outcome
+    ) -> None:
         now = time.time()
         for item in items:
             if item.readings:
@@ -253,7 +370,7 @@ class Ingest:
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.READINGS.inc(len(outcome.readings))
         metrics.RECEIVE_TIME_USED.inc(outcome.receive_time_used)
-        status = sum(1 for m in messages if m.topic.endswith("/status"))
+        status = sum(1 for m in messages if type(m) is Inbound and m.topic.endswith("/status"))
         metrics.MESSAGES.labels("status").inc(status)
         metrics.MESSAGES.labels("telemetry").inc(len(messages) - status)
         for reason, count in outcome.dead.items():

@@ -83,3 +83,5 @@ class Outcome:
     # Items the writer refused (unknown device, ...), by id() of the item: the HTTP
     # ingest answers their senders with the reason.
     refused: dict[int, DeadLetter] = field(default_factory=dict)
+    # Devices registered with LoRaWAN identities: (device_id, profile, dev_eui, external_id).
+    registered: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)

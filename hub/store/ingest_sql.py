@@ -79,10 +79,10 @@ INSERT_NEW_READINGS_WITH_ROLLUPS = _WITH_ROLLUPS.format(
 )
 
 COPY_DEAD_LETTERS = (
-    "COPY dead_letters (received_at, topic, payload, reason, detail, device_id) "
+    "COPY dead_letters (received_at, topic, payload, reason, detail, device_id, format) "
     "FROM STDIN (FORMAT BINARY)"
 )
-DEAD_LETTER_TYPES = ["timestamptz", "text", "bytea", "text", "text", "text"]
+DEAD_LETTER_TYPES = ["timestamptz", "text", "bytea", "text", "text", "text", "text"]
 
 SELECT_DEVICES = """
 SELECT id, device_id, profile, decommissioned_at IS NOT NULL

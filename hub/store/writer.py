@@ -28,8 +28,9 @@ from typing import Any
 
 import psycopg
 
-from hub.model import DeadLetter, Item, Outcome
+from hub.model import DeadLetter, Item, Outcome, Reading
 from hub.store import ingest_sql as q
+from hub.store import uplinks
 from hub.store.copy_binary import encode_readings
 from hub.store.db import aconnect
 
@@ -78,6 +79,8 @@ class BatchWriter:
         self._series: dict[tuple[int, str], int] = {}
         self._last_seen: dict[int, datetime] = {}
         self.database_up = False
+        self.unreachable = False  # the last attempt to write failed to reach the database
+        self._registered: list[tuple[str, str, str | None, str | None]] = []
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -95,6 +98,7 @@ class BatchWriter:
                 else:
                     outcome = await self._write_batch(await self._connection(), items, dead)
                 self.database_up = True
+                self.unreachable = False
                 return outcome
             except (psycopg.OperationalError, psycopg.InterfaceError, *_TRANSIENT) as exc:
                 if not isinstance(exc, _TRANSIENT):
@@ -102,6 +106,7 @@ class BatchWriter:
                     if self.database_up or attempt == 0:
                         log.warning("database unreachable, ingest paused: %s", _first_line(exc))
                     self.database_up = False
+                    self.unreachable = True
                 attempt += 1
                 delay = min(self._retry_max_s, 0.1 * 2 ** min(attempt, 8))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
@@ -133,7 +138,9 @@ class BatchWriter:
         self, conn: AsyncConn, items: Sequence[Item], dead: Sequence[DeadLetter]
     ) -> Outcome:
         outcome = Outcome()
+        self._registered = []
         devices = await self._resolve_devices(conn, items)
+        outcome.registered = self._registered
         accepted: list[tuple[Item, _Device]] = []
         rejected: list[DeadLetter] = list(dead)
         for item in items:
@@ -141,6 +148,7 @@ class BatchWriter:
             refusal = self._refusal(item, device)
             if refusal is not None:
                 rejected.append(refusal)
+                outcome.refused[id(item)] = refusal
             elif device is not None:
                 accepted.append((item, device))
         series = await self._resolve_series(conn, accepted)
@@ -148,7 +156,14 @@ class BatchWriter:
         rows: list[_Row] = []
         statuses: dict[int, tuple[str, datetime, str]] = {}
         seen: dict[int, datetime] = {}
+        f_cnts: list[tuple[int, datetime, int]] = []  # (device pk, time, frame counter)
+        unmapped: list[tuple[int, str, datetime]] = []
         for item, device in accepted:
+            lorawan = item.lorawan
+            if lorawan is not None:
+                if lorawan.missed_frames and lorawan.f_cnt is not None:
+                    f_cnts.append((device.pk, item.received_at, lorawan.f_cnt))
+                unmapped.extend((device.pk, f, item.received_at) for f in lorawan.unmapped)
             if item.status is not None:
                 statuses[device.pk] = (item.status, item.received_at, item.device_id)
             for reading in item.readings:
@@ -162,15 +177,31 @@ class BatchWriter:
             if pk not in self._last_seen or at - self._last_seen[pk] >= LAST_SEEN_RESOLUTION
         }
 
+        missed: list[Reading] = []
         async with conn.transaction(), conn.cursor() as cur:
+            if f_cnts:
+                names = {device.pk: item.device_id for item, device in accepted}
+                for pk, at, gap in await uplinks.missed_frames(cur, f_cnts):
+                    rows.append((series[pk, uplinks.MISSED_FRAMES], at, gap))
+                    missed.append(Reading(names[pk], uplinks.MISSED_FRAMES, at, gap))
             if rows:
                 await self._insert_readings(conn, cur, rows)
+            if unmapped:
+                await uplinks.count_unmapped(cur, unmapped)
             if rejected:
                 async with cur.copy(q.COPY_DEAD_LETTERS) as copy:
                     copy.set_types(q.DEAD_LETTER_TYPES)
                     for d in rejected:
                         await copy.write_row(
-                            (d.received_at, d.topic, d.payload, d.reason, d.detail, d.device_id)
+                            (
+                                d.received_at,
+                                d.topic,
+                                d.payload,
+                                d.reason,
+                                d.detail,
+                                d.device_id,
+                                d.format,
+                            )
                         )
             if statuses:
                 await cur.execute(
@@ -192,6 +223,7 @@ class BatchWriter:
             outcome.profiles[item.device_id] = item.profile
             if item.receive_time_used:
                 outcome.receive_time_used += 1
+        outcome.readings.extend(missed)
         outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
         outcome.dead.update(d.reason for d in rejected)
         return outcome
@@ -217,7 +249,13 @@ class BatchWriter:
     def _refusal(self, item: Item, device: _Device | None) -> DeadLetter | None:
         def dead(reason: str, detail: str) -> DeadLetter:
             return DeadLetter(
-                item.received_at, item.topic, item.payload, reason, detail, item.device_id
+                item.received_at,
+                item.topic,
+                item.payload,
+                reason,
+                detail,
+                item.device_id,
+                item.format,
             )
 
         if device is None:
@@ -240,13 +278,36 @@ class BatchWriter:
             await self._load_devices(conn, missing)
             unknown = [d for d in missing if d not in self._devices]
             if unknown and self._auto_register:
-                await conn.execute(
-                    q.REGISTER_DEVICES,
-                    {
-                        "device_ids": unknown,
-                        "profiles": [wanted[d] for d in unknown],
-                    },
-                )
+                identities = {
+                    item.device_id: item.lorawan
+                    for item in items
+                    if item.lorawan is not None and item.lorawan.register
+                }
+                plain = [d for d in unknown if d not in identities]
+                if plain:
+                    await conn.execute(
+                        q.REGISTER_DEVICES,
+                        {"device_ids": plain, "profiles": [wanted[d] for d in plain]},
+                    )
+                lorawan = [d for d in unknown if d in identities]
+                self._registered = [
+                    (d, wanted[d], identities[d].dev_eui, identities[d].external_id)
+                    for d in lorawan
+                ]
+                if lorawan:
+                    await uplinks.register(
+                        conn,
+                        [
+                            (
+                                d,
+                                wanted[d],
+                                identities[d].dev_eui,
+                                identities[d].external_id,
+                                identities[d].name,
+                            )
+                            for d in lorawan
+                        ],
+                    )
                 await self._load_devices(conn, unknown)
                 for device_id in unknown:
                     log.info("device registered", extra={"device_id": device_id})
@@ -266,6 +327,13 @@ class BatchWriter:
             for r in item.readings
             if (device.pk, r.metric) not in self._series
         }
+        missing.update(
+            (device.pk, uplinks.MISSED_FRAMES)
+            for item, device in accepted
+            if item.lorawan is not None
+            and item.lorawan.missed_frames
+            and (device.pk, uplinks.MISSED_FRAMES) not in self._series
+        )
         if missing:
             params = {"devices": [d for d, _ in missing], "metrics": [m for _, m in missing]}
             await conn.execute(q.REGISTER_SERIES, params)

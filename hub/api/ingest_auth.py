@@ -1,0 +1,70 @@
+"""Who may send data to the HTTP ingest: a key with the ``ingest`` role (or an
+operator's or admin's), in ``Authorization: Bearer <key>`` or ``X-API-Key``.
+
+Keys are remembered for ``_TTL_S`` seconds after they were found, so that the
+ingest neither asks the database for every request (thousands a second) nor
+answers 401 while the database is briefly away; a revoked key stops working
+within that time. An unknown key is always looked up, so a new key works at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from psycopg_pool import PoolTimeout
+
+from hub.api.auth import Principal, _bearer, _header
+from hub.apikeys import Role, hash_key, role_allows
+from hub.errors import Forbidden, StoreError, Unauthenticated
+from hub.store import apikeys
+
+_TTL_S = 30.0
+_CACHE_MAX = 1000
+
+
+async def _sender(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> Principal:
+    key = bearer.credentials if bearer is not None else header
+    if not key:
+        raise Unauthenticated(
+            "sending data needs an API key with the ingest role: send "
+            "'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        )
+    digest = hash_key(key)
+    cache: dict[bytes, tuple[float, Principal]] = request.app.state.__dict__.setdefault(
+        "ingest_keys", {}
+    )
+    hit = cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < _TTL_S:
+        principal = hit[1]
+    else:
+        try:
+            async with request.app.state.pool.connection() as conn:
+                found = await apikeys.find_active(conn, digest)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreError(f"cannot check the API key: {exc}") from None
+        if found is None:
+            cache.pop(digest, None)
+            raise Unauthenticated("unknown or revoked API key")
+        role: Role = found.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+        principal = Principal(found.id, found.name, role)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[digest] = (now, principal)
+    if principal.role is None or not role_allows(principal.role, "ingest"):
+        raise Forbidden(
+            f"sending data needs the ingest role (or operator); the key {principal.name!r} "
+            f"is a {principal.role}"
+        )
+    return principal
+
+
+Sender = Annotated[Principal, Depends(_sender)]
