@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -25,6 +24,7 @@ import psycopg
 
 from hub.alerts import metrics
 from hub.alerts.notifiers import Notifier, notification_payload
+from hub.backoff import backoff_delay
 from hub.model import Delivery
 from hub.store import alerts_deliveries as outbox
 from hub.store.db import aconnect
@@ -90,8 +90,9 @@ class Dispatcher:
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
-        delay = min(self._backoff_max_s, self._backoff_s * 2.0 ** max(0, attempts - 1))
-        return delay * random.uniform(0.8, 1.0)
+        return backoff_delay(
+            attempts - 1, base=self._backoff_s, cap=self._backoff_max_s, jitter=0.2
+        )
 
     async def _worker(self, notifier: Notifier) -> None:
         conn: AsyncConn | None = None
@@ -130,7 +131,7 @@ class Dispatcher:
                     with contextlib.suppress(Exception):
                         await conn.close()
                 conn = None
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(backoff_delay(failures, base=0.5, cap=30.0))
 
     async def _sleep(self, name: str) -> None:
         wakeup = self._wakeups[name]

@@ -34,6 +34,7 @@ from hub.alerts.conditions import RateState, ThresholdState, Verdict
 from hub.alerts.dispatch import Dispatcher
 from hub.alerts.lifecycle import Lifecycle
 from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
+from hub.backoff import backoff_delay
 from hub.config import Settings, mqtt_endpoint, webhook_urls
 from hub.errors import RuleSpecError
 from hub.events import Event, EventBus, Subscription
@@ -194,7 +195,7 @@ class Engine:
                 attempt += 1
                 if attempt == 1:
                     log.warning("alert engine waiting for the database: %s", exc)
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)))
+                await asyncio.sleep(backoff_delay(attempt, base=0.5, cap=30.0))
 
     async def start(self, conn: AsyncConn) -> None:
         """Store the profile default rules, load everything, rebuild the point rules."""
