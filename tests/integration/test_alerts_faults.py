@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ from hub.model import Rule
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from simulators import DeviceSpec, FaultWindow, Message, device_messages
-from tests.integration.helpers import HubProcess, wait_for
+from tests.integration.helpers import HubProcess, metric_value, wait_for
 from tests.integration.test_alerts_notify import Receiver, Watcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -289,7 +288,11 @@ def test_killed_hub_restarts_without_duplicates_and_catches_missed_clears(
         hub.start()
         hub.wait_ready()
         wait_for(lambda: "alert engine: " in hub.log_tail(), 10, "the engine to start")
-        time.sleep(2)  # four scheduled runs (every 0.5 s) with both faults still present
+        wait_for(
+            lambda: metric_value(hub.port, "hub_alert_evaluation_seconds_count") >= 4,
+            20,
+            "four scheduled runs (every 0.5 s) with both faults still present",
+        )
         states = alert_states(fault_settings.database_url)
         assert [states[key] for key in expected] == [[("open", None)]] * 2
         assert opens() == sorted(expected)

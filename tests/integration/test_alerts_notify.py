@@ -267,7 +267,7 @@ async def test_undelivered_notifications_survive_a_restart(migrated: Settings, c
             await until(
                 lambda: len(receiver.requests) >= failed + 2, 10, "deliveries after restart"
             )
-            await asyncio.sleep(0.2)
+            await settled(conn, 2)
         assert {d.state for d in await list_deliveries(conn)} == {"delivered"}
         transitions = [b["transition"] for b in receiver.bodies()[failed:]]
         assert sorted(transitions) == ["open", "resolved"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,8 +37,12 @@ def test_committed_readings_arrive_for_the_chosen_device_only(hub: ApiHub) -> No
             + [(hub.topic("lm-s1"), telemetry(i)) for i in range(5)]
         )
         events = listener.take("reading", 15)
-        time.sleep(0.5)
-        extra = [d for e, d in list(listener.items.queue) if e == "reading"]
+        # Once lm-s2's readings are committed, a later lm-s1 message is streamed
+        # after anything of theirs would have been.
+        wait_for(lambda: hub.readings_stored("lm-s2") == 15, 15, "lm-s2's readings")
+        hub.publish([(hub.topic("lm-s1"), telemetry(5))])
+        extra = listener.take("reading", 3)
+        extra += [d for e, d in list(listener.items.queue) if e == "reading"]
     assert {e["device_id"] for e in events + extra} == {"lm-s1"}  # type: ignore[index]
     seq = sorted(e["value"] for e in events if e["metric"] == "seq")  # type: ignore[index]
     assert seq == [0, 1, 2, 3, 4]

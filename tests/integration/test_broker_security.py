@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from hub.config import Settings
 from hub.devstack import Mosquitto
 from hub.provision import DeviceSpec, set_acl_entries, set_passwords
 from hub.store.db import connect
-from tests.integration.helpers import HubProcess, hub_env
+from tests.integration.helpers import HubProcess, hub_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = {"hub": "hub-secret-1", "wm-0001": "device-a-pass", "wm-0002": "device-b-pass"}
@@ -109,8 +108,14 @@ def test_device_publishes_only_on_its_own_topics_and_the_hub_receives_them(
     # a connection that publishes where it may not, so the spoof has its own.
     spoofer = _Client(secure_broker.port, "wm-0001", USERS["wm-0001"])
     assert spoofer.connected.wait(5) and spoofer.connack == 0
-    spoofer.client.publish("city/water_meter/wm-0002/telemetry", b'{"flow": 1}', qos=1)
-    time.sleep(0.5)
+    spoof = spoofer.client.publish("city/water_meter/wm-0002/telemetry", b'{"flow": 1}', qos=1)
+    # The broker has dealt with the spoof once it acknowledged it or dropped the client.
+    wait_for(
+        lambda: spoof.is_published() or not spoofer.client.is_connected(),
+        5,
+        "the broker to answer the spoofed publish",
+        every=0.05,
+    )
     spoofer.close()
     # Its own topic: delivered.
     device_a = _Client(secure_broker.port, "wm-0001", USERS["wm-0001"])
@@ -125,11 +130,8 @@ def test_device_publishes_only_on_its_own_topics_and_the_hub_receives_them(
         "city/water_meter/wm-0002/telemetry", b'{"flow": 3}', qos=1
     ).wait_for_publish(5)
 
-    deadline = threading.Event()
-    for _ in range(50):
-        if len(hub.messages) >= 2:
-            break
-        deadline.wait(0.1)
+    marker = ("city/water_meter/wm-0002/telemetry", b'{"flow": 3}')
+    wait_for(lambda: marker in hub.messages, 5, "the marker to reach the hub", every=0.05)
     for client in (hub, device_a, device_b):
         client.close()
     assert sorted(hub.messages) == [

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -86,7 +85,12 @@ def test_dev_run_serves_the_fleet_and_ctrl_c_stops_everything(open_tmp: Path) ->
         assert len(family) >= 4, "expected PostgreSQL, Mosquitto, the hub and the simulators"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert proc.wait(60) == 0, out.read_text()
-        time.sleep(0.5)
+        wait_for(
+            lambda: not any(_alive(pid) for pid in family),
+            10,
+            "the dev stack's processes to exit",
+            every=0.1,
+        )
         left = [pid for pid in family if _alive(pid)]
         assert left == [], f"processes left running: {left}\n{out.read_text()}"
         assert "nothing left running" in out.read_text()

@@ -203,7 +203,24 @@ def test_clean_stop_acknowledges_everything_committed(migrated: Settings, hub: H
     hub.stop()  # SIGTERM
     hub.start()
     hub.wait_ready()
-    time.sleep(2)
+    # A redelivery would come first on the resumed session: a status message sent
+    # now is taken in after it, and once that one is committed (and nothing is in
+    # flight any more) every redelivery would have been counted.
+    device = publisher.devices[0]
+    _publish(migrated, [(f"{migrated.topic_prefix}/load_meter/{device}/status", b"online")])
+    wait_for(
+        lambda: metric_value(hub.port, 'hub_ingest_messages_total{kind="status"}') == 1,
+        30,
+        "the status marker to be committed",
+    )
+    wait_for(
+        lambda: (
+            metric_value(hub.port, "hub_ingest_unacked") == 0
+            and metric_value(hub.port, "hub_ingest_queue_depth") == 0
+        ),
+        10,
+        "nothing in flight",
+    )
     # Nothing is redelivered: the first process acknowledged all it had committed.
     assert metric_value(hub.port, 'hub_ingest_messages_total{kind="telemetry"}') == 0
 

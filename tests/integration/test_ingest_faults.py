@@ -22,6 +22,24 @@ from tests.integration.helpers import (
 )
 
 
+def _committed(settings: Settings, publisher: SeqPublisher) -> int:
+    return stored_counts(settings.database_url, publisher.devices)[0]
+
+
+def _before_fault(settings: Settings, publisher: SeqPublisher, after: int = 0) -> int:
+    """Wait until more than ``after`` readings are committed, and check that the
+    stream is not over: the fault that follows lands mid-stream. Returns the count."""
+    wait_for(lambda: _committed(settings, publisher) > after, 60, f"more than {after} readings")
+    committed = _committed(settings, publisher)
+    assert committed < publisher.total * 3, f"all {committed} readings in before the fault"
+    assert publisher.published < publisher.total, "the publisher finished before the fault"
+    return committed
+
+
+def _committed_after(settings: Settings, publisher: SeqPublisher, before: int) -> None:
+    wait_for(lambda: _committed(settings, publisher) > before, 60, "readings after the fault")
+
+
 def _assert_exactly_once(settings: Settings, publisher: SeqPublisher, timeout: float = 90) -> None:
     expected = publisher.total * 3
     wait_for(
@@ -45,14 +63,18 @@ def hub(migrated: Settings, tmp_path: Path) -> Iterator[HubProcess]:
 def test_hub_killed_three_times_mid_stream_loses_and_duplicates_nothing(
     migrated: Settings, hub: HubProcess
 ) -> None:
+    # 12.5 s of traffic: room for three restarts of the hub on a busy machine.
     publisher = SeqPublisher(
-        migrated, devices=4, messages=1500, rate=800, client_id=f"pub-{migrated.topic_prefix}"
+        migrated, devices=4, messages=2500, rate=800, client_id=f"pub-{migrated.topic_prefix}"
     ).start()
+    committed = 0
     for _ in range(3):
-        time.sleep(1.5)
+        committed = _before_fault(migrated, publisher, after=committed)
         hub.kill()
-        time.sleep(0.5)
+        acked = publisher.acked
+        wait_for(lambda a=acked: publisher.acked > a + 400, 10, "messages while the hub is down")
         hub.start()
+    _committed_after(migrated, publisher, committed)
     publisher.wait()
     _assert_exactly_once(migrated, publisher)
 
@@ -63,13 +85,16 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
     publisher = SeqPublisher(
         migrated, devices=4, messages=1500, rate=800, client_id=f"pub-{migrated.topic_prefix}"
     ).start()
-    time.sleep(2)
+    committed = _before_fault(migrated, publisher)
     stack.mosquitto.stop()
-    time.sleep(1)
+    acked = publisher.acked
+    wait_for(lambda: publisher.published > acked + 800, 10, "publishing while it is down")
     stack.mosquitto.start()
-    time.sleep(2)
+    wait_for(lambda: publisher.acked > acked, 30, "the broker to take messages again")
+    committed = _before_fault(migrated, publisher, after=_committed(migrated, publisher))
     stack.mosquitto.stop()
     stack.mosquitto.start()
+    _committed_after(migrated, publisher, committed)
     publisher.wait()
     _assert_exactly_once(migrated, publisher)
 
@@ -85,7 +110,7 @@ def test_database_down_30s_pauses_ingest_with_flat_memory_then_catches_up(
         publisher = SeqPublisher(
             migrated, devices=4, messages=9000, rate=1000, client_id=f"pub-{migrated.topic_prefix}"
         ).start()
-        time.sleep(3)
+        committed = _before_fault(migrated, publisher)
         stack.postgres.stop()
         samples: list[float] = []
         down_since = time.monotonic()
@@ -100,6 +125,7 @@ def test_database_down_30s_pauses_ingest_with_flat_memory_then_catches_up(
         later = samples[10:]
         assert max(later) - min(later) < 15, f"RSS while the database was down: {samples}"
         assert max(samples) < 300, f"RSS while the database was down: {samples}"
+        _committed_after(migrated, publisher, committed)
         publisher.wait()
         _assert_exactly_once(migrated, publisher, timeout=120)
     finally:
