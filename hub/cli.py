@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from hub.config import Settings, load_settings
 from hub.errors import HubError
@@ -48,6 +49,42 @@ def _apikey(settings: Settings, args: argparse.Namespace) -> int:
     elif not apikeys.revoke(settings, args.id):
         return 1
     return 0
+
+
+def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.ingest.replay import ReplayFilter, replay
+    from hub.ingest.sources import load_sources
+    from hub.profiles import load_profiles
+    from hub.service import read_storage_level
+
+    profiles = load_profiles(settings.profiles_dir)
+    where = ReplayFilter(
+        reasons=args.reason or None, device_id=args.device, start=args.since, end=args.until
+    )
+    result = asyncio.run(
+        replay(
+            settings,
+            profiles,
+            storage=read_storage_level(settings),
+            sources=load_sources(settings.sources, set(profiles)),
+            where=where,
+        )
+    )
+    still = ", ".join(f"{r} {n}" for r, n in sorted(result.still_refused.items())) or "none"
+    print(
+        f"{result.examined} dead letter(s) replayed: {result.stored} stored "
+        f"({result.readings} readings), still refused: {still}"
+    )
+    return 0
+
+
+def _time(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}Z")
+    return value
 
 
 def _devices(settings: Settings, args: argparse.Namespace) -> int:
@@ -152,6 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--passwd-file", help="Mosquitto password file (HUB_MQTT_PASSWD_FILE)")
     prov.add_argument("--acl-file", help="Mosquitto ACL file (HUB_MQTT_ACL_FILE)")
     devices.set_defaults(func=_devices)
+    letters = commands.add_parser("dead-letters", help="replay refused messages")
+    letter_commands = letters.add_subparsers(
+        dest="dead_letters_command", required=True, metavar="ACTION"
+    )
+    again = letter_commands.add_parser(
+        "replay",
+        help="decode dead letters again with today's profiles; store what decodes now",
+    )
+    again.add_argument("--reason", action="append", help="only this reason (repeatable)")
+    again.add_argument("--device", help="only this device id")
+    again.add_argument("--since", type=_time, help="received at or after (RFC 3339)")
+    again.add_argument("--until", type=_time, help="received before (RFC 3339)")
+    letters.set_defaults(func=_dead_letters)
     return parser
 
 

@@ -86,6 +86,7 @@ async def serve(settings: Settings) -> None:
     app = create_app(
         settings, broker_connected=lambda: ingest.broker_connected, bus=bus, profiles=profiles
     )
+    app.state.sources = sources
     app.state.ingest_gate = HttpGate(
         ingest, limit=settings.ingest_http_queue, wait_s=settings.ingest_http_wait_s
     )

@@ -14,6 +14,7 @@ from hub.api import (
     keys,
     profiles,
     readings,
+    replay,
     rules,
     stream,
 )
@@ -26,6 +27,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     rules.router,
     profiles.router,
     deadletters.router,
+    replay.router,
     ingest.router,
     stream.router,
     exports.router,

@@ -66,3 +66,75 @@ async def get_dead_letter(
     async with conn.cursor(row_factory=class_row(DeadLetterRow)) as cur:
         await cur.execute(GET, {"id": dead_letter_id})
         return await cur.fetchone()
+
+
+# Replay (hub.ingest.replay): letters not replayed yet, oldest first, a page at a time.
+SELECT_FOR_REPLAY = """
+SELECT id, received_at, topic, payload, format FROM dead_letters
+WHERE replayed_at IS NULL
+  AND (%(reasons)s::text[] IS NULL OR reason = ANY(%(reasons)s))
+  AND (%(device_id)s::text IS NULL OR device_id = %(device_id)s)
+  AND (%(start)s::timestamptz IS NULL OR received_at >= %(start)s)
+  AND (%(end)s::timestamptz IS NULL OR received_at < %(end)s)
+  AND id > %(after)s
+ORDER BY id
+LIMIT %(limit)s
+"""
+MARK_REPLAYED = "UPDATE dead_letters SET replayed_at = now() WHERE id = ANY(%(ids)s)"
+SET_REASON = """
+UPDATE dead_letters d SET reason = v.reason, detail = v.detail
+FROM unnest(%(ids)s::bigint[], %(reasons)s::text[], %(details)s::text[]) AS v(id, reason, detail)
+WHERE d.id = v.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCandidate:
+    id: int
+    received_at: datetime
+    topic: str
+    payload: bytes
+    format: str
+
+
+async def replay_candidates(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    reasons: list[str] | None,
+    device_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    after: int,
+    limit: int,
+) -> list[ReplayCandidate]:
+    async with conn.cursor(row_factory=class_row(ReplayCandidate)) as cur:
+        await cur.execute(
+            SELECT_FOR_REPLAY,
+            {
+                "reasons": reasons,
+                "device_id": device_id,
+                "start": start,
+                "end": end,
+                "after": after,
+                "limit": limit,
+            },
+        )
+        return await cur.fetchall()
+
+
+async def mark_replayed(conn: psycopg.AsyncConnection[Any], ids: list[int]) -> None:
+    await conn.execute(MARK_REPLAYED, {"ids": ids})
+
+
+async def set_reasons(
+    conn: psycopg.AsyncConnection[Any], refusals: list[tuple[int, str, str]]
+) -> None:
+    """(id, reason, detail) of letters that still fail, with today's reason."""
+    await conn.execute(
+        SET_REASON,
+        {
+            "ids": [r[0] for r in refusals],
+            "reasons": [r[1] for r in refusals],
+            "details": [r[2] for r in refusals],
+        },
+    )

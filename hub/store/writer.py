@@ -81,14 +81,21 @@ class BatchWriter:
         self.database_up = False
         self.unreachable = False  # the last attempt to write failed to reach the database
         self._registered: list[tuple[str, str, str | None, str | None]] = []
+        self._keep_refused = True
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
 
-    async def write(self, items: Sequence[Item], dead: Sequence[DeadLetter]) -> Outcome:
-        """Commit the batch; wait (retrying) while the database is unreachable."""
+    async def write(
+        self, items: Sequence[Item], dead: Sequence[DeadLetter], *, keep_refused: bool = True
+    ) -> Outcome:
+        """Commit the batch; wait (retrying) while the database is unreachable.
+
+        With ``keep_refused`` off (a replay of dead letters), items the writer refuses
+        are not stored as new dead letters, only reported in ``Outcome.refused``."""
+        self._keep_refused = keep_refused
         attempt = 0
         one_by_one = False
         while True:
@@ -147,7 +154,8 @@ class BatchWriter:
             device = devices.get(item.device_id)
             refusal = self._refusal(item, device)
             if refusal is not None:
-                rejected.append(refusal)
+                if self._keep_refused:
+                    rejected.append(refusal)
                 outcome.refused[id(item)] = refusal
             elif device is not None:
                 accepted.append((item, device))
