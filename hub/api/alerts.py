@@ -10,7 +10,7 @@ from hub.alerts.events import alert_event
 from hub.api import cursor as cursors
 from hub.api.auth import Operator, Reader
 from hub.api.deps import API_PREFIX, DbConn
-from hub.api.devices import Cursor
+from hub.api.params import Cursor
 from hub.api.problems import responses
 from hub.api.schemas.alerts import (
     AlertAction,

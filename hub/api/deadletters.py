@@ -13,7 +13,7 @@ from hub.api import cursor as cursors
 from hub.api import params
 from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, AppSettings, DbConn
-from hub.api.devices import Cursor
+from hub.api.params import Cursor
 from hub.api.problems import responses
 from hub.errors import DeadLetterReason, NotFound
 from hub.store import deadletters as store

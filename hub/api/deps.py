@@ -1,5 +1,5 @@
 """What routes get injected: a database connection (one transaction per request),
-the settings and the device profiles."""
+the settings and the device profiles; and the device a path names."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import psycopg
 from fastapi import Depends, Request
 
 from hub.config import Settings
+from hub.errors import NotFound
+from hub.model import Device
 from hub.profiles import Profile
+from hub.store import devices as device_store
 from hub.store.db import pooled
 
 Conn = psycopg.AsyncConnection[Any]
@@ -40,3 +43,11 @@ def _profiles(request: Request) -> dict[str, Profile]:
 DbConn = Annotated[Conn, Depends(_connection, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Profiles = Annotated[dict[str, Profile], Depends(_profiles)]
+
+
+async def require_device(conn: Conn, device_id: str) -> Device:
+    """The device, or a 404."""
+    device = await device_store.get_device(conn, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    return device

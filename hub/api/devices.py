@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, status
 
 from hub.api import cursor, params
 from hub.api.auth import Operator, Reader
-from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
+from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles, require_device
+from hub.api.params import Cursor, DeviceId, Limit
 from hub.api.problems import responses
 from hub.api.schemas.alerts import AlertOut
 from hub.api.schemas.devices import (
-    DEVICE_ID_PATTERN,
     DeviceCreate,
     DeviceDetail,
     DeviceOut,
@@ -21,7 +20,6 @@ from hub.api.schemas.devices import (
     DevicePatch,
     LatestValue,
     MetricState,
-    Status,
     UnmappedField,
 )
 from hub.errors import ConflictError, InvalidParameter, NotFound
@@ -31,61 +29,9 @@ from hub.store import alerts as alert_store
 from hub.store import devices as store
 from hub.store import readings as reading_store
 
-_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
-BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
-
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
-DeviceId = Annotated[
-    str, Path(pattern=DEVICE_ID_PATTERN, description="The device's id.", examples=["sl-0042"])
-]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Most items per page.")]
-ProfileFilter = Annotated[
-    list[str] | None, Query(max_length=50, description="Only these profiles (repeatable).")
-]
-StatusFilter = Annotated[list[Status] | None, Query(description="Only these statuses.")]
-DistrictFilter = Annotated[
-    list[str] | None, Query(max_length=50, description="Only these districts (repeatable).")
-]
-Bbox = Annotated[
-    str | None,
-    Query(
-        pattern=BBOX_PATTERN,
-        description="Only devices inside `min_lon,min_lat,max_lon,max_lat` (WGS 84).",
-        examples=["10.35,63.40,10.45,63.45"],
-    ),
-]
-TextFilter = Annotated[
-    str | None,
-    Query(
-        alias="q",
-        min_length=1,
-        max_length=100,
-        description="Text in the id, name or district (case-insensitive).",
-    ),
-]
-Decommissioned = Annotated[bool, Query(description="Include decommissioned devices.")]
-Cursor = Annotated[str | None, Query(max_length=500, description="From a `next_cursor`.")]
-
-
-def device_filter(
-    profile: list[str] | None,
-    status: Sequence[str] | None,
-    district: list[str] | None,
-    bbox: str | None,
-    text: str | None,
-    include_decommissioned: bool,
-    device_ids: list[str] | None = None,
-) -> store.DeviceFilter:
-    return store.DeviceFilter(
-        profiles=profile or None,
-        statuses=list(status) if status else None,
-        districts=district or None,
-        bbox=params.bbox(bbox) if bbox is not None else None,
-        text=text,
-        device_ids=device_ids or None,
-        include_decommissioned=include_decommissioned,
-    )
+DeviceQuery = Annotated[store.DeviceFilter, Depends(params.device_filter(by_id=False))]
 
 
 async def page_of_devices(
@@ -99,13 +45,6 @@ async def page_of_devices(
     return page, cursor.encode(page[-1].device_id) if more and page else None
 
 
-async def require_device(conn: Conn, device_id: str) -> Device:
-    device = await store.get_device(conn, device_id)
-    if device is None:
-        raise NotFound(f"no device {device_id!r}")
-    return device
-
-
 @router.get(
     "",
     summary="List devices",
@@ -115,18 +54,12 @@ async def require_device(conn: Conn, device_id: str) -> Device:
 async def list_devices(
     conn: DbConn,
     _: Reader,
-    profile: ProfileFilter = None,
-    status: StatusFilter = None,
-    district: DistrictFilter = None,
-    bbox: Bbox = None,
-    text: TextFilter = None,
-    include_decommissioned: Decommissioned = False,
+    where: DeviceQuery,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> DevicePage:
     """Devices by id, filtered by profile, status, district, bounding box and text,
     a page at a time."""
-    where = device_filter(profile, status, district, bbox, text, include_decommissioned)
     page, next_cursor = await page_of_devices(conn, where, limit, cursor)
     return DevicePage(items=[DeviceOut.of(d) for d in page], next_cursor=next_cursor)
 

@@ -14,23 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from hub.api import params
 from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, AppSettings, Conn, DbConn, Profiles
-from hub.api.devices import (
-    Bbox,
-    Decommissioned,
-    DistrictFilter,
-    ProfileFilter,
-    StatusFilter,
-    TextFilter,
-    device_filter,
-)
+from hub.api.params import From, Metrics, To, Tz
 from hub.api.problems import responses
-from hub.api.readings import From, Metrics, To, Tz
 from hub.config import Settings
 from hub.errors import NotFound
 from hub.model import Device
@@ -56,9 +47,11 @@ class GeoJsonResponse(StreamingResponse):
     media_type = "application/geo+json"
 
 
-DeviceIds = Annotated[
-    list[str] | None, Query(max_length=500, description="Only these device ids (repeatable).")
+# The CSV export includes decommissioned devices unless told otherwise.
+CsvSelection = Annotated[
+    device_store.DeviceFilter, Depends(params.device_filter(by_id=True, decommissioned=True))
 ]
+DeviceSelection = Annotated[device_store.DeviceFilter, Depends(params.device_filter(by_id=True))]
 
 
 async def _all_devices(conn: Conn, where: device_store.DeviceFilter) -> list[Device]:
@@ -95,15 +88,7 @@ async def readings_csv(
     _: Reader,
     settings: AppSettings,
     profiles: Profiles,
-    device: DeviceIds = None,
-    profile: ProfileFilter = None,
-    status: StatusFilter = None,
-    district: DistrictFilter = None,
-    bbox: Bbox = None,
-    text: TextFilter = None,
-    include_decommissioned: Annotated[
-        bool, Query(description="Include decommissioned devices.")
-    ] = True,
+    where: CsvSelection,
     metric: Metrics = None,
     start: From = None,
     end: To = None,
@@ -120,12 +105,9 @@ async def readings_csv(
         longest=timedelta(days=settings.export_max_range_days),
         hint="export in several parts",
     )
-    where = device_filter(
-        profile, status, district, bbox, text, include_decommissioned, device_ids=device
-    )
     selected = await _all_devices(conn, where)
-    if device:
-        missing = sorted(set(device) - {d.device_id for d in selected})
+    if where.device_ids:
+        missing = sorted(set(where.device_ids) - {d.device_id for d in selected})
         if missing:
             raise NotFound(f"no device {', '.join(map(repr, missing))}")
     units = {
@@ -222,17 +204,8 @@ async def devices_geojson(
     _: Reader,
     settings: AppSettings,
     profiles: Profiles,
-    device: DeviceIds = None,
-    profile: ProfileFilter = None,
-    status: StatusFilter = None,
-    district: DistrictFilter = None,
-    bbox: Bbox = None,
-    text: TextFilter = None,
-    include_decommissioned: Decommissioned = False,
+    where: DeviceSelection,
 ) -> GeoJsonResponse:
-    where = device_filter(
-        profile, status, district, bbox, text, include_decommissioned, device_ids=device
-    )
     return GeoJsonResponse(
         _features(settings, where, profiles),
         headers={"Content-Disposition": 'attachment; filename="devices.geojson"'},

@@ -1,17 +1,23 @@
-"""Parsing and checking of the query parameters that FastAPI cannot check alone:
-time ranges in a time zone, bucket widths, bounding boxes."""
+"""Query parameters shared by the routers, and the parsing and checking FastAPI
+cannot do alone: time ranges in a time zone, bucket widths, bounding boxes, and
+the device filter (:func:`device_filter`, one dependency for every route that
+selects devices)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator
 
+from hub.api.schemas.devices import DEVICE_ID_PATTERN, Status
 from hub.errors import InvalidParameter
+from hub.store.devices import DeviceFilter
 
 # Times outside these years are refused: no sensor reading lies there, and time
 # arithmetic near the ends of the calendar would overflow.
@@ -32,6 +38,114 @@ def _rfc3339_only(value: Any) -> Any:
 
 
 Time = Annotated[datetime, BeforeValidator(_rfc3339_only)]
+
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+
+DeviceId = Annotated[
+    str, Path(pattern=DEVICE_ID_PATTERN, description="The device's id.", examples=["sl-0042"])
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items per page.")]
+Cursor = Annotated[str | None, Query(max_length=500, description="From a `next_cursor`.")]
+Metrics = Annotated[
+    list[str] | None,
+    Query(
+        alias="metric",
+        max_length=50,
+        description="Only these metrics (repeatable); default all.",
+        examples=[["power"]],
+    ),
+]
+From = Annotated[
+    Time | None,
+    Query(
+        alias="from",
+        description="Start (inclusive), RFC 3339; default `to` minus one day.",
+        examples=["2026-01-01T00:00:00Z"],
+    ),
+]
+To = Annotated[
+    Time | None,
+    Query(
+        alias="to",
+        description="End (exclusive), RFC 3339; default now.",
+        examples=["2026-01-02T00:00:00Z"],
+    ),
+]
+Tz = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="IANA time zone for times without an offset and for buckets of whole "
+        "days; default the hub's (HUB_TIMEZONE).",
+        examples=["Europe/Oslo"],
+    ),
+]
+
+ProfileFilter = Annotated[
+    list[str] | None, Query(max_length=50, description="Only these profiles (repeatable).")
+]
+StatusFilter = Annotated[list[Status] | None, Query(description="Only these statuses.")]
+DistrictFilter = Annotated[
+    list[str] | None, Query(max_length=50, description="Only these districts (repeatable).")
+]
+Bbox = Annotated[
+    str | None,
+    Query(
+        pattern=BBOX_PATTERN,
+        description="Only devices inside `min_lon,min_lat,max_lon,max_lat` (WGS 84).",
+        examples=["10.35,63.40,10.45,63.45"],
+    ),
+]
+TextFilter = Annotated[
+    str | None,
+    Query(
+        alias="q",
+        min_length=1,
+        max_length=100,
+        description="Text in the id, name or district (case-insensitive).",
+    ),
+]
+Decommissioned = Annotated[bool, Query(description="Include decommissioned devices.")]
+DeviceIds = Annotated[
+    list[str] | None, Query(max_length=500, description="Only these device ids (repeatable).")
+]
+
+
+def device_filter(*, by_id: bool, decommissioned: bool = False) -> Any:
+    """The dependency that reads the device-filter parameters into a DeviceFilter:
+    profile, status, district, bbox, q and include_decommissioned (default
+    ``decommissioned``), and with ``by_id`` also repeatable ``device`` ids.
+
+    Use as ``where: Annotated[DeviceFilter, Depends(device_filter(by_id=True))]``.
+    """
+
+    def filtered(
+        profile: ProfileFilter = None,
+        status: StatusFilter = None,
+        district: DistrictFilter = None,
+        bbox: Bbox = None,
+        text: TextFilter = None,
+        include_decommissioned: Decommissioned = decommissioned,
+    ) -> DeviceFilter:
+        return DeviceFilter(
+            profiles=profile or None,
+            statuses=list(status) if status else None,
+            districts=district or None,
+            bbox=parse_bbox(bbox) if bbox is not None else None,
+            text=text,
+            include_decommissioned=include_decommissioned,
+        )
+
+    # A default, not an Annotated type: the annotations are strings (PEP 563) and
+    # FastAPI resolves them in this module, where ``filtered`` is not a name.
+    def selected(
+        where: DeviceFilter = Depends(filtered),  # noqa: B008
+        device: DeviceIds = None,
+    ) -> DeviceFilter:
+        return dataclasses.replace(where, device_ids=device or None)
+
+    return selected if by_id else filtered
 
 
 def zone(name: str, param: str = "tz") -> str:
@@ -99,7 +213,7 @@ def bucket_width(text: str) -> timedelta:
     return width
 
 
-def bbox(text: str) -> tuple[float, float, float, float]:
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
     """``min_lon,min_lat,max_lon,max_lat`` (WGS 84 degrees, GeoJSON order)."""
     parts = text.split(",")
     try:

@@ -6,24 +6,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from hub.api import cursor as cursors
 from hub.api import params
 from hub.api.auth import Reader
-from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
-from hub.api.devices import (
-    Bbox,
-    Cursor,
-    Decommissioned,
-    DeviceId,
-    DistrictFilter,
-    ProfileFilter,
-    StatusFilter,
-    TextFilter,
-    device_filter,
-    require_device,
-)
+from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles, require_device
+from hub.api.params import Cursor, DeviceId, From, Metrics, To, Tz
 from hub.api.problems import responses
 from hub.api.schemas.readings import (
     Aggregate,
@@ -33,6 +22,7 @@ from hub.api.schemas.readings import (
 from hub.errors import InvalidParameter
 from hub.profiles import Profile
 from hub.store import readings as store
+from hub.store.devices import DeviceFilter
 
 router = APIRouter(prefix=API_PREFIX, tags=["readings"])
 
@@ -41,40 +31,7 @@ DEFAULT_RANGE = timedelta(days=1)
 LONGEST_BUCKETED_RANGE = timedelta(days=20 * 366)
 _SOURCE_NAMES = {"raw": "raw", "1h": "rollup_1h", "1d": "rollup_1d"}
 
-Metrics = Annotated[
-    list[str] | None,
-    Query(
-        alias="metric",
-        max_length=50,
-        description="Only these metrics (repeatable); default all.",
-        examples=[["power"]],
-    ),
-]
-From = Annotated[
-    params.Time | None,
-    Query(
-        alias="from",
-        description="Start (inclusive), RFC 3339; default `to` minus one day.",
-        examples=["2026-01-01T00:00:00Z"],
-    ),
-]
-To = Annotated[
-    params.Time | None,
-    Query(
-        alias="to",
-        description="End (exclusive), RFC 3339; default now.",
-        examples=["2026-01-02T00:00:00Z"],
-    ),
-]
-Tz = Annotated[
-    str | None,
-    Query(
-        max_length=64,
-        description="IANA time zone for times without an offset and for buckets of whole "
-        "days; default the hub's (HUB_TIMEZONE).",
-        examples=["Europe/Oslo"],
-    ),
-]
+DeviceSelection = Annotated[DeviceFilter, Depends(params.device_filter(by_id=True))]
 
 
 def _check_metrics(metrics: list[str] | None, profile: Profile | None) -> list[str] | None:
@@ -257,24 +214,13 @@ async def latest_readings(
     conn: DbConn,
     _: Reader,
     profiles: Profiles,
-    device: Annotated[
-        list[str] | None, Query(max_length=500, description="Only these device ids (repeatable).")
-    ] = None,
-    profile: ProfileFilter = None,
-    status: StatusFilter = None,
-    district: DistrictFilter = None,
-    bbox: Bbox = None,
-    text: TextFilter = None,
+    where: DeviceSelection,
     metric: Metrics = None,
-    include_decommissioned: Decommissioned = False,
     limit: Annotated[int, Query(ge=1, le=5000, description="Most devices per page.")] = 1000,
     cursor: Cursor = None,
 ) -> Response:
     """The fleet's latest values (or those of the devices the filters select), by
     device id, a page of devices at a time. Devices without readings have no values."""
-    where = device_filter(
-        profile, status, district, bbox, text, include_decommissioned, device_ids=device
-    )
     after = cursors.decode(cursor, str)[0] if cursor is not None else None
     wanted = sorted(set(metric)) if metric else None
     rows = await store.latest_page(

@@ -158,10 +158,10 @@ def test_time_ranges_default_and_refuse_what_is_past_the_limit() -> None:
 )
 def test_bounding_boxes(text: str, ok: bool) -> None:
     if ok:
-        assert len(params.bbox(text)) == 4
+        assert len(params.parse_bbox(text)) == 4
     else:
         with pytest.raises(InvalidParameter):
-            params.bbox(text)
+            params.parse_bbox(text)
 
 
 def test_cursors_round_trip_and_garbage_is_refused() -> None:
