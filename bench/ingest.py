@@ -40,6 +40,7 @@ from rich.table import Table
 
 from bench import load, probes
 from hub.devstack import Devstack, free_port
+from hub.store import bulk
 from hub.store.db import connect
 from hub.store.migrate import migrate
 
@@ -146,14 +147,7 @@ class Hub:
 def stored(url: str, prefix: str) -> tuple[int, int]:
     """(readings, distinct (series, time)) of the devices whose id starts with prefix."""
     with connect(url, "bench") as conn:
-        row = conn.execute(
-            """SELECT count(*), count(DISTINCT (r.series_id, r.time))
-               FROM readings r JOIN series s ON s.id = r.series_id
-               JOIN devices d ON d.id = s.device WHERE d.device_id LIKE %s""",
-            (prefix + "%",),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+        return bulk.stored_by_prefix(conn, prefix)
 
 
 def specs(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.schema import check_hub_readings
 from hub.devstack import Mosquitto, Postgres
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -147,7 +148,9 @@ def age_percentiles(
 
 
 def raw_copy_rate(pg: Postgres, url: str, rows: int, workdir: Path) -> float:
-    """Rows per second of psql's \\copy (a C client) into a table shaped like readings."""
+    """Rows per second of psql's \\copy (a C client) into a table shaped like readings
+    (the migrated database at ``url`` is checked to still have that shape)."""
+    check_hub_readings(url)
     path = workdir / "copy.csv"
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with path.open("w", newline="") as out:

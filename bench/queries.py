@@ -4,7 +4,7 @@
 
 Starts a private PostgreSQL (hub.devstack; TimescaleDB preloaded when installed,
 and then both storage levels are measured), migrates a database per level, and
-fills it with SQL ``generate_series``: ``--devices`` street lights reporting three
+fills it with SQL ``generate_series`` (hub.store.bulk): ``--devices`` street lights reporting three
 metrics every 15 minutes for ``--days`` days (8.6 million readings by default).
 Rollups are built as the hub keeps them (plain: the writer's tables, filled here in
 one statement; TimescaleDB: continuous aggregates refreshed, and chunks older than
@@ -44,8 +44,8 @@ from hub.api.app import create_app
 from hub.config import load_settings
 from hub.devstack import Postgres
 from hub.profiles import load_profile
+from hub.store import bulk, readings
 from hub.store import devices as device_store
-from hub.store import readings
 from hub.store.db import aconnect, connect, connect_kwargs
 from hub.store.migrate import migrate
 
@@ -53,50 +53,6 @@ RESULTS = Path(__file__).parent / "results" / "queries.json"
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
 METRICS = ("power", "voltage", "dim_level")
 TARGET_MS = 50.0
-
-FILL_DEVICES = """
-INSERT INTO devices (device_id, profile, name, district, lat, lon, status, last_seen)
-SELECT format('sl-%%s', lpad(i::text, 5, '0')), 'street_light', format('Pole %%s', i),
-       (ARRAY['Sentrum', 'Lade', 'Byåsen', 'Heimdal'])[1 + i %% 4],
-       63.40 + (i %% 100) * 0.0005, 10.35 + (i / 100) * 0.001, 'online', now()
-FROM generate_series(1, %(devices)s) i
-"""
-FILL_SERIES = """
-INSERT INTO series (device, metric)
-SELECT d.id, m FROM devices d, unnest(%(metrics)s::text[]) m ORDER BY d.id, m
-"""
-# Series by series, so each series' part of the primary key is written in order.
-FILL_READINGS = """
-INSERT INTO readings (series_id, time, value)
-SELECT s.id, t,
-       CASE s.metric
-           WHEN 'power' THEN round((40 + 20 * random())::numeric, 1)::float8
-           WHEN 'voltage' THEN round((228 + 4 * random())::numeric, 1)::float8
-           ELSE (10 * floor(10 * random()))::float8
-       END
-FROM series s
-CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, interval '15 minutes') t
-"""
-_ROLLUP = """
-INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-SELECT series_id, date_trunc('{unit}', time), count(*), sum(value), min(value), max(value),
-       min(time), (array_agg(value ORDER BY time))[1],
-       max(time), (array_agg(value ORDER BY time DESC))[1]
-FROM readings GROUP BY 1, 2
-"""
-FILL_ROLLUPS_PLAIN = (
-    _ROLLUP.format(table="readings_1h", unit="hour"),
-    _ROLLUP.format(table="readings_1d", unit="day"),
-)
-REFRESH_CAGGS = (
-    "CALL refresh_continuous_aggregate('readings_1h', NULL, NULL)",
-    "CALL refresh_continuous_aggregate('readings_1d', NULL, NULL)",
-)
-COMPRESS_OLD = """
-SELECT count(compress_chunk(c, if_not_compressed => true))
-FROM show_chunks('readings', older_than => interval '7 days') c
-"""
-COUNT = "SELECT count(*) FROM readings"
 
 
 def fill(
@@ -107,24 +63,18 @@ def fill(
     with connect(url, "bench", autocommit=True) as conn:
         migrate(conn, storage=level)
         started = time.perf_counter()
-        conn.execute(FILL_DEVICES, {"devices": devices})
-        conn.execute(FILL_SERIES, {"metrics": list(METRICS)})
-        conn.execute(FILL_READINGS, {"start": start, "end": end})
+        bulk.fill_fleet(conn, devices=devices, metrics=METRICS, start=start, end=end)
         say(f"  readings written in {time.perf_counter() - started:.0f} s")
         started = time.perf_counter()
-        for statement in FILL_ROLLUPS_PLAIN if level == "plain" else REFRESH_CAGGS:
-            conn.execute(statement)
+        bulk.build_rollups(conn, level)
         say(f"  rollups built in {time.perf_counter() - started:.0f} s")
         if level == "timescale" and compress:
             started = time.perf_counter()
-            row = conn.execute(COMPRESS_OLD).fetchone()
-            say(
-                f"  {row[0] if row else 0} chunks compressed in {time.perf_counter() - started:.0f} s"
-            )
+            chunks = bulk.compress_older_than(conn, days=7)
+            say(f"  {chunks} chunks compressed in {time.perf_counter() - started:.0f} s")
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")  # so that writing back the fill does not weigh on the timings
-        row = conn.execute(COUNT).fetchone()
-    return int(row[0]) if row else 0
+        return bulk.count_readings(conn)
 
 
 Query = Callable[[str], Awaitable[int]]

@@ -5,7 +5,9 @@
 Starts a private PostgreSQL (hub.devstack), and for each shape COPYs the same rows
 (binary) into a staging table, inserts them with ON CONFLICT DO NOTHING as the
 hub does, and reports rows/s and bytes per reading. The numbers behind
-docs/adr/0003-narrow-readings-with-series-ids.md come from this command.
+docs/adr/0003-narrow-readings-with-series-ids.md come from this command. It first
+migrates a database and stops if the hub's readings table no longer has the
+first shape's columns and key.
 """
 
 from __future__ import annotations
@@ -22,9 +24,31 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.devstack import Postgres
+from hub.store import bulk
 from hub.store.db import connect
+from hub.store.migrate import migrate
 
 METRICS = ("power", "energy", "dim_level")
+# The hub's readings table as the first shape below (and bench.probes' raw COPY
+# table) copy it. A migration that changes it makes this benchmark stop with the
+# difference, rather than compare against a shape the hub no longer has.
+HUB_READINGS = (
+    (("series_id", "integer"), ("time", "timestamp with time zone"), ("value", "double precision")),
+    ("series_id", "time"),
+)
+
+
+def check_hub_readings(url: str) -> None:
+    """Stop unless the readings table of the migrated database at ``url`` still has
+    the shape that these benchmarks copy."""
+    with connect(url, "bench") as conn:
+        shape = bulk.readings_shape(conn)
+    if shape != HUB_READINGS:
+        raise SystemExit(
+            f"the hub's readings table changed: it is {shape}, the benchmarks copy "
+            f"{HUB_READINGS}; update bench/schema.py's shapes and bench/probes.py"
+        )
+
 
 SHAPES: dict[str, dict[str, str]] = {
     "narrow, integer series id": {
@@ -114,6 +138,10 @@ def main() -> None:
     root.chmod(0o755)
     pg = Postgres(root, timescaledb=False).start()
     try:
+        hub_url = pg.create_database("hub")
+        with connect(hub_url, "bench", autocommit=True) as conn:
+            migrate(conn, storage="plain")
+        check_hub_readings(hub_url)
         url = pg.create_database("bench")
         table = Table(
             title=f"{args.messages} messages x {len(METRICS)} readings, "
