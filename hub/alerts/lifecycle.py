@@ -118,13 +118,7 @@ class Lifecycle:
         until the condition is seen clear (or began after the resolution)."""
         if key not in self._resolutions:
             self._resolutions[key] = await store.last_operator_resolution(conn, *key)
-        resolved_at = self._resolutions[key]
-        if resolved_at is None:
-            return False
-        if verdict.since is not None and verdict.since > resolved_at:
-            return False
-        cleared = self._cleared_at.get(key)
-        if cleared is not None and cleared > resolved_at:
+        if not held_back(self._resolutions[key], verdict.since, self._cleared_at.get(key)):
             return False
         self._held.add(key)
         return True
@@ -167,6 +161,19 @@ class Lifecycle:
         self._bus.publish(alert_event(alert))
         if self._on_change is not None:
             self._on_change()
+
+
+def held_back(
+    resolved_at: datetime | None, since: datetime | None, cleared_at: datetime | None
+) -> bool:
+    """Whether a firing condition stays held back: an operator resolved its alert
+    (at ``resolved_at``) while the condition already held (it began at ``since``,
+    when known), and the condition has not been seen clear since (``cleared_at``)."""
+    if resolved_at is None:
+        return False
+    if since is not None and since > resolved_at:
+        return False
+    return cleared_at is None or cleared_at <= resolved_at
 
 
 def _jsonable(value: Any) -> Any:
