@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ import orjson
 import pytest
 
 from hub.apikeys import create as create_key
-from hub.config import Settings
 from hub.devstack import Devstack
 from hub.store.db import connect
 from hub.store.migrate import migrate
+from tests.e2e.fleet import BURST_METER, Fleet
 from tests.integration.helpers import HubProcess, wait_for
 from tests.stack import stack_settings
 
@@ -45,24 +44,6 @@ CHROMIUM_ARGS = [
 ]
 PROFILES = Path(__file__).resolve().parents[2] / "device_profiles"
 DEVICES = 40
-# One water meter bursts from the simulated start: the `burst` rule (above 3000 l/h
-# for 15 min of data time) opens a critical alert about 15 s after the fleet starts.
-# A second one stays open for the screenshots; a street light drops off the network.
-BURST_METER = "wm-0002"
-
-
-@dataclass
-class Fleet:
-    url: str
-    settings: Settings
-    hub: HubProcess
-    devices: list[dict[str, Any]]
-    operator_key: str
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(f"{self.url}{path}", params=params, timeout=5)
-        response.raise_for_status()
-        return response.json()
 
 
 def _needs_browser() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import BURST_METER, Fleet
+from tests.e2e.fleet import BURST_METER, Fleet
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHARTED = "aq-0001"  # an air monitor: several gauges, one chart each

@@ -26,8 +26,8 @@ from hub.model import Rule
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from simulators import DeviceSpec, FaultWindow, Message, device_messages
+from tests.integration.alert_receivers import Receiver, Watcher
 from tests.integration.helpers import HubProcess, metric_value, wait_for
-from tests.integration.test_alerts_notify import Receiver, Watcher
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = load_profiles(ROOT / "device_profiles")

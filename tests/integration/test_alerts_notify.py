@@ -8,17 +8,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
-import paho.mqtt.client as paho
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.alerts.dispatch import Dispatcher
 from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
@@ -27,73 +22,10 @@ from hub.model import RuleSpec
 from hub.store import alerts as store
 from hub.store.alerts_deliveries import list_deliveries
 from hub.store.db import aconnect
+from tests.integration.alert_receivers import Receiver, Watcher
 
 Conn = psycopg.AsyncConnection[Any]
 SECRET = b"test-only-secret"
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that answers 503 to the first ``fail``
-    attempts of each delivery."""
-
-    def __init__(self, fail: int = 0) -> None:
-        self.fail = fail
-        self.requests: list[tuple[dict[str, str], bytes, float]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body, time.monotonic()))
-                delivery = self.headers["X-Hub-Delivery"]
-                tries = sum(1 for h, _, _ in receiver.requests if h["X-Hub-Delivery"] == delivery)
-                failing = tries <= receiver.fail
-                self.send_response(503 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [orjson.loads(body) for _, body, _ in self.requests]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Watcher:
-    """A real MQTT subscriber to ``{prefix}/alerts/#``."""
-
-    def __init__(self, settings: Settings) -> None:
-        host, port, _, _, _ = mqtt_endpoint(settings.mqtt_url)
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._subscribed = threading.Event()
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"watch-{settings.topic_prefix}"
-        )
-        self.client.on_message = lambda c, u, m: self.messages.append(
-            (m.topic, orjson.loads(m.payload))
-        )
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            f"{settings.topic_prefix}/alerts/#", qos=1
-        )
-        self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
-        self.client.connect(host, port)
-        self.client.loop_start()
-        assert self._subscribed.wait(10), "MQTT watcher did not subscribe"
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
