@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import NamedTuple
+
 from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter("hub_ingest_messages", "MQTT messages taken in, by kind", ["kind"])
@@ -69,3 +73,21 @@ SOURCE_MESSAGES = Counter(
     "hub_source_messages", "Messages received from an extra MQTT source", ["source"]
 )
 SOURCE_UP = Gauge("hub_source_up", "1 while the extra MQTT source is connected", ["source"])
+
+
+class Gauges(NamedTuple):
+    queue_depth: int
+    unacked: int
+    database_up: bool
+    broker_up: bool
+
+
+async def keep_gauges(read: Callable[[], Gauges], every_s: float = 1.0) -> None:
+    """Set the ingest's gauges from ``read()`` every ``every_s`` seconds, forever."""
+    while True:
+        now = read()
+        QUEUE_DEPTH.set(now.queue_depth)
+        UNACKED.set(now.unacked)
+        DATABASE_UP.set(1 if now.database_up else 0)
+        BROKER_UP.set(1 if now.broker_up else 0)
+        await asyncio.sleep(every_s)

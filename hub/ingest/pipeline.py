@@ -12,6 +12,10 @@ stops: memory stays flat. When a connection ends, the messages still in the inbo
 are dropped: they were not acknowledged, so the broker sends them again.
 
 Messages are acknowledged in receive order, once their batch is committed.
+The parts with one job each: :class:`~hub.ingest.inbox.Inbox` (the queue and its
+pause/resume thresholds), :class:`~hub.ingest.acks.InOrderAcks` (acknowledgements
+in receive order), the decode step (``hub.payloads``), the writers
+(``hub.store.writer``); :class:`Ingest` wires them into tasks and counts.
 
 Other sources (extra MQTT sessions of ``HUB_SOURCES``, the HTTP ingest) put
 :class:`~hub.ingest.submissions.Submission` objects into the same inbox, each
@@ -32,8 +36,10 @@ from datetime import UTC, datetime
 
 from hub.config import Settings
 from hub.ingest import metrics
+from hub.ingest.acks import InOrderAcks
 from hub.ingest.directory import DirectoryLoader
 from hub.ingest.extra_sources import SourceSession
+from hub.ingest.inbox import Entry, Inbox
 from hub.ingest.mqtt import Inbound, MqttSession
 from hub.ingest.sources import SourcesFile
 from hub.ingest.submissions import Submission
@@ -83,17 +89,12 @@ class Ingest:
             SourceSession(source, self.submit, reconnect_max_s=settings.mqtt_reconnect_max_s)
             for source in sources.mqtt
         ]
-        self._inbox_limit = settings.mqtt_receive_maximum
-        # Unbounded as a queue, bounded by its producers: the own session pauses at
-        # _inbox_limit of its messages, every other source at its own bound.
-        self._inbox: asyncio.Queue[Inbound | Submission] = asyncio.Queue()
-        self._own_waiting = 0  # messages of the own session in the inbox
-        self._batches: asyncio.Queue[
-            tuple[int, list[Inbound | Submission], list[Item], list[DeadLetter]]
-        ] = asyncio.Queue(settings.db_writers)
-        self._next_batch = 0  # sequence number of the next batch the collector makes
-        self._next_ack = 0  # sequence number of the next batch to acknowledge
-        self._committed: dict[int, tuple[list[Inbound | Submission], Outcome]] = {}
+        self._inbox = Inbox(settings.mqtt_receive_maximum)
+        # Full policy: the collector waits (and the inbox fills, and reading pauses).
+        self._batches: asyncio.Queue[tuple[int, list[Entry], list[Item], list[DeadLetter]]] = (
+            asyncio.Queue(settings.db_writers)
+        )
+        self._acks = InOrderAcks(self._ack)
         self._listeners: list[CommitListener] = []
         self._writers = [
             BatchWriter(
@@ -139,6 +140,7 @@ class Ingest:
             receive_maximum=self._settings.mqtt_receive_maximum,
             reconnect_max_s=self._settings.mqtt_reconnect_max_s,
         )
+        self._inbox.reader = self._session
         tasks = {
             asyncio.create_task(self._session.run(), name="mqtt"),
             asyncio.create_task(self._collect(), name="collect"),
@@ -146,7 +148,7 @@ class Ingest:
                 asyncio.create_task(self._write(writer), name=f"write-{n}")
                 for n, writer in enumerate(self._writers)
             ),
-            asyncio.create_task(self._gauges(), name="gauges"),
+            asyncio.create_task(metrics.keep_gauges(self._gauges), name="gauges"),
             asyncio.create_task(self._refresh_directory(), name="directory"),
             *(asyncio.create_task(s.run(), name=f"source-{s.source.name}") for s in self.sources),
             *(asyncio.create_task(s.gauge(), name=f"gauge-{s.source.name}") for s in self.sources),
@@ -174,19 +176,14 @@ class Ingest:
 
     def submit(self, submission: Submission) -> None:
         """Take a message of another source; its producer bounds how many wait."""
-        self._inbox.put_nowait(submission)
+        self._inbox.submit(submission)
 
     def _give_back_submissions(self) -> None:
         """At shutdown: tell every submission still waiting that it was not stored."""
-        while not self._inbox.empty():
-            entry = self._inbox.get_nowait()
+        for entry in [*self._inbox.drain(), *self._acks.waiting()]:
             if type(entry) is Submission:
                 entry.finish(None)
-        for messages, _ in self._committed.values():
-            for entry in messages:
-                if type(entry) is Submission:
-                    entry.finish(None)
-        self._committed.clear()
+        self._acks.forget()
 
     async def _refresh_directory(self) -> None:
         while True:
@@ -215,59 +212,31 @@ class Ingest:
     # -- stages ---------------------------------------------------------------------
 
     def _receive(self, message: Inbound) -> None:
-        assert self._session is not None
-        try:
-            self._inbox.put_nowait(message)
-        except asyncio.QueueFull:  # cannot happen while reading pauses at the limit
-            log.error(
-                "inbox overflow; reconnecting so the broker redelivers",
-                extra={"topic": message.topic},
-            )
-            self._session.drop()
-            return
+        self._inbox.put(message)
         self._unacked += 1
-        self._own_waiting += 1
-        if self._own_waiting >= self._inbox_limit:
-            self._session.pause_reading()
 
     def _connection_lost(self) -> None:
         """The own session's messages still waiting go back to the broker; those of
         other sources stay."""
-        kept: list[Submission] = []
-        dropped = 0
-        while not self._inbox.empty():
-            entry = self._inbox.get_nowait()
-            if type(entry) is Submission:
-                kept.append(entry)
-            else:
-                dropped += 1
-        for entry in kept:
-            self._inbox.put_nowait(entry)
-        self._unacked -= dropped
-        self._own_waiting -= dropped
+        self._unacked -= self._inbox.drop_own()
 
-    def _take(self, message: Inbound | Submission) -> Inbound | Submission:
-        if type(message) is Inbound:
-            self._own_waiting -= 1
-            session = self._session
-            assert session is not None
-            if session.paused and self._own_waiting <= self._inbox_limit // 2:
-                session.resume_reading()
-        return message
+    def _ack(self, message: Inbound) -> None:
+        assert self._session is not None
+        self._session.ack(message)
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
         max_messages = self._settings.batch_max_messages
         max_delay = self._settings.batch_max_delay_ms / 1000
         while True:
-            batch: list[Inbound | Submission] = []
+            batch: list[Entry] = []
             items: list[Item] = []
             dead: list[DeadLetter] = []
             message = await self._inbox.get()
             deadline = loop.time() + max_delay
             context = self.decode_context
             while True:
-                batch.append(self._take(message))
+                batch.append(message)
                 if type(message) is Inbound:
                     decoded = decode_inbound(message, context)
                 else:
@@ -293,8 +262,7 @@ class Ingest:
                     message = await asyncio.wait_for(self._inbox.get(), remaining)
                 except TimeoutError:
                     break
-            await self._batches.put((self._next_batch, batch, items, dead))
-            self._next_batch += 1
+            await self._batches.put((self._acks.number(), batch, items, dead))
 
     async def _decode_submission(self, submission: Submission) -> Item | DeadLetter:
         """Decode; a device the directory does not know (or one to register) may have
@@ -324,7 +292,7 @@ class Ingest:
                 self.decode_context = dataclasses.replace(
                     self.decode_context, devices=self.directory.snapshot
                 )
-            self._acknowledge_in_order(seq, messages, outcome)
+            self._unacked -= self._acks.committed(seq, messages, outcome)
             self._count(messages, items, outcome)
             self._batches.task_done()
             for listener in self._listeners:
@@ -333,36 +301,15 @@ class Ingest:
                 except Exception:
                     log.exception("commit listener failed")
 
-    def _acknowledge_in_order(
-        self, seq: int, messages: list[Inbound | Submission], outcome: Outcome
-    ) -> None:
-        """Batches may commit out of order (several writers); acks go out in the
-        order the messages were received."""
-        assert self._session is not None
-        self._committed[seq] = (messages, outcome)
-        while self._next_ack in self._committed:
-            done, committed = self._committed.pop(self._next_ack)
-            own = 0
-            for message in done:
-                if type(message) is Inbound:
-                    self._session.ack(message)
-                    own += 1
-                else:
-                    message.finish(committed)  # type: ignore[union-attr]
-            self._unacked -= own
-            self._next_ack += 1
+    def _gauges(self) -> metrics.Gauges:
+        return metrics.Gauges(
+            queue_depth=self._inbox.qsize(),
+            unacked=self._unacked,
+            database_up=self.database_up,
+            broker_up=self.broker_connected,
+        )
 
-    async def _gauges(self) -> None:
-        while True:
-            metrics.QUEUE_DEPTH.set(self._inbox.qsize())
-            metrics.UNACKED.set(self._unacked)
-            metrics.DATABASE_UP.set(1 if self.database_up else 0)
-            metrics.BROKER_UP.set(1 if self.broker_connected else 0)
-            await asyncio.sleep(1)
-
-    def _count(
-        self, messages: list[Inbound | Submission], items: list[Item], outcome: Outcome
-    ) -> None:
+    def _count(self, messages: list[Entry], items: list[Item], outcome: Outcome) -> None:
         now = time.time()
         for item in items:
             if item.readings:
