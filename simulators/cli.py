@@ -174,6 +174,27 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", action="append", default=[], help="only these device ids")
 
     sub.add_parser("faults", help="list the fault kinds and their parameters")
+
+    lora = sub.add_parser(
+        "lorawan",
+        help="send a stretch of time as a LoRaWAN network server would (ChirpStack or TTS)",
+    )
+    _fleet_options(lora)
+    g = lora.add_argument_group("network server")
+    g.add_argument("--network", choices=("chirpstack", "tts"), default="chirpstack")
+    g.add_argument("--via", choices=("mqtt", "webhook"), default="mqtt",
+                   help="publish on a broker, or post to the hub's webhook endpoint")  # fmt: skip
+    g.add_argument("--mqtt-url", default=_env("HUB_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                   help="broker to publish on (--via mqtt)")  # fmt: skip
+    g.add_argument("--hub-url", default="http://127.0.0.1:8000", help="hub (--via webhook)")
+    g.add_argument("--key", default="", help="an ingest API key (--via webhook)")
+    g.add_argument("--application", default="town",
+                   help="application name (TTS: <application>-<profile>)")  # fmt: skip
+    g.add_argument("--hours", type=float, default=1.0, help="the last HOURS of readings (1)")
+    g.add_argument("--interval", type=_seconds, help="report interval (default: the profile's)")
+    g.add_argument("--loss", type=float, default=0.03, help="share of frames lost on air (0.03)")
+    g.add_argument("--undecoded", type=float, default=0.02,
+                   help="share of uplinks without a decoded payload (0.02)")  # fmt: skip
     return parser
 
 
@@ -201,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _devices(fleet, args.format)
     if args.command == "sample":
         return _sample(args, fleet, profiles, faults)
+    if args.command == "lorawan":
+        return _lorawan(args, fleet, profiles)
     from simulators.publisher import PublishError
     from simulators.runner import BackfillJob, run_backfill, run_fleet
 
@@ -225,6 +248,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PublishError, FaultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _lorawan(
+    args: argparse.Namespace, fleet: Sequence[DeviceSpec], profiles: dict[str, Profile]
+) -> int:
+    from simulators.lorawan import uplinks
+    from simulators.lorawan_send import post, publish
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    stream = uplinks(
+        fleet, profiles, end - timedelta(hours=args.hours), end, network=args.network,
+        seed=args.seed, interval_s=args.interval, application=args.application,
+        loss=args.loss, undecoded=args.undecoded,
+    )  # fmt: skip
+    if args.via == "mqtt":
+        sent = publish(stream, args.mqtt_url)
+        print(f"{sent} {args.network} uplinks published on {args.mqtt_url}", file=sys.stderr)
+        return 0
+    if not args.key:
+        print("error: --via webhook needs --key (an ingest API key)", file=sys.stderr)
+        return 2
+    statuses = post(stream, args.hub_url, args.key, network=args.network)
+    print(f"{args.network} uplinks posted, answers by status: {statuses}", file=sys.stderr)
+    return 0
 
 
 def _faults(args: argparse.Namespace) -> list[Fault]:
