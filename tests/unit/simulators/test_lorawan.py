@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -51,10 +50,7 @@ def test_chirpstack_uplinks_are_uplink_events_of_chirpstacks_own_protobufs() -> 
 
 
 def test_the_hub_decodes_the_simulated_uplinks_to_the_fleets_readings() -> None:
-    flat = [
-        d.__class__(**{**d.__dict__, "payload_format": "flat", "ts_style": "rfc3339"})
-        for d in FLEET
-    ]
+    flat = [dataclasses.replace(d, payload_format="flat", ts_style="rfc3339") for d in FLEET]
     expected: dict[tuple[str, datetime], dict[str, float]] = {}
     for message in fleet_messages(flat, PROFILES, START, END, seed=3, status=False):
         doc = orjson.loads(message.payload)
