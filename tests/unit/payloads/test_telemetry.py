@@ -1,4 +1,5 @@
-"""Topic parsing and payload decoding: each format, each refusal reason, any bytes."""
+"""Telemetry decoding (hub/payloads: hub JSON, SenML, checks): each format, each
+refusal reason, any bytes."""
 
 from __future__ import annotations
 
@@ -10,16 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import DEAD_LETTER_REASONS, PayloadError
-from hub.model import Topic
-from hub.model.units import convert
 from hub.payloads import (
-    UNIT_CONVERSIONS,
-    decode_status,
     decode_telemetry,
     decode_telemetry_detailed,
-    parse_topic,
 )
-from hub.profiles import KNOWN_UNITS, Profile, load_profiles
+from hub.profiles import Profile, load_profiles
 from tests.repo import REPO
 
 PROFILES = load_profiles(REPO / "device_profiles")
@@ -43,74 +39,6 @@ def _decode(payload: bytes | str, profile: str = "street_light", device: str = "
 
 def _values(payload: bytes | str, profile: str = "street_light") -> dict[str, float]:
     return {r.metric: r.value for r in _decode(payload, profile)}
-
-
-# ---- topics -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("topic", "expected"),
-    [
-        ("city/street_light/sl-0001/telemetry", Topic("street_light", "sl-0001", "telemetry")),
-        ("city/water_meter/wm-0001/status", Topic("water_meter", "wm-0001", "status")),
-        ("city/air_quality/urn:dev:mac:0024b.x_1/telemetry", Topic("air_quality", "urn:dev:mac:0024b.x_1", "telemetry")),
-        ("city/street_light/" + "a" * 64 + "/telemetry", Topic("street_light", "a" * 64, "telemetry")),
-    ],
-)  # fmt: skip
-def test_parse_topic_accepts_device_topics(topic: str, expected: Topic) -> None:
-    assert parse_topic(topic, "city") == expected
-
-
-@pytest.mark.parametrize(
-    "topic",
-    [
-        "town/street_light/sl-0001/telemetry",  # other prefix
-        "city/street_light/sl-0001",  # too short
-        "city/street_light/sl-0001/telemetry/extra",  # too long
-        "city/street_light/sl-0001/command",  # unknown kind
-        "city/street_light//telemetry",  # empty device id
-        "city/street_light/" + "a" * 65 + "/telemetry",  # device id too long
-        "city/street_light/sl 0001/telemetry",  # space
-        "city/street_light/sl+0001/telemetry",  # wildcard character
-        "city/street_light/slø-1/telemetry",  # non-ASCII
-        "city/Street-Light/sl-0001/telemetry",  # malformed profile
-        "/city/street_light/sl-0001/telemetry",  # leading slash
-        "",
-    ],
-)
-def test_parse_topic_refuses_anything_else_as_bad_topic(topic: str) -> None:
-    with pytest.raises(PayloadError) as info:
-        parse_topic(topic, "city")
-    assert info.value.reason == "bad_topic"
-    assert info.value.topic == topic
-
-
-# ---- status -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("payload", "expected"),
-    [
-        (b"online", "online"),
-        (b"offline", "offline"),
-        (b" online\n", "online"),
-        (b'"offline"', "offline"),
-        (b'{"status": "online"}', "online"),
-        (b'{"status":"offline"}', "offline"),
-    ],
-)
-def test_decode_status_accepts_text_json_string_and_object(payload: bytes, expected: str) -> None:
-    assert decode_status(payload) == expected
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [b"", b"ONLINE?", b"1", b'"up"', b'{"status": "on"}', b'{"status": "online", "x": 1}', b"\xff"],
-)
-def test_decode_status_refuses_other_payloads_as_decode(payload: bytes) -> None:
-    with pytest.raises(PayloadError) as info:
-        decode_status(payload)
-    assert info.value.reason == "decode"
 
 
 # ---- accepted telemetry ---------------------------------------------------------------
@@ -302,45 +230,6 @@ def test_first_bad_value_refuses_the_whole_message() -> None:
         _decode(f'{{"ts": "{T}", "power": 10, "dim_level": 500}}')
 
 
-# ---- units ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "unit", "target", "expected"),
-    [
-        (1500, "Wh", "kWh", 1.5),
-        (2, "kWh", "Wh", 2000),
-        (0.25, "kW", "W", 250),
-        (1, "m3/h", "l/h", 1000),
-        (0.5, "l/s", "l/h", 1800),
-        (2, "l/min", "l/h", 120),
-        (1e-6, "m3/s", "l/h", 3.6),
-        (1500, "l", "m3", 1.5),
-        (273.15, "K", "Cel", 0),
-        (20, "Cel", "K", 293.15),
-        (0.05, "mg/m3", "ug/m3", 50),
-        (0.42, "/", "%RH", 42),
-        (0.9, "/", "%EL", 90),
-        (1013.25, "hPa", "Pa", 101325),
-        (5, "W", "W", 5),
-    ],
-)
-def test_unit_conversion_table(value: float, unit: str, target: str, expected: float) -> None:
-    assert convert(value, unit, target) == pytest.approx(expected)
-
-
-def test_unit_conversion_table_uses_known_units_only() -> None:
-    for unit, target in UNIT_CONVERSIONS:
-        assert unit in KNOWN_UNITS
-        assert target in KNOWN_UNITS
-
-
-@pytest.mark.parametrize(("unit", "target"), list(UNIT_CONVERSIONS))
-def test_unit_conversion_round_trips_where_reverse_exists(unit: str, target: str) -> None:
-    if (target, unit) in UNIT_CONVERSIONS:
-        assert convert(convert(12.5, unit, target), target, unit) == pytest.approx(12.5)
-
-
 def test_senml_flow_in_cubic_metres_per_hour_is_stored_in_litres_per_hour() -> None:
     payload = f'[{{"bn": "wm-0001:", "bt": {NOW_S}, "n": "flow", "u": "m3/h", "v": 0.12}}]'
     readings = _decode(payload, profile="water_meter", device="wm-0001")
@@ -419,23 +308,3 @@ _json = st.recursive(
 @given(_json)
 def test_decode_any_json_returns_readings_or_payload_error(doc: object) -> None:
     _decode_any(orjson.dumps(doc), PROFILES["air_quality"])
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=60))
-def test_decode_status_any_bytes_returns_status_or_payload_error(payload: bytes) -> None:
-    try:
-        assert decode_status(payload) in ("online", "offline")
-    except PayloadError as exc:
-        assert exc.reason == "decode"
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=80))
-def test_parse_topic_any_text_returns_topic_or_bad_topic(topic: str) -> None:
-    try:
-        parsed = parse_topic(topic, "city")
-    except PayloadError as exc:
-        assert exc.reason == "bad_topic"
-    else:
-        assert topic == f"city/{parsed.profile}/{parsed.device_id}/{parsed.kind}"

@@ -1,0 +1,1 @@
+"""Unit tests of hub.model (mirrors the source tree)."""
