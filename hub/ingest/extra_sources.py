@@ -60,6 +60,7 @@ class SourceSession:
             session_expiry_s=source.session_expiry_s,
             receive_maximum=PENDING_MAX,
             reconnect_max_s=reconnect_max_s,
+            protocol_version=source.protocol_version,
         )
 
     @property

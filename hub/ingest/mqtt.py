@@ -57,7 +57,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, session: MqttSession) -> None:
         self.session = session
-        self.reader = codec.PacketReader()
+        self.reader = codec.PacketReader(session.protocol_version)
         self.transport: asyncio.Transport | None = None
         self.paused = False
         self.closed = asyncio.get_running_loop().create_future()
@@ -112,6 +112,8 @@ class MqttSession:
         receive_maximum: unacknowledged QoS 1 messages the broker may send at once.
         reconnect_max_s: cap of the exponential backoff between connection attempts.
         keepalive_s: MQTT keepalive; a silent broker is dropped after 1.5 times it.
+        protocol_version: 5 (MQTT 5), or 4 (MQTT 3.1.1, without session expiry or
+            receive maximum) for servers that speak only that.
     """
 
     def __init__(
@@ -126,7 +128,9 @@ class MqttSession:
         receive_maximum: int,
         reconnect_max_s: float = 30.0,
         keepalive_s: int = 30,
+        protocol_version: int = 5,
     ) -> None:
+        self.protocol_version = protocol_version
         self._host, self._port, tls, self._username, self._password = mqtt_endpoint(url)
         self._ssl = ssl.create_default_context() if tls else None
         self._client_id = client_id
@@ -250,6 +254,7 @@ class MqttSession:
                     receive_maximum=self._receive_maximum,
                     username=self._username,
                     password=self._password,
+                    version=self.protocol_version,
                 )
             )
             # Messages of the session may arrive before the CONNACK is read: they
@@ -263,9 +268,9 @@ class MqttSession:
             _, reason = codec.connack_reason(body)
             if reason != 0:
                 raise ConnectionError(f"broker refused the connection (reason code {reason:#x})")
-            conn.write(codec.subscribe_packet(1, self._topics))
+            conn.write(codec.subscribe_packet(1, self._topics, version=self.protocol_version))
             body = await asyncio.wait_for(self._replies[codec.SUBACK], _CONNECT_TIMEOUT_S)
-            _, reasons = codec.suback_reasons(body)
+            _, reasons = codec.suback_reasons(body, self.protocol_version)
             refused = [t for t, r in zip(self._topics, reasons, strict=False) if r >= 0x80]
             if refused or len(reasons) != len(self._topics):
                 raise ConnectionError(f"broker refused the subscription to {refused or reasons}")

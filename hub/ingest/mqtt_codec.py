@@ -75,8 +75,12 @@ def connect_packet(
     receive_maximum: int,
     username: str | None = None,
     password: str | None = None,
+    version: int = 5,
 ) -> bytes:
-    """CONNECT with clean start off, so the broker keeps the session."""
+    """CONNECT with clean start off, so the broker keeps the session.
+
+    ``version`` 4 is MQTT 3.1.1 (no properties: no session expiry, no receive
+    maximum), for servers that speak only that (The Things Stack)."""
     flags = 0
     if username is not None:
         flags |= 0x80
@@ -87,11 +91,10 @@ def connect_packet(
     )
     body = (
         _string("MQTT")
-        + b"\x05"
+        + bytes([version])
         + bytes([flags])
         + struct.pack("!H", keepalive_s)
-        + _varint(len(properties))
-        + properties
+        + (_varint(len(properties)) + properties if version == 5 else b"")
         + _string(client_id)
     )
     if username is not None:
@@ -101,8 +104,8 @@ def connect_packet(
     return _packet(0x10, body)
 
 
-def subscribe_packet(packet_id: int, topics: list[str], qos: int = 1) -> bytes:
-    body = struct.pack("!H", packet_id) + b"\x00"
+def subscribe_packet(packet_id: int, topics: list[str], qos: int = 1, version: int = 5) -> bytes:
+    body = struct.pack("!H", packet_id) + (b"\x00" if version == 5 else b"")
     for topic in topics:
         body += _string(topic) + bytes([qos])
     return _packet(0x82, body)
@@ -119,11 +122,13 @@ def connack_reason(body: bytes) -> tuple[bool, int]:
     return bool(body[0] & 1), body[1]
 
 
-def suback_reasons(body: bytes) -> tuple[int, list[int]]:
+def suback_reasons(body: bytes, version: int = 5) -> tuple[int, list[int]]:
     """(packet id, reason code per topic) of a SUBACK."""
     if len(body) < 3:
         raise MqttProtocolError("SUBACK too short")
     (packet_id,) = struct.unpack_from("!H", body)
+    if version != 5:
+        return packet_id, list(body[2:])
     props, offset = _read_varint(body, 2)
     return packet_id, list(body[offset + props :])
 
@@ -158,11 +163,12 @@ class PacketReader:
     None (no whole packet left). Bytes of an incomplete packet are kept.
     """
 
-    __slots__ = ("_buf", "_pos")
+    __slots__ = ("_buf", "_pos", "_properties")
 
-    def __init__(self) -> None:
+    def __init__(self, version: int = 5) -> None:
         self._buf = bytearray()
         self._pos = 0
+        self._properties = version == 5  # MQTT 3.1.1 packets have no properties
 
     def feed(self, data: bytes) -> None:
         if self._pos:
@@ -205,10 +211,10 @@ class PacketReader:
         kind = first >> 4
         if kind != PUBLISH:
             return Control(kind, bytes(buf[i:end]))
-        return _publish(first, buf, i, end)
+        return _publish(first, buf, i, end, self._properties)
 
 
-def _publish(first: int, buf: bytearray, start: int, end: int) -> Publish:
+def _publish(first: int, buf: bytearray, start: int, end: int, properties: bool) -> Publish:
     qos = (first >> 1) & 3
     if qos == 3:
         raise MqttProtocolError("PUBLISH with QoS 3")
@@ -228,8 +234,9 @@ def _publish(first: int, buf: bytearray, start: int, end: int) -> Publish:
             raise MqttProtocolError("PUBLISH packet id runs past the packet")
         packet_id = buf[offset] << 8 | buf[offset + 1]
         offset += 2
-    props, offset = _read_varint(buf, offset, end)
-    offset += props
-    if offset > end:
-        raise MqttProtocolError("PUBLISH properties run past the packet")
+    if properties:
+        props, offset = _read_varint(buf, offset, end)
+        offset += props
+        if offset > end:
+            raise MqttProtocolError("PUBLISH properties run past the packet")
     return Publish(topic, bytes(buf[offset:end]), qos, packet_id, bool(first & 8), bool(first & 1))

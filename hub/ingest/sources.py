@@ -53,6 +53,8 @@ class MqttSource(_Strict):
             The Things Stack serves QoS 0 only).
         client_id: fixed client id of its persistent session (default ``hub-<name>``).
         session_expiry_s: how long its broker keeps the session while the hub is away.
+        protocol: ``"5"`` or ``"3.1.1"``; by default 3.1.1 for ``tts_v3`` (The Things
+            Stack's MQTT server speaks only that) and 5 otherwise.
     """
 
     name: Annotated[str, Field(pattern=_NAME)]
@@ -61,6 +63,13 @@ class MqttSource(_Strict):
     topics: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     client_id: str | None = None
     session_expiry_s: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
+    protocol: Literal["5", "3.1.1"] | None = None
+
+    @property
+    def protocol_version(self) -> int:
+        """The MQTT protocol level to connect with (5, or 4 for 3.1.1)."""
+        protocol = self.protocol or ("3.1.1" if self.format == "tts_v3" else "5")
+        return 4 if protocol == "3.1.1" else 5
 
     @field_validator("url")
     @classmethod
