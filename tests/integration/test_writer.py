@@ -9,7 +9,7 @@ import pytest
 
 from hub.config import Settings
 from hub.model import Item, Reading
-from hub.store import writer as writer_module
+from hub.store import ingest_devices as writer_module
 from hub.store.db import connect
 from hub.store.writer import BatchWriter
 
