@@ -40,8 +40,8 @@ from hub.errors import RuleSpecError
 from hub.events import Event, EventBus, Subscription
 from hub.model import DeviceRow, Rule, RuleSpec
 from hub.profiles import Profile
-from hub.store import alerts as store
 from hub.store import alerts_inputs as inputs
+from hub.store import rules as rule_store
 from hub.store.db import aconnect
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ class Engine:
     async def start(self, conn: AsyncConn) -> None:
         """Store the profile default rules, load everything, rebuild the point rules."""
         await self.dispatcher.register(conn)
-        changed = await store.sync_profile_rules(conn, profile_rule_specs(self._profiles))
+        changed = await rule_store.sync_profile_rules(conn, profile_rule_specs(self._profiles))
         await self._load(conn)
         await self._rebuild_points(conn)
         log.info(
@@ -212,7 +212,7 @@ class Engine:
 
     async def _load(self, conn: AsyncConn) -> None:
         """Read rules, devices and unresolved alerts; forget the state of changed rules."""
-        rules = {r.id: r for r in await store.list_rules(conn) if r.enabled}
+        rules = {r.id: r for r in await rule_store.list_rules(conn) if r.enabled}
         for rule_id, old in self._rules.items():
             new = rules.get(rule_id)
             if new is None or new.updated_at != old.updated_at:
@@ -229,7 +229,7 @@ class Engine:
         self._devices_by_pk = {d.pk: d for d in devices}
         await self.lifecycle.refresh(conn)
         for rule_id in {key[0] for key in self.lifecycle.unresolved} - set(rules):
-            gone = await store.get_rule(conn, rule_id)
+            gone = await rule_store.get_rule(conn, rule_id)
             if gone is not None and not gone.enabled:
                 await self.lifecycle.resolve_for_disabled_rule(conn, rule_id)
 

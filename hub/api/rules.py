@@ -14,8 +14,8 @@ from hub.api.schemas.alerts import RuleIn, RuleOut
 from hub.errors import InvalidParameter, NotFound, RuleSpecError
 from hub.model import RuleSpec
 from hub.profiles import Profile
-from hub.store import alerts as store
 from hub.store import devices as device_store
+from hub.store import rules as store
 
 router = APIRouter(prefix=f"{API_PREFIX}/rules", tags=["rules"])
 

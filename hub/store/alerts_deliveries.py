@@ -10,15 +10,17 @@ once), and marked delivered, or retried later, or dead after the last attempt.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from hub.model import Alert, AlertEvent, Delivery
-from hub.store.alerts import alert_from_row
+from hub.store.alerts import ALERT_COLUMNS
 
 AsyncConn = psycopg.AsyncConnection[Any]
 PayloadBuilder = Callable[[int, AlertEvent, Alert], dict[str, Any]]
@@ -29,11 +31,9 @@ SELECT %(notifier)s, coalesce(max(id), 0) FROM alert_events
 ON CONFLICT (notifier) DO NOTHING
 """
 LOCK_NOTIFIER = "SELECT last_event_id FROM alert_notifiers WHERE notifier = %(notifier)s FOR UPDATE"
-NEW_EVENTS = """
-SELECT e.id, e.at, e.state, e.actor, e.note,
-       a.id, a.rule_id, r.name, d.device_id, d.profile, d.district, a.state, a.severity,
-       a.message, a.value, a.details, a.opened_at, a.acknowledged_at, a.acknowledged_by,
-       a.resolved_at, a.resolved_by
+NEW_EVENTS = f"""
+SELECT e.id AS event_id, e.at AS event_at, e.state AS event_state, e.actor AS event_actor,
+       e.note AS event_note, {ALERT_COLUMNS}
 FROM alert_events e
 JOIN alerts a ON a.id = e.alert_id JOIN rules r ON r.id = a.rule_id
 JOIN devices d ON d.id = a.device
@@ -88,19 +88,12 @@ WHERE notifier = %(notifier)s AND state = 'pending'
 """
 
 
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row[0],
-        notifier=row[1],
-        event_id=row[2],
-        alert_id=row[3],
-        payload=dict(row[4]),
-        state=row[5],
-        attempts=row[6],
-        last_error=row[7],
-        created_at=row[8],
-        finished_at=row[9],
-    )
+_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
+
+
+def _event_and_alert(row: dict[str, Any]) -> tuple[int, AlertEvent, Alert]:
+    event = AlertEvent(row["event_at"], row["event_state"], row["event_actor"], row["event_note"])
+    return row["event_id"], event, Alert(**{name: row[name] for name in _ALERT_FIELDS})
 
 
 async def register_notifier(conn: AsyncConn, notifier: str) -> None:
@@ -117,18 +110,17 @@ async def queue_events(
         row = await cur.fetchone()
         if row is None:
             return 0
-        cur = await conn.execute(NEW_EVENTS, {"after": row[0], "limit": limit})
-        rows = await cur.fetchall()
-        for r in rows:
-            event = AlertEvent(r[1], r[2], r[3], r[4])
-            alert = alert_from_row(r[5:])
+        async with conn.cursor(row_factory=dict_row) as events:
+            await events.execute(NEW_EVENTS, {"after": row[0], "limit": limit})
+            rows = [_event_and_alert(r) for r in await events.fetchall()]
+        for event_id, event, alert in rows:
             await conn.execute(
                 INSERT_DELIVERY,
                 {
                     "notifier": notifier,
-                    "event_id": r[0],
+                    "event_id": event_id,
                     "alert_id": alert.id,
-                    "payload": Jsonb(build(r[0], event, alert)),
+                    "payload": Jsonb(build(event_id, event, alert)),
                 },
             )
         if rows:
@@ -140,8 +132,9 @@ async def claim_due(
     conn: AsyncConn, notifier: str, *, lease: timedelta, limit: int = 50
 ) -> list[Delivery]:
     """Pending deliveries due now, hidden from other claimers for ``lease``."""
-    cur = await conn.execute(CLAIM_DUE, {"notifier": notifier, "lease": lease, "limit": limit})
-    return sorted((_delivery(r) for r in await cur.fetchall()), key=lambda d: d.id)
+    async with conn.cursor(row_factory=class_row(Delivery)) as cur:
+        await cur.execute(CLAIM_DUE, {"notifier": notifier, "lease": lease, "limit": limit})
+        return sorted(await cur.fetchall(), key=lambda d: d.id)
 
 
 async def mark_delivered(conn: AsyncConn, delivery_id: int) -> None:
@@ -170,7 +163,8 @@ async def list_deliveries(
     conn: AsyncConn, *, state: str | None = None, alert_id: int | None = None, limit: int = 100
 ) -> list[Delivery]:
     """Deliveries newest first; ``state='dead'`` lists the notifications given up on."""
-    cur = await conn.execute(
-        LIST_DELIVERIES, {"state": state, "alert_id": alert_id, "limit": max(0, limit)}
-    )
-    return [_delivery(r) for r in await cur.fetchall()]
+    async with conn.cursor(row_factory=class_row(Delivery)) as cur:
+        await cur.execute(
+            LIST_DELIVERIES, {"state": state, "alert_id": alert_id, "limit": max(0, limit)}
+        )
+        return await cur.fetchall()

@@ -23,6 +23,7 @@ from hub.config import Settings
 from hub.events import Event, EventBus
 from hub.model import Item, Reading, RuleSpec
 from hub.store import alerts as store
+from hub.store import rules as rule_store
 from hub.store.airquality import air_quality_classes
 from hub.store.db import aconnect
 from hub.store.writer import BatchWriter
@@ -214,14 +215,14 @@ async def test_disabling_a_rule_resolves_its_alerts(
     alert_settings: Settings, conn: Conn, readings: Readings
 ) -> None:
     spec = RuleSpec("big draw", "threshold", "water_meter", "flow", parameters={"above": 500})
-    rule = await store.create_rule(conn, spec)
+    rule = await rule_store.create_rule(conn, spec)
     await readings.write("water_meter", "wm-5", [(NOW - timedelta(minutes=1), {"flow": 900.0})])
     eng = engine(alert_settings)
     await eng.start(conn)
     assert await alerts_of(conn, "big draw") == [("wm-5", "open", None)]
     disabled = RuleSpec("big draw", "threshold", "water_meter", "flow",
                         parameters={"above": 500}, enabled=False)  # fmt: skip
-    await store.update_rule(conn, rule.id, disabled)
+    await rule_store.update_rule(conn, rule.id, disabled)
     await eng.run_scheduled(conn)
     assert await alerts_of(conn, "big draw") == [("wm-5", "resolved", "engine")]
     (alert,) = await store.list_alerts(conn, device_id="wm-5")
@@ -286,7 +287,7 @@ async def test_sql_backed_domain_rules_fire_and_clear(
             parameters={"check": "hourly_limit", "above": 200, "allowed_per_year": 18},
         ),
     ):  # fmt: skip  (named apart from the profiles' defaults, which fire too)
-        await store.create_rule(conn, spec)
+        await rule_store.create_rule(conn, spec)
     hour = NOW.replace(minute=0, second=0) - timedelta(hours=1)
     # Water running back into the mains: the register falls.
     await readings.write("water_meter", "wm-6", [

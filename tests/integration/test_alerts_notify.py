@@ -20,6 +20,7 @@ from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier
 from hub.config import Settings, mqtt_endpoint
 from hub.model import RuleSpec
 from hub.store import alerts as store
+from hub.store import rules as rule_store
 from hub.store.alerts_deliveries import list_deliveries
 from hub.store.db import aconnect
 from tests.integration.alert_receivers import Receiver, Watcher
@@ -63,7 +64,7 @@ async def settled(conn: Conn, count: int, state: str = "delivered") -> None:
 
 
 async def open_and_resolve(conn: Conn, device_id: str = "wm-0007") -> int:
-    rule = await store.create_rule(
+    rule = await rule_store.create_rule(
         conn, RuleSpec("burst", "threshold", "water_meter", "flow", parameters={"above": 3000})
     )
     cur = await conn.execute(

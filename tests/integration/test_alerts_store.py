@@ -15,6 +15,7 @@ from hub.errors import ConflictError
 from hub.model import RuleSpec
 from hub.store import alerts as store
 from hub.store import alerts_inputs as inputs
+from hub.store import rules as rule_store
 from hub.store.db import aconnect
 
 Conn = psycopg.AsyncConnection[Any]
@@ -54,23 +55,23 @@ def burst_spec(**changes: Any) -> RuleSpec:
 
 
 async def test_api_rule_is_created_listed_changed_and_deleted(conn: Conn) -> None:
-    created = await store.create_rule(conn, burst_spec())
+    created = await rule_store.create_rule(conn, burst_spec())
     assert created.source == "api" and created.parameters == {"above": 2500, "for_s": 600}
-    assert await store.get_rule(conn, created.id) == created
-    assert [r.id for r in await store.list_rules(conn, profile="water_meter")] == [created.id]
-    assert await store.list_rules(conn, profile="street_light") == []
+    assert await rule_store.get_rule(conn, created.id) == created
+    assert [r.id for r in await rule_store.list_rules(conn, profile="water_meter")] == [created.id]
+    assert await rule_store.list_rules(conn, profile="street_light") == []
 
-    changed = await store.update_rule(
+    changed = await rule_store.update_rule(
         conn, created.id, burst_spec(parameters={"above": 2000}, enabled=False)
     )
     assert changed is not None
     assert changed.parameters == {"above": 2000} and not changed.enabled
     assert changed.updated_at >= created.updated_at
 
-    assert await store.delete_rule(conn, created.id)
-    assert await store.get_rule(conn, created.id) is None
-    assert not await store.delete_rule(conn, created.id)
-    assert await store.update_rule(conn, created.id, burst_spec()) is None
+    assert await rule_store.delete_rule(conn, created.id)
+    assert await rule_store.get_rule(conn, created.id) is None
+    assert not await rule_store.delete_rule(conn, created.id)
+    assert await rule_store.update_rule(conn, created.id, burst_spec()) is None
 
 
 async def test_profile_default_rules_are_read_only_and_reloaded_idempotently(conn: Conn) -> None:
@@ -78,25 +79,25 @@ async def test_profile_default_rules_are_read_only_and_reloaded_idempotently(con
         RuleSpec("offline", "stale", "water_meter"),
         RuleSpec("burst", "threshold", "water_meter", "flow", parameters={"above": 3000}),
     ]
-    assert await store.sync_profile_rules(conn, defaults) == 2
-    assert await store.sync_profile_rules(conn, defaults) == 0  # nothing changed
-    stored = await store.list_rules(conn, source="profile")
+    assert await rule_store.sync_profile_rules(conn, defaults) == 2
+    assert await rule_store.sync_profile_rules(conn, defaults) == 0  # nothing changed
+    stored = await rule_store.list_rules(conn, source="profile")
     assert [r.name for r in stored] == ["offline", "burst"]
     burst = stored[1]
     with pytest.raises(ConflictError):
-        await store.update_rule(conn, burst.id, burst_spec())
+        await rule_store.update_rule(conn, burst.id, burst_spec())
     with pytest.raises(ConflictError):
-        await store.delete_rule(conn, burst.id)
+        await rule_store.delete_rule(conn, burst.id)
 
     # A default that left its profile file is disabled; its id (and alerts) stay.
-    assert await store.sync_profile_rules(conn, defaults[1:]) == 0
-    after = {r.name: r for r in await store.list_rules(conn, source="profile")}
+    assert await rule_store.sync_profile_rules(conn, defaults[1:]) == 0
+    after = {r.name: r for r in await rule_store.list_rules(conn, source="profile")}
     assert not after["offline"].enabled and after["burst"].enabled
     assert after["burst"].id == burst.id
 
 
 async def test_only_one_unresolved_alert_per_rule_and_device(conn: Conn) -> None:
-    rule = await store.create_rule(conn, burst_spec(device_id=None))
+    rule = await rule_store.create_rule(conn, burst_spec(device_id=None))
     device = await add_device(conn, "wm-0001", "water_meter", "Sentrum")
     first = await store.open_alert(
         conn,
@@ -130,7 +131,7 @@ async def test_only_one_unresolved_alert_per_rule_and_device(conn: Conn) -> None
 
 
 async def test_acknowledge_and_resolve_keep_who_and_when(conn: Conn) -> None:
-    rule = await store.create_rule(conn, burst_spec(device_id=None))
+    rule = await rule_store.create_rule(conn, burst_spec(device_id=None))
     device = await add_device(conn, "wm-0002", "water_meter")
     alert = await store.open_alert(
         conn, rule_id=rule.id, device=device, severity="critical", message="m", value=1, details={}
@@ -164,8 +165,8 @@ async def test_acknowledge_and_resolve_keep_who_and_when(conn: Conn) -> None:
 
 
 async def test_alert_list_filters_and_pages_newest_first(conn: Conn) -> None:
-    rule = await store.create_rule(conn, burst_spec(device_id=None))
-    lamp_rule = await store.create_rule(
+    rule = await rule_store.create_rule(conn, burst_spec(device_id=None))
+    lamp_rule = await rule_store.create_rule(
         conn,
         RuleSpec("too bright", "threshold", "street_light", "power", parameters={"above": 200}),
     )
