@@ -19,12 +19,13 @@ import hashlib
 import secrets
 import sys
 from collections.abc import Iterator
-from typing import Any, Final, Literal, TextIO, get_args
+from typing import Final, Literal, TextIO, get_args
 
 import psycopg
 
 from hub.config import Settings
 from hub.errors import MigrationError
+from hub.store.db import Conn
 
 Role = Literal["viewer", "operator", "admin", "ingest"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -56,7 +57,7 @@ def role_allows(role: str, needed: Role) -> bool:
 
 
 @contextlib.contextmanager
-def _database(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+def _database(settings: Settings) -> Iterator[Conn]:
     from hub.store.db import session
 
     try:

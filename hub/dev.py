@@ -16,12 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 from hub.config import Settings
 from hub.devstack import Mosquitto, Postgres
 from hub.profiles import load_profiles
-from hub.store.db import connect
+from hub.store.db import Conn, connect
 from hub.store.migrate import migrate
 from hub.store.provisioning import register
 from simulators.fleet import build_fleet
@@ -32,9 +30,7 @@ log = logging.getLogger(__name__)
 STACK_DIR = Path(".hub")
 
 
-def register_town(
-    conn: psycopg.Connection[tuple[object, ...]], settings: Settings, *, devices: int, seed: int
-) -> None:
+def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) -> None:
     """Register the simulated devices with their places, as an operator would
     import a fleet (devices that register themselves have no position)."""
     fleet = build_fleet(load_profiles(settings.profiles_dir), devices, seed=seed)

@@ -18,7 +18,6 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 import psycopg
 
@@ -27,11 +26,10 @@ from hub.alerts.notifiers import Notifier, notification_payload
 from hub.backoff import backoff_delay
 from hub.model import Delivery
 from hub.store import alerts_deliveries as outbox
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 BATCH = 50
 
 

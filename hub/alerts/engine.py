@@ -25,7 +25,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 
@@ -42,11 +41,10 @@ from hub.model import DeviceRow, Rule, RuleSpec
 from hub.profiles import Profile
 from hub.store import alerts_inputs as inputs
 from hub.store import rules as rule_store
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 PointState = ThresholdState | RateState
 POINT_KINDS = frozenset({"threshold", "rate_of_change"})
 YIELD_EVERY = 256  # readings evaluated between two yields to the event loop

@@ -18,18 +18,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from hub.alerts import metrics
 from hub.alerts.conditions import Verdict
 from hub.alerts.events import alert_event
 from hub.events import EventBus
 from hub.model import Alert, DeviceRow, Rule
 from hub.store import alerts as store
+from hub.store.db import AsyncConn
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 Key = tuple[int, int]  # (rule id, device key)
 
 

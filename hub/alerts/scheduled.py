@@ -15,10 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
-
-import psycopg
 
 from hub.alerts.conditions import Verdict, stale_verdict, window_verdict
 from hub.alerts.domain import airquality, streetlight, water
@@ -27,10 +24,10 @@ from hub.model import DeviceRow, Rule
 from hub.profiles import Profile
 from hub.store import airquality as aq_store
 from hub.store import alerts_inputs as inputs
+from hub.store.db import AsyncConn
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 REFERENCE_DAYS = 7  # history a lamp's full-output power is learned from
 REFERENCE_TTL = timedelta(hours=1)
 

@@ -4,9 +4,8 @@ the settings and the device profiles; and the device a path names."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-import psycopg
 from fastapi import Depends, Request
 
 from hub.config import Settings
@@ -14,16 +13,14 @@ from hub.errors import NotFound
 from hub.model import Device
 from hub.profiles import Profile
 from hub.store import devices as device_store
-from hub.store.db import pooled
-
-Conn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn, pooled
 
 # Every resource of the API lives under this path (routers carry it themselves, so a
 # route's template is its whole path, as the latency metric labels it).
 API_PREFIX = "/api/v1"
 
 
-async def _connection(request: Request) -> AsyncIterator[Conn]:
+async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
     # The pool commits when the block ends without error and rolls back otherwise;
     # scope="function" ends it before the response is sent, so a 2xx means committed.
     async with pooled(request.app.state.pool) as conn:
@@ -40,12 +37,12 @@ def _profiles(request: Request) -> dict[str, Profile]:
     return profiles
 
 
-DbConn = Annotated[Conn, Depends(_connection, scope="function")]
+DbConn = Annotated[AsyncConn, Depends(_connection, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Profiles = Annotated[dict[str, Profile], Depends(_profiles)]
 
 
-async def require_device(conn: Conn, device_id: str) -> Device:
+async def require_device(conn: AsyncConn, device_id: str) -> Device:
     """The device, or a 404."""
     device = await device_store.get_device(conn, device_id)
     if device is None:

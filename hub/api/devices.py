@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 
 from hub.api import cursor, params
 from hub.api.auth import Operator, Reader
-from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles, require_device
+from hub.api.deps import API_PREFIX, DbConn, Profiles, require_device
 from hub.api.params import Cursor, DeviceId, Limit
 from hub.api.problems import responses
 from hub.api.schemas.alerts import AlertOut
@@ -28,6 +28,7 @@ from hub.profiles import Profile
 from hub.store import alerts as alert_store
 from hub.store import devices as store
 from hub.store import readings as reading_store
+from hub.store.db import AsyncConn
 
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
@@ -35,7 +36,7 @@ DeviceQuery = Annotated[store.DeviceFilter, Depends(params.device_filter(by_id=F
 
 
 async def page_of_devices(
-    conn: Conn, where: store.DeviceFilter, limit: int, after: str | None
+    conn: AsyncConn, where: store.DeviceFilter, limit: int, after: str | None
 ) -> tuple[list[Device], str | None]:
     """One page and the cursor of the next (None on the last page)."""
     start = cursor.decode(after, str)[0] if after is not None else None
@@ -77,7 +78,7 @@ async def get_device(
     return await _detail(conn, device, profiles.get(device.profile))
 
 
-async def _detail(conn: Conn, device: Device, profile: Profile | None) -> DeviceDetail:
+async def _detail(conn: AsyncConn, device: Device, profile: Profile | None) -> DeviceDetail:
     latest = {x.metric: x for x in await reading_store.latest(conn, [device.id])}
     names = list(profile.metrics) if profile is not None else []
     names += sorted(m for m in latest if m not in names)

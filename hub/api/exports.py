@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from hub.api import params
 from hub.api.auth import Reader
-from hub.api.deps import API_PREFIX, AppSettings, Conn, DbConn, Profiles
+from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.params import From, Metrics, To, Tz
 from hub.api.problems import responses
 from hub.config import Settings
@@ -28,7 +28,7 @@ from hub.model import Device
 from hub.profiles import Profile
 from hub.store import devices as device_store
 from hub.store import readings as store
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ CsvSelection = Annotated[
 DeviceSelection = Annotated[device_store.DeviceFilter, Depends(params.device_filter(by_id=True))]
 
 
-async def _all_devices(conn: Conn, where: device_store.DeviceFilter) -> list[Device]:
+async def _all_devices(conn: AsyncConn, where: device_store.DeviceFilter) -> list[Device]:
     found: list[Device] = []
     after = None
     while True:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import psycopg
 from prometheus_client import Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.store import counts
+from hub.store.db import AsyncConn
 
 REQUEST_SECONDS = Histogram(
     "hub_api_request_seconds",
@@ -56,7 +55,7 @@ class LatencyMiddleware:
                 observe(500)
 
 
-async def refresh_alert_gauge(conn: psycopg.AsyncConnection[Any]) -> None:
+async def refresh_alert_gauge(conn: AsyncConn) -> None:
     """Count alerts by state into the gauge, just before a scrape."""
     by_state = await counts.alerts_by_state(conn)
     for state in ALERT_STATES:

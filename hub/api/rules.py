@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from hub.alerts.params import check_against_profiles
 from hub.api.auth import Operator, Reader
-from hub.api.deps import API_PREFIX, Conn, DbConn, Profiles
+from hub.api.deps import API_PREFIX, DbConn, Profiles
 from hub.api.problems import responses
 from hub.api.schemas.alerts import RuleIn, RuleOut
 from hub.errors import InvalidParameter, NotFound, RuleSpecError
@@ -16,13 +16,14 @@ from hub.model import RuleSpec
 from hub.profiles import Profile
 from hub.store import devices as device_store
 from hub.store import rules as store
+from hub.store.db import AsyncConn
 
 router = APIRouter(prefix=f"{API_PREFIX}/rules", tags=["rules"])
 
 RuleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The rule's id.")]
 
 
-async def _spec(body: RuleIn, conn: Conn, profiles: dict[str, Profile]) -> RuleSpec:
+async def _spec(body: RuleIn, conn: AsyncConn, profiles: dict[str, Profile]) -> RuleSpec:
     try:
         spec = RuleSpec(**body.model_dump())
         check_against_profiles(spec, profiles)

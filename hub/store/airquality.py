@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from hub.model import AirQualityClass
-
-AsyncConn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 UPSERT_CLASS = """
 INSERT INTO air_quality_classes (device, hour, class, pollutants, means, updated_at)

@@ -12,14 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from hub.errors import ConflictError
 from hub.model import ENGINE_ACTOR, Alert, AlertEvent
-
-AsyncConn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 # The columns of an Alert, named as its fields (for class_row), from
 # ``alerts a JOIN rules r JOIN devices d``.

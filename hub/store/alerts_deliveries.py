@@ -15,14 +15,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from hub.model import Alert, AlertEvent, Delivery
 from hub.store.alerts import ALERT_COLUMNS
+from hub.store.db import AsyncConn
 
-AsyncConn = psycopg.AsyncConnection[Any]
 PayloadBuilder = Callable[[int, AlertEvent, Alert], dict[str, Any]]
 
 REGISTER_NOTIFIER = """

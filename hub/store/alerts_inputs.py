@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import psycopg
 from psycopg import sql
 
 from hub.model import DeviceRow
+from hub.store.db import AsyncConn
 
-AsyncConn = psycopg.AsyncConnection[Any]
 Sample = tuple[datetime, float]
 
 SLACK: Final = timedelta(days=2)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from psycopg.rows import class_row
+
+from hub.store.db import AsyncConn, Conn
 
 INSERT = """
 INSERT INTO api_keys (name, role, key_hash, prefix)
@@ -45,9 +45,7 @@ class ApiKey:
     last_used_at: datetime | None
 
 
-def insert(
-    conn: psycopg.Connection[Any], *, name: str, role: str, key_hash: bytes, prefix: str
-) -> ApiKey:
+def insert(conn: Conn, *, name: str, role: str, key_hash: bytes, prefix: str) -> ApiKey:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         cur.execute(INSERT, {"name": name, "role": role, "key_hash": key_hash, "prefix": prefix})
         row = cur.fetchone()
@@ -55,19 +53,19 @@ def insert(
     return row
 
 
-def list_all(conn: psycopg.Connection[Any]) -> list[ApiKey]:
+def list_all(conn: Conn) -> list[ApiKey]:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         cur.execute(LIST)
         return cur.fetchall()
 
 
-def revoke(conn: psycopg.Connection[Any], key_id: int) -> ApiKey | None:
+def revoke(conn: Conn, key_id: int) -> ApiKey | None:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         cur.execute(REVOKE, {"id": key_id})
         return cur.fetchone()
 
 
-async def find_active(conn: psycopg.AsyncConnection[Any], key_hash: bytes) -> ApiKey | None:
+async def find_active(conn: AsyncConn, key_hash: bytes) -> ApiKey | None:
     """The unrevoked key with this hash; marks it used (to the minute)."""
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(FIND_ACTIVE, {"key_hash": key_hash})
@@ -77,15 +75,13 @@ async def find_active(conn: psycopg.AsyncConnection[Any], key_hash: bytes) -> Ap
     return key
 
 
-async def alist_all(conn: psycopg.AsyncConnection[Any]) -> list[ApiKey]:
+async def alist_all(conn: AsyncConn) -> list[ApiKey]:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(LIST)
         return await cur.fetchall()
 
 
-async def ainsert(
-    conn: psycopg.AsyncConnection[Any], *, name: str, role: str, key_hash: bytes, prefix: str
-) -> ApiKey:
+async def ainsert(conn: AsyncConn, *, name: str, role: str, key_hash: bytes, prefix: str) -> ApiKey:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(
             INSERT, {"name": name, "role": role, "key_hash": key_hash, "prefix": prefix}
@@ -95,7 +91,7 @@ async def ainsert(
     return row
 
 
-async def arevoke(conn: psycopg.AsyncConnection[Any], key_id: int) -> ApiKey | None:
+async def arevoke(conn: AsyncConn, key_id: int) -> ApiKey | None:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(REVOKE, {"id": key_id})
         return await cur.fetchone()

@@ -16,9 +16,9 @@ from hub.model import DeadLetter, Item, Outcome, Reading
 from hub.store import ingest_sql as q
 from hub.store import uplinks
 from hub.store.copy_binary import encode_readings
+from hub.store.db import AsyncConn
 from hub.store.ingest_devices import DeviceCache, KnownDevice, refusal
 
-AsyncConn = psycopg.AsyncConnection[Any]
 _Row = tuple[int, datetime, float]
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from psycopg import sql
 
-Conn = psycopg.Connection[Any]
+from hub.store.db import Conn
 
 # A street-light fleet: ``devices`` rows sl-00001.., placed in a grid over four districts.
 FILL_DEVICES = """

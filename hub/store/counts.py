@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
+from hub.store.db import AsyncConn
 
 ALERTS_BY_STATE = "SELECT state, count(*) FROM alerts GROUP BY state"
 
 
-async def alerts_by_state(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
+async def alerts_by_state(conn: AsyncConn) -> dict[str, int]:
     cur = await conn.execute(ALERTS_BY_STATE)
     return {str(state): int(n) for state, n in await cur.fetchall()}

@@ -17,6 +17,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from hub.errors import OutOfRangeError, StoreError
 
+# The connection types of the whole hub (rows as tuples unless a cursor says otherwise).
+Conn = psycopg.Connection[Any]
+AsyncConn = psycopg.AsyncConnection[Any]
+
 CONNECT_TIMEOUT_S = 5
 UNREACHABLE = "cannot reach the database (HUB_DATABASE_URL)"
 
@@ -41,7 +45,7 @@ async def aconnect(
 
 
 @contextlib.contextmanager
-def session(url: str, purpose: str, **kwargs: Any) -> Iterator[psycopg.Connection[Any]]:
+def session(url: str, purpose: str, **kwargs: Any) -> Iterator[Conn]:
     """A connection for a command, committed when the block ends without error;
     StoreError if the database cannot be reached at any point."""
     try:
@@ -52,7 +56,7 @@ def session(url: str, purpose: str, **kwargs: Any) -> Iterator[psycopg.Connectio
 
 
 @contextlib.asynccontextmanager
-async def pooled(pool: AsyncConnectionPool[Any]) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+async def pooled(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConn]:
     """A connection of the API's pool, one transaction; psycopg's errors of reaching
     the database, and values it cannot hold, become the hub's."""
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from psycopg.rows import class_row
+
+from hub.store.db import AsyncConn
 
 _COLUMNS = "id, received_at, topic, payload, reason, detail, device_id"
 LIST = f"""
@@ -35,7 +35,7 @@ class DeadLetterRow:
 
 
 async def list_dead_letters(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConn,
     *,
     reasons: list[str] | None = None,
     device_id: str | None = None,
@@ -60,9 +60,7 @@ async def list_dead_letters(
         return await cur.fetchall()
 
 
-async def get_dead_letter(
-    conn: psycopg.AsyncConnection[Any], dead_letter_id: int
-) -> DeadLetterRow | None:
+async def get_dead_letter(conn: AsyncConn, dead_letter_id: int) -> DeadLetterRow | None:
     async with conn.cursor(row_factory=class_row(DeadLetterRow)) as cur:
         await cur.execute(GET, {"id": dead_letter_id})
         return await cur.fetchone()
@@ -98,7 +96,7 @@ class ReplayCandidate:
 
 
 async def replay_candidates(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConn,
     *,
     reasons: list[str] | None,
     device_id: str | None,
@@ -122,13 +120,11 @@ async def replay_candidates(
         return await cur.fetchall()
 
 
-async def mark_replayed(conn: psycopg.AsyncConnection[Any], ids: list[int]) -> None:
+async def mark_replayed(conn: AsyncConn, ids: list[int]) -> None:
     await conn.execute(MARK_REPLAYED, {"ids": ids})
 
 
-async def set_reasons(
-    conn: psycopg.AsyncConnection[Any], refusals: list[tuple[int, str, str]]
-) -> None:
+async def set_reasons(conn: AsyncConn, refusals: list[tuple[int, str, str]]) -> None:
     """(id, reason, detail) of letters that still fail, with today's reason."""
     await conn.execute(
         SET_REASON,

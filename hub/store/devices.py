@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from hub.model import Device
+from hub.store.db import AsyncConn
 
 _COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_changed_at,
     registered_at, last_seen, decommissioned_at, dev_eui, external_id"""
@@ -100,9 +101,6 @@ class DeviceFilter:
         }
 
 
-Conn = psycopg.AsyncConnection[Any]
-
-
 class IdentityTaken(Exception):
     """Another device already carries this ``dev_eui`` or ``external_id``."""
 
@@ -120,7 +118,7 @@ def _taken(exc: psycopg.errors.UniqueViolation) -> IdentityTaken | None:
 
 
 async def list_devices(
-    conn: Conn, where: DeviceFilter, *, limit: int, after: str | None = None
+    conn: AsyncConn, where: DeviceFilter, *, limit: int, after: str | None = None
 ) -> list[Device]:
     """Up to ``limit`` devices matching ``where``, by device_id, after ``after``."""
     async with conn.cursor(row_factory=class_row(Device)) as cur:
@@ -128,14 +126,14 @@ async def list_devices(
         return await cur.fetchall()
 
 
-async def get_device(conn: Conn, device_id: str) -> Device | None:
+async def get_device(conn: AsyncConn, device_id: str) -> Device | None:
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(GET, {"device_id": device_id})
         return await cur.fetchone()
 
 
 async def create_device(
-    conn: Conn,
+    conn: AsyncConn,
     *,
     device_id: str,
     profile: str,
@@ -172,7 +170,7 @@ async def create_device(
 UPDATABLE = ("profile", "name", "district", "lat", "lon", "dev_eui", "external_id")
 
 
-async def update_device(conn: Conn, device_id: str, changes: dict[str, Any]) -> Device | None:
+async def update_device(conn: AsyncConn, device_id: str, changes: dict[str, Any]) -> Device | None:
     """Apply ``changes`` (a subset of :data:`UPDATABLE`); None when there is no such device."""
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
@@ -189,7 +187,7 @@ async def update_device(conn: Conn, device_id: str, changes: dict[str, Any]) -> 
         return await cur.fetchone()
 
 
-async def decommission(conn: Conn, device_id: str) -> Device | None:
+async def decommission(conn: AsyncConn, device_id: str) -> Device | None:
     """Mark a device decommissioned (kept with its data); None when there is no such device."""
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(DECOMMISSION, {"device_id": device_id})
@@ -203,7 +201,7 @@ class UnmappedField:
     last_seen: datetime
 
 
-async def unmapped_fields(conn: Conn, device_pk: int) -> list[UnmappedField]:
+async def unmapped_fields(conn: AsyncConn, device_pk: int) -> list[UnmappedField]:
     """Decoded-payload fields of the device that its profile does not map, most seen first."""
     async with conn.cursor(row_factory=class_row(UnmappedField)) as cur:
         await cur.execute(UNMAPPED_FIELDS, {"device": device_pk})

@@ -3,9 +3,7 @@ server's device id), for the ingest's device directory."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
+from hub.store.db import AsyncConn
 
 SELECT_IDENTITIES = """
 SELECT device_id, profile, dev_eui, external_id FROM devices
@@ -14,7 +12,7 @@ WHERE (dev_eui IS NOT NULL OR external_id IS NOT NULL) AND decommissioned_at IS 
 
 
 async def load_identities(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConn,
 ) -> list[tuple[str, str, str | None, str | None]]:
     """(device_id, profile, dev_eui, external_id) of every device in service that has one."""
     cur = await conn.execute(SELECT_IDENTITIES)

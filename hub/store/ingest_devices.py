@@ -11,17 +11,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import psycopg
 
 from hub.model import DeadLetter, Item
 from hub.store import ingest_sql as q
 from hub.store import uplinks
+from hub.store.db import AsyncConn
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=30)
 # Devices changed through the API (decommissioned, profile changed) are seen by

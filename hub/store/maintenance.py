@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import psycopg
 
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ SLICE = 50_000
 PLAIN_INTERVAL_S = 3600
 
 
-async def apply_retention_policy(conn: psycopg.AsyncConnection[Any], level: str, days: int) -> None:
+async def apply_retention_policy(conn: AsyncConn, level: str, days: int) -> None:
     """Install (or remove) the TimescaleDB retention policy to match the setting."""
     if level != "timescale":
         return
@@ -40,7 +39,7 @@ async def apply_retention_policy(conn: psycopg.AsyncConnection[Any], level: str,
         log.info("retention policy: raw readings kept %d days", days)
 
 
-async def delete_expired(conn: psycopg.AsyncConnection[Any], days: int) -> int:
+async def delete_expired(conn: AsyncConn, days: int) -> int:
     """Delete raw readings older than ``days`` (plain storage); return how many."""
     total = 0
     while True:

@@ -19,6 +19,7 @@ from typing import Literal
 import psycopg
 
 from hub.errors import MigrationError
+from hub.store.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def _choose_level(conn: psycopg.Connection[tuple[object, ...]], wanted: str) -> StorageLevel:
+def _choose_level(conn: Conn, wanted: str) -> StorageLevel:
     row = conn.execute(_TIMESCALE_AVAILABLE).fetchone()
     available, preloaded = bool(row and row[0]), bool(row and row[1])
     if wanted == "plain":
@@ -91,7 +92,7 @@ def _choose_level(conn: psycopg.Connection[tuple[object, ...]], wanted: str) -> 
 
 
 def migrate(
-    conn: psycopg.Connection[tuple[object, ...]],
+    conn: Conn,
     *,
     storage: str = "auto",
     directory: Path = MIGRATIONS_DIR,
@@ -142,11 +143,11 @@ def migrate(
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def storage_level(conn: psycopg.Connection[tuple[object, ...]]) -> StorageLevel | None:
+def storage_level(conn: Conn) -> StorageLevel | None:
     """The level recorded at migration time, or None on an unmigrated database."""
     try:
         with conn.transaction():
             row = conn.execute(GET_STORAGE_LEVEL).fetchone()
     except psycopg.errors.UndefinedTable:
         return None
-    return None if row is None else row[0]  # type: ignore[return-value]
+    return None if row is None else row[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
+from hub.store.db import Conn
 
 UPSERT_DEVICE = """
 INSERT INTO devices (device_id, profile, lat, lon, district, dev_eui, external_id)
@@ -21,7 +21,7 @@ ON CONFLICT (device_id) DO UPDATE SET
 """
 
 
-def register(conn: psycopg.Connection[Any], devices: list[dict[str, Any]]) -> None:
+def register(conn: Conn, devices: list[dict[str, Any]]) -> None:
     """Register (or update) devices in one transaction."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(UPSERT_DEVICE, devices)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 
+from hub.store.db import AsyncConn
 from hub.store.migrate import GET_STORAGE_LEVEL
 
 
-async def storage_level(conn: psycopg.AsyncConnection[Any]) -> str | None:
+async def storage_level(conn: AsyncConn) -> str | None:
     """The storage level chosen at migration, or None when the database is not migrated."""
     try:
         async with conn.transaction():

@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-import psycopg
-
 from hub.store import devices
+from hub.store.db import AsyncConn
 
-Conn = psycopg.AsyncConnection[Any]
 Source = Literal["raw", "1h", "1d"]
 AGGREGATES: Final = ("avg", "min", "max", "sum", "count", "first", "last")
 
@@ -238,7 +236,7 @@ def choose_source(width: timedelta, tz: str, start: datetime, end: datetime) -> 
 
 
 async def raw(
-    conn: Conn,
+    conn: AsyncConn,
     device: int,
     *,
     metrics: list[str] | None,
@@ -264,7 +262,7 @@ async def raw(
 
 
 async def buckets(
-    conn: Conn, device: int, *, metrics: list[str] | None, grid: Grid, aggregate: str
+    conn: AsyncConn, device: int, *, metrics: list[str] | None, grid: Grid, aggregate: str
 ) -> list[Point]:
     """One value per bucket of ``grid`` and metric that has readings, by bucket then metric."""
     cur = await conn.execute(SERIES_OF_DEVICE, {"device": device, "metrics": metrics})
@@ -288,7 +286,7 @@ async def buckets(
 
 
 async def latest(
-    conn: Conn, devices: list[int], *, metrics: list[str] | None = None
+    conn: AsyncConn, devices: list[int], *, metrics: list[str] | None = None
 ) -> list[Latest]:
     """The newest reading of every series of ``devices``."""
     if not devices:
@@ -301,7 +299,7 @@ LatestRow = tuple[str, str, str | None, datetime | None, float | None]
 
 
 async def latest_page(
-    conn: Conn,
+    conn: AsyncConn,
     where: devices.DeviceFilter,
     *,
     limit: int,
@@ -325,7 +323,7 @@ async def latest_page(
 
 
 async def stream_export(
-    conn: Conn,
+    conn: AsyncConn,
     devices: list[int],
     *,
     metrics: list[str] | None,

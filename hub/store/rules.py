@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from hub.errors import ConflictError
 from hub.model import Rule, RuleSpec
-
-AsyncConn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 _RULE_COLUMNS = """
 id, name, kind, profile, metric, device_id, district, parameters, severity,

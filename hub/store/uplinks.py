@@ -10,6 +10,8 @@ from typing import Any
 
 import psycopg
 
+from hub.store.db import AsyncConn
+
 REGISTER_LORAWAN_DEVICES = """
 INSERT INTO devices (device_id, profile, dev_eui, external_id, name)
 SELECT * FROM unnest(%(device_ids)s::text[], %(profiles)s::text[], %(dev_euis)s::text[],
@@ -43,7 +45,7 @@ RESET_BELOW = 100
 
 
 async def register(
-    conn: psycopg.AsyncConnection[Any],
+    conn: AsyncConn,
     devices: Sequence[tuple[str, str, str | None, str | None, str | None]],
 ) -> None:
     """Register (device_id, profile, dev_eui, external_id, name); taken ids are skipped."""

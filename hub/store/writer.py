@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg
 
@@ -32,12 +31,11 @@ from hub.backoff import backoff_delay
 from hub.model import DeadLetter, Item, Outcome
 from hub.store import ingest_sql as q
 from hub.store.batch import write_batch
-from hub.store.db import aconnect, first_line
+from hub.store.db import AsyncConn, aconnect, first_line
 from hub.store.ingest_devices import DeviceCache
 
 log = logging.getLogger(__name__)
 
-AsyncConn = psycopg.AsyncConnection[Any]
 
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
