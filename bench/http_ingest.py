@@ -156,6 +156,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=500)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--devices", type=int, default=500)
+    parser.add_argument(
+        "--cprofile", type=Path, help="run the hub under cProfile, writing its stats to PATH"
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hub-bench-http-"))
@@ -185,7 +188,16 @@ def main() -> int:
         )
         with open(root / "hub.log", "wb") as log:
             hub = subprocess.Popen(
-                [sys.executable, "-m", "hub", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [
+                    sys.executable,
+                    *(["-m", "cProfile", "-o", str(args.cprofile)] if args.cprofile else []),
+                    "-m",
+                    "hub",
+                    "run",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60
         while True:

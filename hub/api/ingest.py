@@ -27,7 +27,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hub.api.deps import API_PREFIX
-from hub.api.ingest_auth import Sender
+from hub.api.ingest_auth import SECURITY, authorize_sender
 from hub.api.problems import MEDIA_TYPE, Problem, responses
 from hub.api.schemas.devices import DEVICE_ID_PATTERN
 from hub.ingest import metrics
@@ -138,12 +138,14 @@ def _now() -> datetime:
     "/integrations/ttn",
     summary="The Things Stack v3 webhook (uplink messages)",
     responses=_RESPONSES,
+    openapi_extra=SECURITY,
 )
-async def ttn_webhook(request: Request, _: Sender) -> Response:
+async def ttn_webhook(request: Request) -> Response:
     """Point a TTS webhook (JSON format) here, with the ingest key in a header
     (``Authorization: Bearer <key>`` or ``X-API-Key``). Uplink messages are stored;
     other message types (join accept, downlink events, ...) are answered 200 and
     counted."""
+    await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
         return body
@@ -162,10 +164,10 @@ async def ttn_webhook(request: Request, _: Sender) -> Response:
     "/integrations/chirpstack",
     summary="ChirpStack v4 HTTP integration (JSON marshaler)",
     responses=_RESPONSES,
+    openapi_extra=SECURITY,
 )
 async def chirpstack_http(
     request: Request,
-    _: Sender,
     event: Annotated[
         str,
         Query(max_length=20, description="The event type ChirpStack adds (`up`, `status`, ...)."),
@@ -174,6 +176,7 @@ async def chirpstack_http(
     """Point ChirpStack's HTTP integration here (JSON encoding), with the ingest key
     as an extra header. ``up`` stores the uplink; ``status`` stores the device's
     battery level and link margin; other events are answered 200 and counted."""
+    await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
         return body
@@ -187,16 +190,17 @@ async def chirpstack_http(
     "/ingest/{profile}/{device_id}",
     summary="The hub's own JSON or SenML telemetry over HTTP",
     responses=_RESPONSES,
+    openapi_extra=SECURITY,
 )
 async def hub_telemetry(
     request: Request,
-    _: Sender,
     profile: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["water_meter"])],
     device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN, examples=["wm-0042"])],
 ) -> Response:
     """The same payloads as on MQTT (``docs/payloads.md``), for gateways and
     platforms that cannot do MQTT: a JSON object of metric values, ``{"ts": ...,
     "metrics": {...}}``, or a SenML pack."""
+    await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
         return body
