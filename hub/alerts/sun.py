@@ -1,4 +1,4 @@
-"""The sun's elevation at a lamp, and whether the lamp should be lit.
+"""The sun's elevation at a lamp, cached: a town shares one sky.
 
 Lamps are judged against the solar elevation at their own position rather than
 against sunrise and sunset: north of the Arctic Circle the sun may not rise
@@ -23,23 +23,18 @@ FULL_DAY_DEG = 3.0
 
 def sun_elevation(lat: float, lon: float, when: datetime) -> float:
     """Solar elevation in degrees at ``lat``/``lon`` and instant ``when`` (aware)."""
+    return sun_elevation_at(lat, lon, when.timestamp())
+
+
+def sun_elevation_at(lat: float, lon: float, epoch_s: float) -> float:
+    """Solar elevation in degrees at ``lat``/``lon`` at epoch second ``epoch_s``
+    (the simulated street lights switch on it too)."""
     # Rounding to about 1 km and one minute moves the elevation by under 0.3 degrees
     # and lets a town's lamps share the computation.
-    minute = int(when.timestamp() // 60)
-    return _elevation(round(lat, 2), round(lon, 2), minute)
+    return _elevation(round(lat, 2), round(lon, 2), int(epoch_s // 60))
 
 
 @lru_cache(maxsize=65_536)
 def _elevation(lat: float, lon: float, minute: int) -> float:
     instant = datetime.fromtimestamp(minute * 60 + 30, UTC)
     return float(elevation(Observer(latitude=lat, longitude=lon), instant))
-
-
-def should_be_lit(lat: float, lon: float, when: datetime, *, below_deg: float) -> bool:
-    """A lamp should burn when the sun is below ``below_deg`` at its position."""
-    return sun_elevation(lat, lon, when) < below_deg
-
-
-def should_be_dark(lat: float, lon: float, when: datetime, *, above_deg: float) -> bool:
-    """A lamp should be dark when the sun is above ``above_deg`` at its position."""
-    return sun_elevation(lat, lon, when) > above_deg

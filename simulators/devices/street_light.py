@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hub.alerts.sun import sun_elevation_at
 from hub.profiles import Profile
 from simulators.devices.base import ModelBase, Values
 from simulators.faults import FaultWindow
 from simulators.fleet import DeviceSpec
-from simulators.sun import sun_elevation
 from simulators.weather import Environment
 
 _HYSTERESIS_DEG = 0.5
@@ -26,7 +26,7 @@ class StreetLight(ModelBase):
         self.last_power = 0.0
 
     def _photocell(self, t: float) -> bool:
-        elevation = sun_elevation(self.spec.lat, self.spec.lon, t)
+        elevation = sun_elevation_at(self.spec.lat, self.spec.lon, t)
         if self.on is None:
             return elevation < self.threshold
         if self.on:
