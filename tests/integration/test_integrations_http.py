@@ -137,6 +137,24 @@ def test_frame_counter_gap_is_counted_as_missed_frames(hub: ApiHub) -> None:
     assert missed[at] == 3.0  # 102, 103 and 104 never arrived
 
 
+def test_the_meters_own_time_is_used_when_the_mapping_names_it(hub: ApiHub) -> None:
+    at = NOW + timedelta(minutes=3)
+    own = NOW + timedelta(minutes=2, seconds=30)  # the meter logged it before sending
+    decoded = {"current_volume_m3": 6.101, "timestamp_utc": own.isoformat().replace("+00:00", "Z")}
+    uplink = tts_uplink(
+        device_id="wm-storgata-12",
+        dev_eui="70B3D57ED005B89A",
+        application_id="town-water",
+        received_at=at,
+        f_cnt=106,
+        decoded=decoded,
+    )
+    assert _post(hub, "/api/v1/integrations/ttn", uplink).status_code == 200
+    series = _series(hub, "wm-h1")
+    assert (own, 6.101) in series["volume"]
+    assert (at, 106.0) in series["lora_fcnt"]  # link readings: the network server's time
+
+
 def test_chirpstack_uplink_of_a_new_device_registers_it_by_its_device_profile(hub: ApiHub) -> None:
     aq = {
         "pm10_mass_concentration": {
