@@ -15,8 +15,9 @@ import httpx
 import orjson
 import pytest
 
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.devstack import Devstack
+from hub.profiles import load_profiles
 from hub.store.db import connect
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
 from tests.lorawan_messages import chirpstack_status, chirpstack_uplink, tts_uplink
@@ -313,3 +314,30 @@ def test_other_tts_messages_and_chirpstack_events_are_accepted_and_not_stored(hu
         'hub_ingest_http_messages_total{outcome="ignored:join_accept",source="http:ttn"} 1.0'
         in metrics
     )
+
+
+def test_the_simulated_chirpstack_fleet_through_the_webhook_is_stored(hub: ApiHub) -> None:
+    from simulators.fleet import build_fleet
+    from simulators.lorawan import uplinks
+    from simulators.lorawan_send import post
+
+    profiles = load_profiles(SHIPPED_PROFILES)
+    fleet = build_fleet(profiles, 6, seed=11)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    sent = list(
+        uplinks(
+            fleet,
+            profiles,
+            end - timedelta(hours=2),
+            end,
+            network="chirpstack",
+            seed=11,
+            undecoded=0.1,
+        )
+    )
+    statuses = post(sent, hub.url, hub.keys["ingest"], network="chirpstack")
+    decoded = [u for u in sent if u.decoded]
+    assert statuses == {200: len(decoded), 422: len(sent) - len(decoded)}
+    for device in fleet:
+        mine = [u for u in decoded if u.device_id == device.device_id]
+        assert len(_series(hub, device.device_id).get("lora_fcnt", [])) == len(mine)
