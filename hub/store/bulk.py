@@ -69,6 +69,10 @@ SELECT count(*), count(DISTINCT (r.series_id, r.time))
 FROM readings r JOIN series s ON s.id = r.series_id
 JOIN devices d ON d.id = s.device WHERE d.device_id LIKE %(pattern)s
 """
+METRIC_SINCE = """
+SELECT count(*) FROM readings r JOIN series s ON s.id = r.series_id
+WHERE s.metric = %(metric)s AND r.time >= %(since)s
+"""
 READINGS_COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a
@@ -127,6 +131,12 @@ def stored_by_prefix(conn: Conn, prefix: str) -> tuple[int, int]:
     row = conn.execute(STORED_BY_PREFIX, {"pattern": pattern}).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+def count_metric_since(conn: Conn, metric: str, since: datetime) -> int:
+    """Readings of ``metric`` (any device) at or after ``since``."""
+    row = conn.execute(METRIC_SINCE, {"metric": metric, "since": since}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def readings_shape(conn: Conn) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:

@@ -33,6 +33,8 @@ async def test_filled_fleet_is_what_the_api_queries_read(storage: str, migrated:
         assert bulk.count_readings(conn) == DEVICES * len(METRICS) * per_series
         assert bulk.stored_by_prefix(conn, "sl-") == (DEVICES * len(METRICS) * per_series,) * 2
         assert bulk.stored_by_prefix(conn, "sl_") == (0, 0)  # a prefix, not a pattern
+        assert bulk.count_metric_since(conn, "power", start) == DEVICES * per_series
+        assert bulk.count_metric_since(conn, "power", end) == DEVICES
     if storage == "timescale":
         assert compressed > 0
 
