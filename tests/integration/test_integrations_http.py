@@ -20,6 +20,7 @@ from hub.devstack import Devstack
 from hub.profiles import load_profiles
 from hub.store.db import connect
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
+from tests.integration.helpers import wait_for
 from tests.lorawan_messages import chirpstack_status, chirpstack_uplink, tts_uplink
 
 SOURCES = """
@@ -36,7 +37,9 @@ PROBLEM = "application/problem+json"
 @pytest.fixture(scope="module")
 def hub(stack: Devstack) -> Iterator[ApiHub]:
     logs = Path(tempfile.mkdtemp(prefix="hub-http-ingest-"))
-    api = start_hub(stack, logs, profiles_dir=SHIPPED_PROFILES, HUB_SOURCES=SOURCES)
+    api = start_hub(
+        stack, logs, profiles_dir=SHIPPED_PROFILES, HUB_SOURCES=SOURCES, HUB_ALERTS_INTERVAL_S="1"
+    )
     api.keys["ingest"] = create_key(api.settings, role="ingest", name="webhooks", out=io.StringIO())
     with api.client("operator") as client:
         r = client.post(
@@ -341,3 +344,23 @@ def test_the_simulated_chirpstack_fleet_through_the_webhook_is_stored(hub: ApiHu
     for device in fleet:
         mine = [u for u in decoded if u.device_id == device.device_id]
         assert len(_series(hub, device.device_id).get("lora_fcnt", [])) == len(mine)
+
+
+def test_a_weak_radio_link_opens_the_link_degraded_alert(hub: ApiHub) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    light = {"switch_1": "on", "active_power": 38, "voltage": 231.0}
+    for n in range(4):
+        uplink = tts_uplink(
+            device_id="sl-weak", dev_eui="A84041000181C0F1", application_id="town-lights",
+            received_at=now - timedelta(minutes=40 - 10 * n), f_cnt=n + 1, decoded=light,
+            gateways=((-121.0, -15.5),), spreading_factor=12,
+        )  # fmt: skip
+        assert _post(hub, "/api/v1/integrations/ttn", uplink).status_code == 200
+
+    def opened() -> list[dict[str, Any]]:
+        with hub.client("viewer") as client:
+            alerts = client.get("/api/v1/alerts", params={"device_id": "sl-weak"}).json()["items"]
+        return [a for a in alerts if a["rule_name"] == "link_degraded"]
+
+    wait_for(lambda: bool(opened()), 30, "the link_degraded alert")
+    assert opened()[0]["state"] == "open"
