@@ -26,13 +26,13 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from hub.commands.service import GC_YOUNG_THRESHOLD
 from hub.config import Settings
 from hub.ingest.mqtt import Inbound
 from hub.ingest.pipeline import decode_inbound
 from hub.model import Item
 from hub.payloads import DecodeContext
 from hub.profiles import load_profiles
-from hub.service import GC_YOUNG_THRESHOLD
 from hub.store.copy_binary import encode_readings
 from simulators.encoding import encode
 

@@ -38,7 +38,7 @@ import httpx
 import orjson
 
 from bench import probes
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.config import load_settings
 from hub.devstack import Devstack, free_port
 from hub.store.db import connect

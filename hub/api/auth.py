@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.apikeys import Role, hash_key, role_allows
+from hub.access import Role, hash_key, role_allows
 from hub.errors import Forbidden, Unauthenticated
 from hub.store import apikeys
 from hub.store.db import pooled

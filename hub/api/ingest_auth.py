@@ -16,8 +16,8 @@ import psycopg
 from fastapi import Request
 from psycopg_pool import PoolTimeout
 
+from hub.access import Role, hash_key, role_allows
 from hub.api.auth import Principal
-from hub.apikeys import Role, hash_key, role_allows
 from hub.errors import Forbidden, StoreError, Unauthenticated
 from hub.store import apikeys
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.access import Role, generate_key, hash_key, shown_prefix
 from hub.api.auth import Admin
 from hub.api.deps import API_PREFIX, DbConn
 from hub.api.problems import responses
-from hub.apikeys import Role, generate_key, hash_key, shown_prefix
 from hub.errors import NotFound
 from hub.store import apikeys as store
 

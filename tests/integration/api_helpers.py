@@ -21,7 +21,7 @@ import httpx
 import orjson
 import paho.mqtt.publish as publish
 
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.config import Settings, load_settings, mqtt_endpoint
 from hub.devstack import Devstack
 from hub.store.db import connect

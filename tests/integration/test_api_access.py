@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.apikeys import create as create_key
-from hub.apikeys import revoke
+from hub.commands.apikeys import create as create_key
+from hub.commands.apikeys import revoke
 from hub.devstack import Devstack
 from tests.integration.api_helpers import ApiHub, start_hub
 from tests.integration.helpers import telemetry

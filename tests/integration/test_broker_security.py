@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub.config import Settings
 from hub.devstack import Mosquitto
-from hub.provision import DeviceSpec, set_acl_entries, set_passwords
+from hub.provisioning import DeviceSpec, set_acl_entries, set_passwords
 from hub.store.db import connect
 from tests.integration.helpers import HubProcess, hub_env, wait_for
 

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.config import Settings
 from hub.devstack import Devstack
 from hub.store.db import connect

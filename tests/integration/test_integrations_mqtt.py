@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.devstack import Devstack, free_port
 from hub.store.db import connect
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub

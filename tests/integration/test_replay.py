@@ -17,7 +17,7 @@ import orjson
 import pytest
 import yaml
 
-from hub.apikeys import create as create_key
+from hub.commands.apikeys import create as create_key
 from hub.devstack import Devstack
 from hub.store.db import connect
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub

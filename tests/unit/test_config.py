@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.cli import main
+from hub.commands.cli import main
 from hub.config import load_settings, mqtt_endpoint
 from hub.errors import ConfigError
 

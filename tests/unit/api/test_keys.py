@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.apikeys import generate_key, hash_key, role_allows
+from hub.access import generate_key, hash_key, role_allows
 
 
 def test_roles_are_ordered_and_keys_are_random_and_hashed() -> None:

@@ -43,6 +43,8 @@ def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) ->
                 "lat": d.lat,
                 "lon": d.lon,
                 "district": d.district,
+                "dev_eui": None,
+                "external_id": None,
             }
             for d in fleet
         ],

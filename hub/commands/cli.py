@@ -27,20 +27,20 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.service import serve
+    from hub.commands.service import serve
 
     asyncio.run(serve(settings))
     return 0
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.dev import run_dev
+    from hub.commands.dev import run_dev
 
     return run_dev(settings, devices=args.devices, speedup=args.speedup, seed=args.seed)
 
 
 def _apikey(settings: Settings, args: argparse.Namespace) -> int:
-    from hub import apikeys
+    from hub.commands import apikeys
 
     if args.apikey_command == "create":
         apikeys.create(settings, role=args.role, name=args.name)
@@ -54,10 +54,10 @@ def _apikey(settings: Settings, args: argparse.Namespace) -> int:
 def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
+    from hub.commands.service import read_storage_level
     from hub.ingest.replay import ReplayFilter, replay
     from hub.ingest.sources import load_sources
     from hub.profiles import load_profiles
-    from hub.service import read_storage_level
 
     profiles = load_profiles(settings.profiles_dir)
     where = ReplayFilter(
@@ -80,52 +80,17 @@ def _dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.commands import provision
+
+    return provision.run(settings, args)
+
+
 def _time(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. {text}Z")
     return value
-
-
-def _devices(settings: Settings, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from hub import provision
-
-    passwd = args.passwd_file or settings.mqtt_passwd_file
-    acl = args.acl_file or settings.mqtt_acl_file
-    if args.csv:
-        specs = provision.read_csv(Path(args.csv))
-    elif args.device_id and args.profile:
-        specs = [
-            provision.DeviceSpec(
-                args.device_id,
-                args.profile,
-                args.lat,
-                args.lon,
-                args.district,
-                args.dev_eui.upper() if args.dev_eui else None,
-                args.external_id,
-            )
-        ]
-    else:
-        raise HubError("give DEVICE_ID and --profile, or --csv FILE")
-    passwords = provision.provision(
-        settings,
-        specs,
-        passwd_file=Path(passwd) if passwd else None,
-        acl_file=Path(acl) if acl else None,
-    )
-    print("device_id,password")
-    for device_id, password in passwords.items():
-        # A LoRaWAN device sends through its network server: no MQTT password.
-        print(f"{device_id},{password or ''}")
-    print(
-        f"{len(passwords)} device(s) provisioned; passwords are shown only now. "
-        "Reload the broker: docker compose kill -s HUP mosquitto",
-        file=sys.stderr,
-    )
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
-"""Device provisioning: register a device and give it MQTT credentials.
+"""Device provisioning: what a device to provision is, read from the command line
+or a CSV file, and its MQTT credentials in Mosquitto's files.
 
-``hub devices provision`` registers the device (profile, position, district),
+``hub devices provision`` (``hub.commands.provision``) registers the device (profile, position, district),
 writes its password to Mosquitto's password file (PBKDF2-SHA512, the ``$7$``
 format of ``mosquitto_passwd``) and its ACL entry (it may publish only on its own
 telemetry and status topics), and prints the password once. Mosquitto reads both
@@ -25,8 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.config import Settings
-from hub.errors import HubError, ProvisionError
+from hub.errors import ProvisionError
 from hub.payloads import DEVICE_ID_RE
 
 _ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
@@ -147,50 +147,3 @@ def read_csv(path: Path) -> list[DeviceSpec]:
                 )
             )
     return specs
-
-
-def provision(
-    settings: Settings,
-    specs: list[DeviceSpec],
-    *,
-    passwd_file: Path | None,
-    acl_file: Path | None,
-) -> dict[str, str | None]:
-    """Register the devices and write the MQTT credentials of those that are not
-    LoRaWAN devices; return device -> password (None for a LoRaWAN device)."""
-    import psycopg
-
-    from hub.profiles import load_profiles
-    from hub.store.db import session
-    from hub.store.provisioning import register
-
-    profiles = load_profiles(settings.profiles_dir)
-    seen: set[str] = set()
-    for spec in specs:
-        check_spec(spec, profiles)
-        if spec.device_id in seen:
-            raise ProvisionError(f"device {spec.device_id!r} is listed twice")
-        seen.add(spec.device_id)
-    mqtt_specs = [spec for spec in specs if not spec.lorawan]
-    if mqtt_specs and (passwd_file is None or acl_file is None):
-        raise HubError(
-            "give --passwd-file and --acl-file (or HUB_MQTT_PASSWD_FILE and "
-            "HUB_MQTT_ACL_FILE): the broker's password and ACL files"
-        )
-    for path in (passwd_file, acl_file) if mqtt_specs else ():
-        if path is not None and not path.parent.is_dir():
-            raise ProvisionError(f"{path}: its folder does not exist")
-    try:
-        with session(settings.database_url, "provision") as conn:
-            register(conn, [vars(spec) for spec in specs])
-    except psycopg.errors.UniqueViolation as exc:
-        raise ProvisionError(
-            f"a DevEUI or external id is already another device's: {exc.diag.message_detail}"
-        ) from None
-    passwords: dict[str, str | None] = {spec.device_id: None for spec in specs}
-    if mqtt_specs and passwd_file is not None and acl_file is not None:
-        fresh = {spec.device_id: new_password() for spec in mqtt_specs}
-        set_passwords(passwd_file, fresh)
-        set_acl_entries(acl_file, mqtt_specs, settings.topic_prefix)
-        passwords.update(fresh)
-    return passwords
