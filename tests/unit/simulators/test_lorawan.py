@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from hub.model import Item
 from hub.payloads import DecodeContext, Origin, decode
 from hub.payloads.context import ProfileRules
+from hub.payloads.formats.lorawan import flatten
 from hub.profiles import load_profiles
 from simulators.fleet import build_fleet
 from simulators.lorawan import tts_application, uplinks
@@ -96,3 +97,27 @@ def test_some_frames_are_lost_and_some_uplinks_come_undecoded() -> None:
     undecoded = [u for u in sent if not u.decoded]
     assert undecoded and len(undecoded) < len(sent) / 4
     assert all(b"decoded_payload" not in u.payload for u in undecoded)
+
+
+def test_tts_uplinks_read_the_same_in_a_published_tts_client() -> None:
+    """ttn-client (the client of Home Assistant's The Things Network integration)
+    reads our simulated TTS uplinks: same device, receive time and decoded values."""
+    from ttn_client.parsers import ttn_parse
+
+    checked = 0
+    for uplink in uplinks(FLEET, PROFILES, START, END, network="tts", seed=3, undecoded=0):
+        doc = orjson.loads(uplink.payload)
+        values = ttn_parse(doc)
+        # It names a nested field by its path joined with "_".
+        ours = {
+            p.replace(".", "_"): v for p, v in flatten(doc["uplink_message"]["decoded_payload"])
+        }
+        assert set(values) == set(ours)
+        for field_id, value in values.items():
+            assert value.device_id == uplink.device_id
+            assert value.received_at == uplink.sent_at
+            assert value.value in (ours[field_id], str(ours[field_id]))
+        item = decode(uplink.payload, Origin(uplink.topic, uplink.sent_at, "tts_v3"), CONTEXT)
+        assert type(item) is Item and item.received_at == uplink.sent_at
+        checked += 1
+    assert checked > 20
