@@ -48,9 +48,7 @@ async def authorize_sender(request: Request) -> Principal:
             "'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
         )
     digest = hash_key(key)
-    cache: dict[bytes, tuple[float, Principal]] = request.app.state.__dict__.setdefault(
-        "ingest_keys", {}
-    )
+    cache: dict[bytes, tuple[float, Principal]] = request.app.state.ingest_keys
     hit = cache.get(digest)
     now = time.monotonic()
     if hit is not None and now - hit[0] < _TTL_S:
