@@ -1,7 +1,8 @@
-"""`make bench`: the ingest benchmark, then the query benchmark.
+"""`make bench`: the ingest benchmark, the HTTP ingest benchmark, then the query benchmark.
 
 Each writes its JSON under bench/results/; run them one by one for their options:
-``python -m bench.ingest --help``, ``python -m bench.queries --help``.
+``python -m bench.ingest --help``, ``python -m bench.http_ingest --help``,
+``python -m bench.queries --help``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 def main() -> int:
     status = 0
-    for module in ("bench.ingest", "bench.queries"):
+    for module in ("bench.ingest", "bench.http_ingest", "bench.queries"):
         if importlib.util.find_spec(module) is None:
             print(f"{module}: not present, skipped")
             continue

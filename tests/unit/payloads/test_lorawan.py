@@ -14,8 +14,8 @@ from hub.model import DeadLetter, Item
 from hub.payloads import DecodeContext, DeviceDirectory, KnownDevice, Origin, decode
 from hub.payloads.context import ProfileRules
 from hub.profiles import load_profiles
-from tests.repo import REPO
 from tests.lorawan_messages import chirpstack_status, chirpstack_uplink, tts_uplink
+from tests.repo import REPO
 
 PROFILES = load_profiles(REPO / "device_profiles")
 NOW = datetime(2026, 1, 10, 6, 45, 0, 123000, tzinfo=UTC)
