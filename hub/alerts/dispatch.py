@@ -22,8 +22,9 @@ from datetime import timedelta
 import psycopg
 
 from hub.alerts import metrics
-from hub.alerts.notifiers import Notifier, notification_payload
+from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier, notification_payload
 from hub.backoff import backoff_delay
+from hub.config import Settings, mqtt_endpoint, webhook_urls
 from hub.model import Delivery
 from hub.store import alerts_deliveries as outbox
 from hub.store.db import AsyncConn, aconnect
@@ -43,6 +44,18 @@ class Dispatcher:
     send_timeout_s: cap of one send (on top of the notifier's own timeouts).
     poll_s: how often a worker looks for new transitions when not woken.
     """
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Dispatcher:
+        """The notifiers the settings ask for, with the settings' retry policy."""
+        return cls(
+            settings.database_url,
+            build_notifiers(settings),
+            max_attempts=settings.alerts_notify_max_attempts,
+            backoff_s=settings.alerts_notify_backoff_s,
+            backoff_max_s=settings.alerts_notify_backoff_max_s,
+            send_timeout_s=settings.alerts_webhook_timeout_s + 1,
+        )
 
     def __init__(
         self,
@@ -174,3 +187,27 @@ class Dispatcher:
             return
         await outbox.mark_delivered(conn, delivery.id)
         metrics.NOTIFICATIONS.labels(notifier.name, "delivered").inc()
+
+
+def build_notifiers(settings: Settings) -> list[Notifier]:
+    secret = settings.alerts_webhook_secret
+    key = secret.get_secret_value().encode() if secret is not None else None
+    notifiers: list[Notifier] = [
+        WebhookNotifier(url, secret=key, timeout_s=settings.alerts_webhook_timeout_s)
+        for url in webhook_urls(settings.alerts_webhook_urls)
+    ]
+    if settings.alerts_mqtt_notify:
+        host, port, tls, username, password = mqtt_endpoint(settings.mqtt_url)
+        notifiers.append(
+            MqttNotifier(
+                host=host,
+                port=port,
+                tls=tls,
+                username=username,
+                password=password,
+                prefix=settings.topic_prefix,
+                client_id=f"{settings.mqtt_client_id}-alerts",
+                timeout_s=settings.alerts_webhook_timeout_s,
+            )
+        )
+    return notifiers
