@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,9 +20,12 @@ from hub.api.schemas.readings import (
     LatestPage,
     Readings,
 )
+from hub.config import Settings
 from hub.errors import InvalidParameter
+from hub.model import Device
 from hub.profiles import Profile
 from hub.store import readings as store
+from hub.store.db import AsyncConn
 from hub.store.devices import DeviceFilter
 
 router = APIRouter(prefix=API_PREFIX, tags=["readings"])
@@ -98,84 +102,105 @@ async def device_readings(
     units = {n: m.unit for n, m in profile.metrics.items()} if profile is not None else {}
     if metrics is not None:
         units = {n: u for n, u in units.items() if n in metrics}
-
+    query = _Query(device, metrics, units, start, end, zone, max_rows)
     if bucket is None:
-        span = params.time_range(
-            start,
-            end,
-            tz=zone,
-            default=DEFAULT_RANGE,
-            longest=timedelta(days=settings.api_max_range_days),
-            hint="ask for buckets (bucket=1h) or use the CSV export",
-        )
-        after = None
-        if cursor is not None:
-            iso, name = cursors.decode(cursor, str, str)
-            after = (_cursor_time(iso), name)
-        page_size = limit or max_rows
-        points = await store.raw(
-            conn,
-            device.id,
-            metrics=metrics,
-            start=span.start,
-            end=span.end,
-            limit=page_size + 1,
-            after=after,
-        )
-        more = len(points) > page_size
-        points = points[:page_size]
-        next_cursor = (
-            cursors.encode(points[-1].time.isoformat(), points[-1].metric) if more else None
-        )
-        return _json(
-            {
-                "device_id": device.device_id,
-                "from": span.start,
-                "to": span.end,
-                "bucket": None,
-                "agg": None,
-                "tz": None,
-                "source": "raw",
-                "units": units,
-                "readings": [
-                    {"time": p.time, "metric": p.metric, "value": p.value} for p in points
-                ],
-                "next_cursor": next_cursor,
-            }
-        )
-
+        return await _raw_page(conn, query, settings, limit or max_rows, cursor)
     if cursor is not None:
         raise InvalidParameter(
             "cursor", "buckets come in one response; a cursor is for raw readings"
         )
+    return await _buckets(conn, query, bucket, agg)
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What both kinds of readings of one device share, checked."""
+
+    device: Device
+    metrics: list[str] | None
+    units: dict[str, str]
+    start: datetime | None
+    end: datetime | None
+    zone: str
+    max_rows: int
+
+
+async def _raw_page(
+    conn: AsyncConn, query: _Query, settings: Settings, page_size: int, cursor: str | None
+) -> Response:
+    """One page of raw readings in time order, and the cursor of the next."""
+    span = params.time_range(
+        query.start,
+        query.end,
+        tz=query.zone,
+        default=DEFAULT_RANGE,
+        longest=timedelta(days=settings.api_max_range_days),
+        hint="ask for buckets (bucket=1h) or use the CSV export",
+    )
+    after = None
+    if cursor is not None:
+        iso, name = cursors.decode(cursor, str, str)
+        after = (_cursor_time(iso), name)
+    points = await store.raw(
+        conn,
+        query.device.id,
+        metrics=query.metrics,
+        start=span.start,
+        end=span.end,
+        limit=page_size + 1,
+        after=after,
+    )
+    more = len(points) > page_size
+    points = points[:page_size]
+    next_cursor = cursors.encode(points[-1].time.isoformat(), points[-1].metric) if more else None
+    return _json(
+        {
+            "device_id": query.device.device_id,
+            "from": span.start,
+            "to": span.end,
+            "bucket": None,
+            "agg": None,
+            "tz": None,
+            "source": "raw",
+            "units": query.units,
+            "readings": [{"time": p.time, "metric": p.metric, "value": p.value} for p in points],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+async def _buckets(conn: AsyncConn, query: _Query, bucket: str, agg: Aggregate) -> Response:
+    """One ``agg`` value per bucket and metric, the range widened to whole buckets."""
     width = params.bucket_width(bucket)
     span = params.time_range(
-        start,
-        end,
-        tz=zone,
+        query.start,
+        query.end,
+        tz=query.zone,
         default=DEFAULT_RANGE,
         longest=LONGEST_BUCKETED_RANGE,
         hint="choose a shorter range",
     )
-    grid = store.make_grid(width, zone, span.start, span.end)
-    series = len(metrics) if metrics is not None else max(1, len(units))
-    if grid.buckets * series > max_rows:
+    grid = store.make_grid(width, query.zone, span.start, span.end)
+    series = len(query.metrics) if query.metrics is not None else max(1, len(query.units))
+    if grid.buckets * series > query.max_rows:
         raise InvalidParameter(
             "bucket",
-            f"{grid.buckets} buckets x {series} metrics is more than the limit of {max_rows} "
-            "values: choose a wider bucket, fewer metrics or a shorter range",
+            f"{grid.buckets} buckets x {series} metrics is more than the limit of "
+            f"{query.max_rows} values: choose a wider bucket, fewer metrics or a shorter range",
         )
-    points = await store.buckets(conn, device.id, metrics=metrics, grid=grid, aggregate=agg)
+    points = await store.buckets(
+        conn, query.device.id, metrics=query.metrics, grid=grid, aggregate=agg
+    )
     return _json(
         {
-            "device_id": device.device_id,
+            "device_id": query.device.device_id,
             "from": grid.start,
             "to": grid.end,
             "bucket": bucket,
             "agg": agg,
             "tz": grid.tz,
             "source": _SOURCE_NAMES[grid.source],
-            "units": units,
+            "units": query.units,
             "readings": [{"time": p.time, "metric": p.metric, "value": p.value} for p in points],
             "next_cursor": None,
         }
