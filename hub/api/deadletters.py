@@ -32,6 +32,13 @@ class DeadLetterOut(BaseModel):
     reason: Reason
     detail: str = Field(examples=["metric 'pwr' is not in profile street_light"])
     device_id: str | None
+    format: str = Field(
+        "hub",
+        description="How it is decoded: hub (the hub's MQTT/HTTP forms), tts_v3, chirpstack_v4.",
+    )
+    replayed_at: datetime | None = Field(
+        None, description="When a replay stored it (POST /api/v1/dead-letters/replay)."
+    )
     payload_size: int = Field(description="Bytes of the original payload.")
     payload_text: str | None = Field(
         description="The payload as UTF-8 text when it is text (in lists: the first "
@@ -64,6 +71,8 @@ def _out(row: DeadLetterRow) -> DeadLetterOut:
         reason=row.reason,
         detail=row.detail,
         device_id=row.device_id,
+        format=row.format,
+        replayed_at=row.replayed_at,
         payload_size=len(row.payload),
         payload_text=_text(row.payload, PREVIEW_CHARS),
     )

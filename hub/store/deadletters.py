@@ -9,7 +9,7 @@ from psycopg.rows import class_row
 
 from hub.store.db import AsyncConn
 
-_COLUMNS = "id, received_at, topic, payload, reason, detail, device_id"
+_COLUMNS = "id, received_at, topic, payload, reason, detail, device_id, format, replayed_at"
 LIST = f"""
 SELECT {_COLUMNS} FROM dead_letters
 WHERE (%(reasons)s::text[] IS NULL OR reason = ANY(%(reasons)s))
@@ -32,6 +32,8 @@ class DeadLetterRow:
     reason: str
     detail: str
     device_id: str | None
+    format: str = "hub"
+    replayed_at: datetime | None = None
 
 
 async def list_dead_letters(
