@@ -1,4 +1,4 @@
-"""API keys: roles in order, keys random and stored hashed."""
+"""API keys and roles (hub/access.py): roles in order, keys random and stored hashed."""
 
 from __future__ import annotations
 
