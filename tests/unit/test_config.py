@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from hub.commands.cli import main
 from hub.config import load_settings, mqtt_endpoint
 from hub.errors import ConfigError
 
@@ -40,16 +39,6 @@ def test_bad_setting_names_the_variable(
         load_settings()
     assert caught.value.variable == variable
     assert message in caught.value.message
-
-
-def test_cli_prints_config_error_without_traceback(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HUB_API_PORT", "99999")
-    assert main(["migrate"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("hub: configuration error: HUB_API_PORT:")
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(

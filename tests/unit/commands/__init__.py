@@ -1,0 +1,1 @@
+"""Unit tests of hub.commands (mirrors the source tree)."""
