@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from hub import __version__, dashboard
-from hub.api import ops, problems, stream
+from hub.api import ingest, ops, problems, stream
 from hub.api.metrics import LatencyMiddleware
 from hub.api.openapi import build_openapi
 from hub.api.routes import API_ROUTERS
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(ops.router)
     for router in API_ROUTERS:
         app.include_router(router)
+    ingest.install(app)  # the HTTP ingest's routes first, without FastAPI's machinery
     dashboard.install(app)
     problems.install(app)
     stream.install(app)

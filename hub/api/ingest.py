@@ -18,6 +18,7 @@ traffic, and is answered only when the batch holding it is committed:
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -25,11 +26,14 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from hub.api.deps import API_PREFIX
 from hub.api.ingest_auth import SECURITY, authorize_sender
 from hub.api.problems import MEDIA_TYPE, Problem, responses
 from hub.api.schemas.devices import DEVICE_ID_PATTERN
+from hub.errors import InvalidParameter
 from hub.ingest import metrics
 from hub.ingest.http_gate import GateClosed
 from hub.model import DeadLetter
@@ -145,6 +149,10 @@ async def ttn_webhook(request: Request) -> Response:
     (``Authorization: Bearer <key>`` or ``X-API-Key``). Uplink messages are stored;
     other message types (join accept, downlink events, ...) are answered 200 and
     counted."""
+    return await _ttn(request)
+
+
+async def _ttn(request: Request) -> Response:
     await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
@@ -176,6 +184,13 @@ async def chirpstack_http(
     """Point ChirpStack's HTTP integration here (JSON encoding), with the ingest key
     as an extra header. ``up`` stores the uplink; ``status`` stores the device's
     battery level and link margin; other events are answered 200 and counted."""
+    return await _chirpstack(request)
+
+
+async def _chirpstack(request: Request) -> Response:
+    event = request.query_params.get("event")
+    if not event or len(event) > 20:
+        raise InvalidParameter("event", "the event type is required (up, status, ...)")
     await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
@@ -200,6 +215,22 @@ async def hub_telemetry(
     """The same payloads as on MQTT (``docs/payloads.md``), for gateways and
     platforms that cannot do MQTT: a JSON object of metric values, ``{"ts": ...,
     "metrics": {...}}``, or a SenML pack."""
+    return await _hub(request)
+
+
+_PROFILE_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_DEVICE_RE = re.compile(DEVICE_ID_PATTERN.strip("^$"))
+
+
+async def _hub(request: Request) -> Response:
+    profile: str = request.path_params["profile"]
+    device_id: str = request.path_params["device_id"]
+    if not _PROFILE_RE.fullmatch(profile):
+        raise InvalidParameter("profile", "a profile name: a-z, 0-9, _", location="path")
+    if not _DEVICE_RE.fullmatch(device_id):
+        raise InvalidParameter(
+            "device_id", "1-64 characters of A-Z a-z 0-9 _ . : -", location="path"
+        )
     await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
@@ -207,3 +238,18 @@ async def hub_telemetry(
     prefix = request.app.state.settings.topic_prefix
     origin = Origin(f"{prefix}/{profile}/{device_id}/telemetry", _now(), "hub", "http:hub")
     return await _ingest(request, body, origin)
+
+
+def install(app: Starlette) -> None:
+    """Serve the ingest endpoints ahead of every other route, as plain Starlette
+    routes: thousands of requests a second skip FastAPI's dependency solving and
+    parameter machinery (the FastAPI routes above stay, for the OpenAPI document;
+    both call the same functions, and errors become the same problem documents)."""
+    fast = [
+        Route(f"{API_PREFIX}/integrations/ttn", _ttn, methods=["POST"]),
+        Route(f"{API_PREFIX}/integrations/chirpstack", _chirpstack, methods=["POST"]),
+        Route(f"{API_PREFIX}/ingest/{{profile}}/{{device_id}}", _hub, methods=["POST"]),
+    ]
+    for route in reversed(fast):
+        route.include_in_schema = False
+        app.router.routes.insert(0, route)

@@ -144,19 +144,25 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> list[str]:
     """Every method the API documents for the request's path (one route per method,
     so the router alone would name only the first)."""
-    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+    table: list[tuple[re.Pattern[str], set[str], bool]] | None = getattr(
         request.app.state, "methods_by_path", None
     )
     if table is None:
         table = [
-            (compile_path(path)[0], {m.upper() for m in operations})
+            (compile_path(path)[0], {m.upper() for m in operations}, "{" not in path)
             for path, operations in request.app.openapi().get("paths", {}).items()
         ]
         request.app.state.methods_by_path = table
+    matching = [
+        (methods, static) for pattern, methods, static in table if pattern.match(request.url.path)
+    ]
+    # A path without parameters (/dead-letters/replay) is its own resource, not an
+    # instance of /dead-letters/{id}.
+    if any(static for _, static in matching):
+        matching = [(methods, static) for methods, static in matching if static]
     allowed: set[str] = set()
-    for pattern, methods in table:
-        if pattern.match(request.url.path):
-            allowed |= methods
+    for methods, _ in matching:
+        allowed |= methods
     return sorted(allowed)
 
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from hub.api import params
 from hub.api.auth import Operator
 from hub.api.deadletters import Reason
 from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.problems import responses
+from hub.api.schemas.devices import DEVICE_ID_PATTERN
 from hub.ingest.replay import ReplayFilter, replay
 from hub.store import queries_meta
 
 router = APIRouter(prefix=f"{API_PREFIX}/dead-letters", tags=["dead letters"])
+
+
+def _text_time(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string, like 2026-01-01T00:00:00Z")
+    return value
+
+
+BodyTime = Annotated[params.Time, BeforeValidator(_text_time)]
 
 
 class ReplayRequest(BaseModel):
@@ -27,9 +38,9 @@ class ReplayRequest(BaseModel):
     )
 
     reasons: list[Reason] | None = Field(None, description="Only letters refused for these.")
-    device_id: str | None = Field(None, max_length=64)
-    start: params.Time | None = Field(None, alias="from", description="Received at or after.")
-    end: params.Time | None = Field(None, alias="to", description="Received before.")
+    device_id: str | None = Field(None, pattern=DEVICE_ID_PATTERN)
+    start: BodyTime | None = Field(None, alias="from", description="Received at or after.")
+    end: BodyTime | None = Field(None, alias="to", description="Received before.")
     limit: Annotated[int, Field(ge=1, le=1_000_000)] = 100_000
 
 
@@ -80,3 +91,9 @@ async def replay_dead_letters(
         readings=result.readings,
         still_refused=dict(result.still_refused),
     )
+
+
+@router.api_route("/replay", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def replay_other_methods() -> None:
+    """Without it, GET /dead-letters/replay would be read as the dead letter "replay"."""
+    raise HTTPException(status_code=405)

@@ -27,8 +27,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     airquality.router,
     rules.router,
     profiles.router,
+    replay.router,  # before deadletters: /dead-letters/replay is not a letter's id
     deadletters.router,
-    replay.router,
     stream.router,
     exports.router,
     keys.router,
