@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--application", default="town",
                    help="application name (TTS: <application>-<profile>)")  # fmt: skip
     g.add_argument("--hours", type=float, default=1.0, help="the last HOURS of readings (1)")
+    g.add_argument("--live", type=_seconds, metavar="DURATION",
+                   help="instead: run live from now for DURATION (e.g. 1h), each uplink sent "
+                   "when it is due")  # fmt: skip
+    g.add_argument("--speedup", type=float, default=1.0, help="with --live: time runs faster")
     g.add_argument("--interval", type=_seconds, help="report interval (default: the profile's)")
     g.add_argument("--loss", type=float, default=0.03, help="share of frames lost on air (0.03)")
     g.add_argument("--undecoded", type=float, default=0.02,
@@ -254,14 +258,21 @@ def _lorawan(
     args: argparse.Namespace, fleet: Sequence[DeviceSpec], profiles: dict[str, Profile]
 ) -> int:
     from simulators.lorawan import uplinks
-    from simulators.lorawan_send import post, publish
+    from simulators.lorawan_send import paced, post, publish
 
-    end = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = (
+        (now, now + timedelta(seconds=args.live))
+        if args.live
+        else (now - timedelta(hours=args.hours), now)
+    )
     stream = uplinks(
-        fleet, profiles, end - timedelta(hours=args.hours), end, network=args.network,
+        fleet, profiles, start, end, network=args.network,
         seed=args.seed, interval_s=args.interval, application=args.application,
         loss=args.loss, undecoded=args.undecoded,
     )  # fmt: skip
+    if args.live:
+        stream = paced(stream, start, args.speedup)
     if args.via == "mqtt":
         sent = publish(stream, args.mqtt_url)
         print(f"{sent} {args.network} uplinks published on {args.mqtt_url}", file=sys.stderr)

@@ -5,7 +5,8 @@ webhook endpoints, each request sent again until it is answered 2xx."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Literal
 
 import httpx
@@ -13,6 +14,18 @@ import paho.mqtt.client as mqtt
 
 from hub.config import mqtt_endpoint
 from simulators.lorawan import Uplink
+
+
+def paced(uplinks: Iterable[Uplink], start: datetime, speedup: float = 1.0) -> Iterator[Uplink]:
+    """Hold each uplink back until its simulated time (``start`` is now)."""
+    began = time.monotonic()
+    for uplink in uplinks:
+        due = began + (uplink.sent_at - start).total_seconds() / speedup
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield uplink
+
 
 _PATHS = {
     "tts": "/api/v1/integrations/ttn",
