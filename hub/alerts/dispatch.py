@@ -19,15 +19,13 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-import psycopg
-
 from hub.alerts import metrics
 from hub.alerts.notifiers import MqttNotifier, Notifier, WebhookNotifier, notification_payload
 from hub.backoff import backoff_delay
 from hub.config import Settings, mqtt_endpoint, webhook_urls
 from hub.model import Delivery
 from hub.store import alerts_deliveries as outbox
-from hub.store.db import AsyncConn, aconnect
+from hub.store.db import CONNECTION_ERRORS, AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +132,7 @@ class Dispatcher:
                 failures = 0
                 if len(due) < BATCH:
                     await self._sleep(notifier.name)
-            except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+            except (*CONNECTION_ERRORS, OSError) as exc:
                 failures += 1
                 if failures == 1:
                     log.warning("notifier %s: database unreachable: %s", notifier.name, exc)

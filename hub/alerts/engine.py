@@ -32,8 +32,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-import psycopg
-
 from hub.alerts import metrics
 from hub.alerts.dispatch import Dispatcher
 from hub.alerts.lifecycle import Lifecycle
@@ -45,12 +43,11 @@ from hub.config import Settings
 from hub.events import Event, EventBus, Subscription
 from hub.profiles import Profile
 from hub.store import rules as rule_store
-from hub.store.db import AsyncConn, aconnect
+from hub.store.db import CONNECTION_ERRORS, AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 
 YIELD_EVERY = 256  # readings evaluated between two yields to the event loop
-_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class Engine:
@@ -130,7 +127,7 @@ class Engine:
         while True:
             try:
                 return await aconnect(self._settings.database_url, purpose, autocommit=True)
-            except _DB_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 attempt += 1
                 if attempt == 1:
                     log.warning("alert engine waiting for the database: %s", exc)
@@ -179,7 +176,7 @@ class Engine:
                     await asyncio.sleep(0)
                 try:
                     await self.evaluate_reading(conn, event)
-                except _DB_ERRORS as exc:
+                except CONNECTION_ERRORS as exc:
                     log.warning("alert engine lost the database (%s); reconnecting", exc)
                     conn = await self._reconnect(conn, "alerts-point")
                     self._points.forget_all()
@@ -193,7 +190,7 @@ class Engine:
             self._subscription = self._subscribe()
             try:
                 await self._points.rebuild_all(conn)
-            except _DB_ERRORS:
+            except CONNECTION_ERRORS:
                 conn = await self._reconnect(conn, "alerts-point")
 
     async def evaluate_reading(self, conn: AsyncConn, event: Event) -> None:
@@ -208,7 +205,7 @@ class Engine:
             started = time.monotonic()
             try:
                 await self.run_scheduled(conn)
-            except _DB_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 log.warning("scheduled alert rules: database unreachable: %s", exc)
                 conn = await self._reconnect(conn, "alerts-schedule")
             elapsed = time.monotonic() - started

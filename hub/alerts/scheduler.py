@@ -8,18 +8,14 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-import psycopg
-
 from hub.alerts import metrics, scheduled
 from hub.alerts.lifecycle import Lifecycle
 from hub.alerts.rulebook import POINT_KINDS, RuleBook, targets
 from hub.config import Settings
 from hub.profiles import Profile
-from hub.store.db import AsyncConn
+from hub.store.db import CONNECTION_ERRORS, AsyncConn
 
 log = logging.getLogger(__name__)
-
-_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class Scheduler:
@@ -69,14 +65,14 @@ class Scheduler:
             try:
                 matching = [d for d in devices if targets(rule, d)]
                 changed += await scheduled.evaluate(conn, ctx, rule, matching)
-            except _DB_ERRORS:
+            except CONNECTION_ERRORS:
                 raise
             except Exception:  # one broken rule must not stop the others
                 metrics.RULE_ERRORS.labels(rule.kind).inc()
                 log.exception("alert rule %d (%s) failed", rule.id, rule.name)
         try:
             await scheduled.update_air_quality(conn, self._profiles, devices, self._aq_saved)
-        except _DB_ERRORS:
+        except CONNECTION_ERRORS:
             raise
         except Exception:
             log.exception("air-quality classes failed")

@@ -21,6 +21,10 @@ from hub.errors import OutOfRangeError, StoreError
 Conn = psycopg.Connection[Any]
 AsyncConn = psycopg.AsyncConnection[Any]
 
+# What psycopg raises when the connection is gone (the loops that keep their own
+# connection reconnect on these; everything else is a refusal).
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
 CONNECT_TIMEOUT_S = 5
 UNREACHABLE = "cannot reach the database (HUB_DATABASE_URL)"
 

@@ -31,7 +31,7 @@ from hub.backoff import backoff_delay
 from hub.model import DeadLetter, Item, Outcome
 from hub.store import ingest_sql as q
 from hub.store.batch import write_batch
-from hub.store.db import AsyncConn, aconnect, first_line
+from hub.store.db import CONNECTION_ERRORS, AsyncConn, aconnect, first_line
 from hub.store.ingest_devices import DeviceCache
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class BatchWriter:
                 self.database_up = True
                 self.unreachable = False
                 return outcome
-            except (psycopg.OperationalError, psycopg.InterfaceError, *_TRANSIENT) as exc:
+            except (*CONNECTION_ERRORS, *_TRANSIENT) as exc:
                 if not isinstance(exc, _TRANSIENT):
                     await self._drop_connection()
                     if self.database_up or attempt == 0:
@@ -138,7 +138,7 @@ class BatchWriter:
         for item in items:
             try:
                 one = await self._batch([item], [], keep_refused)
-            except (psycopg.OperationalError, psycopg.InterfaceError):
+            except CONNECTION_ERRORS:
                 raise
             except psycopg.Error as exc:
                 detail = first_line(exc)
