@@ -1,11 +1,11 @@
 """Decoding: the bytes of one message -> a decoded message or a refusal. Pure, no I/O.
 
     step.decode(payload, origin, context) -> Item | DeadLetter
-      └── formats.<name>.decode     one module per format (``hub`` today)
+      └── formats.<name>.decode     one module per format (hub, tts_v3, chirpstack_v4)
             ├── topic       {prefix}/{profile}/{device_id}/{telemetry|status}
             ├── status      online / offline
             └── telemetry   JSON object -> hub_json (flat, metrics)
-                            JSON array  -> senml (RFC 8428) -> units
+                            JSON array  -> senml (RFC 8428; units by hub.model.units)
                             both        -> checks (metric, type, range, time window)
 
 Every refusal is a :class:`~hub.errors.PayloadError` with one of the dead-letter
