@@ -110,6 +110,7 @@ async def test_webhook_gets_each_transition_signed(
         await dispatcher.register(conn)  # from here on every transition is sent
         alert_id = await open_and_resolve(conn)
         await until(lambda: len(receiver.requests) == 2, 10, "two webhook calls")
+        await settled(conn, 2)  # the receiver has them a moment before they are recorded
     bodies = receiver.bodies()
     assert [(b["transition"], b["actor"]) for b in bodies] == [
         ("open", "engine"),
