@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from hub.api.deps import API_PREFIX
-from hub.api.ingest_auth import SECURITY, authorize_sender
+from hub.api.ingest_auth import SECURITY, SenderUnavailable, authorize_sender
 from hub.api.problems import MEDIA_TYPE, Problem, responses
 from hub.api.schemas.devices import DEVICE_ID_PATTERN
 from hub.errors import InvalidParameter
@@ -134,6 +134,16 @@ def _accepted(source: str, kind: str) -> JSONResponse:
     return JSONResponse({"status": "accepted", "stored": False, "message": kind})
 
 
+async def _authorize(request: Request) -> Response | None:
+    """None when the caller may send; a 503 when its key cannot be checked now
+    (401/403 are raised as problems)."""
+    try:
+        await authorize_sender(request)
+    except SenderUnavailable as exc:
+        return _unavailable(request, str(exc))
+    return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -153,7 +163,8 @@ async def ttn_webhook(request: Request) -> Response:
 
 
 async def _ttn(request: Request) -> Response:
-    await authorize_sender(request)
+    if (refused := await _authorize(request)) is not None:
+        return refused
     body = await _body(request)
     if isinstance(body, Response):
         return body
@@ -188,10 +199,11 @@ async def chirpstack_http(
 
 
 async def _chirpstack(request: Request) -> Response:
+    if (refused := await _authorize(request)) is not None:  # first, as elsewhere: 401 before 422
+        return refused
     event = request.query_params.get("event")
     if not event or len(event) > 20:
         raise InvalidParameter("event", "the event type is required (up, status, ...)")
-    await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
         return body
@@ -223,6 +235,8 @@ _DEVICE_RE = re.compile(DEVICE_ID_PATTERN.strip("^$"))
 
 
 async def _hub(request: Request) -> Response:
+    if (refused := await _authorize(request)) is not None:  # first, as elsewhere: 401 before 422
+        return refused
     profile: str = request.path_params["profile"]
     device_id: str = request.path_params["device_id"]
     if not _PROFILE_RE.fullmatch(profile):
@@ -231,7 +245,6 @@ async def _hub(request: Request) -> Response:
         raise InvalidParameter(
             "device_id", "1-64 characters of A-Z a-z 0-9 _ . : -", location="path"
         )
-    await authorize_sender(request)
     body = await _body(request)
     if isinstance(body, Response):
         return body

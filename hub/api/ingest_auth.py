@@ -25,6 +25,11 @@ _TTL_S = 30.0
 _CACHE_MAX = 1000
 
 
+class SenderUnavailable(Exception):
+    """The key cannot be checked now (the database is away): the caller answers 503
+    with Retry-After, as for any other request the ingest cannot take."""
+
+
 # Documented in OpenAPI as the other routes' schemes; read here without FastAPI's
 # dependency machinery, which costs more than the rest of an ingest request.
 SECURITY: dict[str, Any] = {"security": [{"bearer": []}, {"apiKey": []}]}
@@ -39,8 +44,25 @@ def _key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+async def _look_up(
+    request: Request, digest: bytes, hit: tuple[float, Principal] | None
+) -> Principal:
+    try:
+        async with request.app.state.pool.connection() as conn:
+            found = await apikeys.find_active(conn, digest)
+    except (psycopg.OperationalError, PoolTimeout, StoreError) as exc:
+        if hit is not None:
+            return hit[1]  # found a little while ago: still good while the database is away
+        raise SenderUnavailable(f"cannot check the API key now: {exc}") from None
+    if found is None:
+        raise Unauthenticated("unknown or revoked API key")
+    role: Role = found.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
+    return Principal(found.id, found.name, role)
+
+
 async def authorize_sender(request: Request) -> Principal:
-    """The caller of an ingest endpoint, if its key may send data; else 401/403."""
+    """The caller of an ingest endpoint, if its key may send data; else 401/403
+    (:class:`SenderUnavailable` when it cannot be checked now)."""
     key = _key(request)
     if not key:
         raise Unauthenticated(
@@ -54,16 +76,7 @@ async def authorize_sender(request: Request) -> Principal:
     if hit is not None and now - hit[0] < _TTL_S:
         principal = hit[1]
     else:
-        try:
-            async with request.app.state.pool.connection() as conn:
-                found = await apikeys.find_active(conn, digest)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise StoreError(f"cannot check the API key: {exc}") from None
-        if found is None:
-            cache.pop(digest, None)
-            raise Unauthenticated("unknown or revoked API key")
-        role: Role = found.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
-        principal = Principal(found.id, found.name, role)
+        principal = await _look_up(request, digest, hit)
         if len(cache) >= _CACHE_MAX:
             cache.clear()
         cache[digest] = (now, principal)
