@@ -237,6 +237,13 @@ def main() -> int:
         )
         ingest["hub_cpu_s"] = round(after[0] - before[0], 1)
         ingest["postgres_cpu_s"] = round(after[1] - before[1], 1)
+        hub_cpu = after[0] - before[0]
+        # Stored uplinks per second of the hub process's own CPU: what one core would
+        # take if nothing else ran on it (this machine is shared by PostgreSQL, the
+        # load client and whatever else runs).
+        ingest["per_hub_cpu_s"] = (
+            round(ingest["responses"].get(200, 0) / hub_cpu) if hub_cpu else None
+        )
         with connect(url, "bench") as conn:
             row = conn.execute(
                 """SELECT count(*) FROM readings r JOIN series s ON s.id = r.series_id
@@ -266,6 +273,11 @@ def main() -> int:
             f"answered 200: {answered}, volume readings stored: {stored}, other: {ingest['responses']}"
         )
         met = ingest["per_s"] >= TARGET and stored == answered
+        print(
+            f"per second of the hub's own CPU: {ingest['per_hub_cpu_s']} uplinks; "
+            f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
+        result["load_average_1m"] = round(os.getloadavg()[0], 1)
         print(f"target {TARGET:.0f}/s: {'met' if met else 'NOT met'}")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
