@@ -99,6 +99,8 @@ class Metric(_Frozen):
     max: StrictFloat | None = None
     description: Annotated[StrictStr, Field(min_length=1)]
     fiware: StrictStr | None = None
+    # For a bool metric: the NGSI-LD values of false and true (e.g. off, on).
+    fiware_values: tuple[StrictStr, StrictStr] | None = None
 
 
 class AlertRule(_Frozen):
@@ -188,6 +190,13 @@ class Profile(_Frozen):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: Annotated[StrictStr, Field(min_length=1)]
     fiware_type: StrictStr | None = None
+    # Static NGSI-LD attributes of every entity of this profile, and of its Device entity.
+    fiware_attributes: dict[str, ParameterValue | tuple[StrictStr, ...]] = Field(
+        default_factory=dict
+    )
+    fiware_device_attributes: dict[str, ParameterValue | tuple[StrictStr, ...]] = Field(
+        default_factory=dict
+    )
     expected_interval_s: Annotated[StrictInt, Field(gt=0)]
     offline_factor: Annotated[StrictFloat, Field(ge=1)] = 3.0
     receive_time_fallback: StrictBool = False

@@ -1,0 +1,129 @@
+"""What the NGSI-LD views read: devices with their latest values, open alert rules
+and air-quality class (one snapshot per device), and attribute histories."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from hub.ngsi.records import DeviceSnapshot, Observation
+from hub.store import readings
+
+Conn = psycopg.AsyncConnection[Any]
+
+DEVICES = """
+SELECT id, device_id, profile, name, district, lat, lon, status, last_seen
+FROM devices
+WHERE profile = ANY(%(profiles)s)
+  AND decommissioned_at IS NULL
+  AND (%(device_ids)s::text[] IS NULL OR device_id = ANY(%(device_ids)s))
+ORDER BY device_id
+"""
+DEVICES_BY_PK = """
+SELECT id, device_id, profile, name, district, lat, lon, status, last_seen
+FROM devices
+WHERE id = ANY(%(ids)s) AND decommissioned_at IS NULL
+ORDER BY device_id
+"""
+OPEN_RULES = """
+SELECT a.device, r.name FROM alerts a JOIN rules r ON r.id = a.rule_id
+WHERE a.state <> 'resolved' AND a.device = ANY(%(devices)s)
+"""
+AIR_QUALITY = """
+SELECT device, class, hour FROM air_quality_classes WHERE device = ANY(%(devices)s)
+"""
+DEVICE_PK = "SELECT id FROM devices WHERE device_id = %(device_id)s AND decommissioned_at IS NULL"
+# The newest ``n`` readings of each metric in [start, end): one backward index scan
+# per series. Without lastN the caller asks for one more than it may answer.
+HISTORY = """
+SELECT s.metric, h.time, h.value
+FROM series s
+CROSS JOIN LATERAL (
+    SELECT r.time, r.value FROM readings r
+    WHERE r.series_id = s.id AND r.time >= %(start)s AND r.time < %(end)s
+    ORDER BY r.time DESC
+    LIMIT %(n)s
+) h
+WHERE s.device = %(device)s AND s.metric = ANY(%(metrics)s)
+ORDER BY s.metric, h.time
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A device's primary key beside its snapshot."""
+
+    pk: int
+    snapshot: DeviceSnapshot
+
+
+async def snapshots(
+    conn: Conn, *, profiles: list[str], device_ids: list[str] | None = None
+) -> list[Located]:
+    """Every live device of ``profiles`` (or those of ``device_ids``), by device_id."""
+    cur = await conn.execute(DEVICES, {"profiles": profiles, "device_ids": device_ids})
+    return await _complete(conn, await cur.fetchall())
+
+
+async def snapshots_by_pk(conn: Conn, pks: list[int]) -> list[Located]:
+    cur = await conn.execute(DEVICES_BY_PK, {"ids": pks})
+    return await _complete(conn, await cur.fetchall())
+
+
+async def _complete(conn: Conn, rows: list[tuple[Any, ...]]) -> list[Located]:
+    if not rows:
+        return []
+    pks = [row[0] for row in rows]
+    values: dict[int, dict[str, Observation]] = defaultdict(dict)
+    for latest in await readings.latest(conn, pks):
+        values[latest.device][latest.metric] = Observation(latest.time, latest.value)
+    rules: dict[int, set[str]] = defaultdict(set)
+    cur = await conn.execute(OPEN_RULES, {"devices": pks})
+    for device, name in await cur.fetchall():
+        rules[device].add(name)
+    classes: dict[int, tuple[str, datetime]] = {}
+    cur = await conn.execute(AIR_QUALITY, {"devices": pks})
+    for device, level, hour in await cur.fetchall():
+        classes[device] = (level, hour)
+    return [
+        Located(
+            pk,
+            DeviceSnapshot(
+                device_id=device_id,
+                profile=profile,
+                name=name,
+                district=district,
+                lat=lat,
+                lon=lon,
+                status=status,
+                last_seen=last_seen,
+                values=values.get(pk, {}),
+                open_rules=frozenset(rules.get(pk, ())),
+                air_quality=classes.get(pk),
+            ),
+        )
+        for pk, device_id, profile, name, district, lat, lon, status, last_seen in rows
+    ]
+
+
+async def device_pk(conn: Conn, device_id: str) -> int | None:
+    cur = await conn.execute(DEVICE_PK, {"device_id": device_id})
+    row = await cur.fetchone()
+    return int(row[0]) if row else None
+
+
+async def history(
+    conn: Conn, device: int, *, metrics: list[str], start: datetime, end: datetime, n: int
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Metric -> the newest ``n`` (time, value) in ``[start, end)``, oldest first."""
+    cur = await conn.execute(
+        HISTORY, {"device": device, "metrics": metrics, "start": start, "end": end, "n": n}
+    )
+    found: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for metric, time, value in await cur.fetchall():
+        found[metric].append((time, value))
+    return dict(found)
