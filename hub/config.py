@@ -223,6 +223,39 @@ class Settings(BaseSettings):
         le=180,
         description="Longitude used for street lights registered without coordinates.",
     )
+    ngsi_ld_context_url: str | None = Field(
+        None,
+        description="@context URL the NGSI-LD API and the push announce; default the hub's own context document.",
+    )
+    ngsi_ld_broker_url: str | None = Field(
+        None,
+        description="NGSI-LD context broker to push entities to (its base URL, before /ngsi-ld/v1); unset: no push.",
+    )
+    ngsi_ld_broker_tenant: str | None = Field(
+        None, description="Tenant sent to the broker in the NGSILD-Tenant header."
+    )
+    ngsi_ld_broker_token: SecretStr | None = Field(
+        None, description="Bearer token sent to the broker in the Authorization header."
+    )
+    ngsi_ld_push_batch: int = Field(
+        100, ge=1, le=1000, description="Entities per upsert request to the broker."
+    )
+    ngsi_ld_push_queue: int = Field(
+        100_000,
+        ge=1,
+        description="Changed devices waiting to be pushed, at most; past it the push rescans the database instead.",
+    )
+    ngsi_ld_push_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between two push rounds, at least (changes in between are coalesced).",
+    )
+    ngsi_ld_push_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one upsert request to the broker."
+    )
+    ngsi_ld_push_backoff_max_s: float = Field(
+        60.0, gt=0, description="Longest wait between two attempts while the broker fails."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."
@@ -261,6 +294,15 @@ class Settings(BaseSettings):
             parts = urlsplit(url)
             if parts.scheme not in {"http", "https"} or not parts.hostname:
                 raise ValueError(f"not an http(s) URL: {url!r}")
+        return value
+
+    @field_validator("ngsi_ld_broker_url", "ngsi_ld_context_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ValueError(f"not an http(s) URL: {value!r}")
         return value
 
     @field_validator("timezone")

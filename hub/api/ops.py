@@ -30,6 +30,7 @@ class Readiness(BaseModel):
     database: bool
     broker: bool
     storage: str | None
+    detail: dict[str, Any] | None = None
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
@@ -75,8 +76,14 @@ async def readyz(request: Request) -> Any:
         else await _broker_reachable(request.app.state.settings.mqtt_url)
     )
     ready = database and broker and storage is not None
+    # Background work that does not decide readiness (e.g. the NGSI-LD push) says how it is.
+    details = getattr(request.app.state, "readiness_details", None) or {}
     body = Readiness(
-        status="ready" if ready else "not ready", database=database, broker=broker, storage=storage
+        status="ready" if ready else "not ready",
+        database=database,
+        broker=broker,
+        storage=storage,
+        detail={name: describe() for name, describe in details.items()} or None,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

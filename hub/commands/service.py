@@ -22,6 +22,7 @@ from hub.ingest.http_gate import HttpGate
 from hub.ingest.pipeline import Ingest
 from hub.ingest.sources import load_sources
 from hub.model import Outcome
+from hub.ngsi.runtime import NgsiRuntime
 from hub.profiles import load_profiles
 from hub.store.db import session
 from hub.store.maintenance import run_retention
@@ -81,6 +82,8 @@ async def serve(settings: Settings) -> None:
     sources = load_sources(settings.sources, set(profiles))
     ingest = Ingest(settings, profiles, storage=level, sources=sources)
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
+    ngsi = NgsiRuntime(settings, profiles)
+    ingest.add_listener(ngsi.listener)
     # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
     app = create_app(
@@ -90,6 +93,7 @@ async def serve(settings: Settings) -> None:
     app.state.ingest_gate = HttpGate(
         ingest, limit=settings.ingest_http_queue, wait_s=settings.ingest_http_wait_s
     )
+    app.state.readiness_details = ngsi.readiness()
     server = _Server(
         uvicorn.Config(
             app,
@@ -112,6 +116,7 @@ async def serve(settings: Settings) -> None:
     ingest_task = asyncio.create_task(ingest.run(), name="ingest")
     alerts_task = asyncio.create_task(engine.run(), name="alerts") if engine else None
     api_task = asyncio.create_task(server.serve(), name="api")
+    ngsi_tasks = ngsi.start()
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     log.info(
         "hub running: API and dashboard on http://%s:%d/ (docs at /docs)",
@@ -128,6 +133,9 @@ async def serve(settings: Settings) -> None:
         ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
+    for task in ngsi_tasks:
+        task.cancel()
+    await asyncio.gather(*ngsi_tasks, return_exceptions=True)
     if alerts_task is not None:
         alerts_task.cancel()
         await asyncio.gather(alerts_task, return_exceptions=True)

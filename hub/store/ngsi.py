@@ -127,3 +127,38 @@ async def history(
     for metric, time, value in await cur.fetchall():
         found[metric].append((time, value))
     return dict(found)
+
+
+DEVICE_COUNTS = """
+SELECT profile, count(*) FROM devices WHERE decommissioned_at IS NULL GROUP BY profile
+"""
+
+
+async def device_counts(conn: Conn) -> dict[str, int]:
+    """Live devices per profile."""
+    cur = await conn.execute(DEVICE_COUNTS)
+    return {profile: int(n) for profile, n in await cur.fetchall()}
+
+
+# One aggregate over the whole range (NGSI-LD aggrPeriodDuration P0D), from the raw
+# readings.
+TOTALS = """
+SELECT s.metric, avg(r.value), min(r.value), max(r.value), sum(r.value), count(*)::float8
+FROM series s JOIN readings r ON r.series_id = s.id
+WHERE s.device = %(device)s AND s.metric = ANY(%(metrics)s)
+  AND r.time >= %(start)s AND r.time < %(end)s
+GROUP BY s.metric
+"""
+
+
+async def totals(
+    conn: Conn, device: int, *, metrics: list[str], start: datetime, end: datetime
+) -> dict[str, dict[str, float]]:
+    """Metric -> {avg, min, max, sum, count} over ``[start, end)``."""
+    cur = await conn.execute(
+        TOTALS, {"device": device, "metrics": metrics, "start": start, "end": end}
+    )
+    return {
+        metric: {"avg": a, "min": lo, "max": hi, "sum": s, "count": n}
+        for metric, a, lo, hi, s, n in await cur.fetchall()
+    }

@@ -1,0 +1,231 @@
+"""The push of changed entities to a context broker (``HUB_NGSI_LD_BROKER_URL``).
+
+After each commit the ingest's :class:`~hub.ngsi.changes.ChangeFeed` notes the
+devices it changed. At most every ``ngsi_ld_push_interval_s`` the pusher reads
+those devices' entities (the observed entity and the Device entity), leaves out
+the devices whose entities equal what the broker last accepted (a fingerprint
+per broker and device in ``ngsi_push_state``: the persistent cursor), and sends
+the rest with ``POST /ngsi-ld/v1/entityOperations/upsert`` in batches of
+``ngsi_ld_push_batch`` entities. Only after the broker's 2xx is the fingerprint
+stored. So each change is sent once, coalesced with those of the same device
+that came before the round; on start, after a failure and after an overflow of
+the feed it rescans every device, which sends exactly what changed meanwhile.
+
+A failing broker is retried with a doubling backoff up to
+``ngsi_ld_push_backoff_max_s``; the ingest never waits for the push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from hub import __version__
+from hub.config import Settings
+from hub.ngsi import metrics, models
+from hub.ngsi.changes import ChangeFeed
+from hub.ngsi.mapping import Entity, Mapper
+from hub.store import ngsi as store
+from hub.store import ngsi_push
+from hub.store.db import aconnect
+
+log = logging.getLogger(__name__)
+AsyncConn = psycopg.AsyncConnection[Any]
+UPSERT_PATH = "/ngsi-ld/v1/entityOperations/upsert"
+
+
+class PushError(Exception):
+    """The broker did not accept a batch (it is sent again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    pk: int
+    device_id: str
+    version: str
+    entities: list[Entity]
+
+
+def fingerprint(entities: list[Entity]) -> str:
+    return hashlib.sha256(orjson.dumps(entities, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def backoff(attempt: int, *, first: float, most: float) -> float:
+    """Seconds before attempt ``attempt + 1``: doubling from ``first``, capped, jittered."""
+    return min(most, first * 2.0 ** max(0, attempt - 1)) * random.uniform(0.8, 1.0)
+
+
+class Pusher:
+    """Args:
+    settings: the broker, tenant, token, context, batch, interval and timeouts.
+    mapper: how devices become entities.
+    feed: the ingest's changes.
+    """
+
+    def __init__(self, settings: Settings, mapper: Mapper, feed: ChangeFeed) -> None:
+        assert settings.ngsi_ld_broker_url is not None
+        self._settings = settings
+        self._mapper = mapper
+        self._feed = feed
+        self.url = settings.ngsi_ld_broker_url.rstrip("/") + UPSERT_PATH
+        self.target = hashlib.sha256(
+            f"{settings.ngsi_ld_broker_url}|{settings.ngsi_ld_broker_tenant or ''}".encode()
+        ).hexdigest()[:16]
+        headers = {"Content-Type": "application/ld+json", "User-Agent": f"sensor-hub/{__version__}"}
+        if settings.ngsi_ld_broker_tenant:
+            headers["NGSILD-Tenant"] = settings.ngsi_ld_broker_tenant
+        if settings.ngsi_ld_broker_token is not None:
+            headers["Authorization"] = f"Bearer {settings.ngsi_ld_broker_token.get_secret_value()}"
+        self._headers = headers
+        self.failures = 0
+        self.consecutive_failures = 0
+        self.last_error: str | None = None
+        self.last_success: datetime | None = None
+        self.backlog = 0
+        self._oldest: float | None = None
+
+    def detail(self) -> dict[str, Any]:
+        """What /readyz shows of the push."""
+        return {
+            "broker": self._settings.ngsi_ld_broker_url,
+            "backlog_devices": self.backlog + len(self._feed),
+            "lag_s": round(self.lag(), 3),
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+        }
+
+    def lag(self) -> float:
+        oldest = [t for t in (self._oldest, self._feed.oldest) if t is not None]
+        return time.monotonic() - min(oldest) if oldest else 0.0
+
+    def _context(self, entity: Entity) -> Any:
+        if self._settings.ngsi_ld_context_url:
+            return self._settings.ngsi_ld_context_url
+        model = models.MODELS.get(str(entity["type"]))
+        return [model.context_url, models.CORE_CONTEXT] if model else models.CORE_CONTEXT
+
+    async def run(self) -> None:
+        rescan = True  # the first round compares every device with the cursor
+        conn: AsyncConn | None = None
+        timeout = httpx.Timeout(self._settings.ngsi_ld_push_timeout_s)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            try:
+                while True:
+                    if not rescan:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._feed.wakeup.wait(), 30)
+                    changes, overflowed, oldest = self._feed.take()
+                    if overflowed:
+                        metrics.PUSH_OVERFLOWS.inc()
+                        rescan = True
+                    if oldest is not None and (self._oldest is None or oldest < self._oldest):
+                        self._oldest = oldest
+                    started = time.monotonic()
+                    try:
+                        if conn is None or conn.closed:
+                            conn = await aconnect(
+                                self._settings.database_url, "ngsi-push", autocommit=True
+                            )
+                        if rescan or changes:
+                            await self._round(conn, client, None if rescan else sorted(changes))
+                        rescan = False
+                        self.consecutive_failures = 0
+                        self._oldest = None
+                        self.backlog = 0
+                    except (
+                        PushError,
+                        psycopg.OperationalError,
+                        psycopg.InterfaceError,
+                        OSError,
+                    ) as exc:
+                        rescan = True
+                        self.failures += 1
+                        self.consecutive_failures += 1
+                        self.last_error = str(exc) or type(exc).__name__
+                        if isinstance(exc, psycopg.Error | OSError) and conn is not None:
+                            with contextlib.suppress(Exception):
+                                await conn.close()
+                            conn = None
+                        if self.consecutive_failures == 1:
+                            log.warning("NGSI-LD push to %s failed: %s", self.url, self.last_error)
+                        await asyncio.sleep(
+                            backoff(
+                                self.consecutive_failures,
+                                first=self._settings.ngsi_ld_push_interval_s,
+                                most=self._settings.ngsi_ld_push_backoff_max_s,
+                            )
+                        )
+                    self._gauges()
+                    spent = time.monotonic() - started
+                    await asyncio.sleep(max(0.0, self._settings.ngsi_ld_push_interval_s - spent))
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    def _gauges(self) -> None:
+        metrics.PUSH_BACKLOG.set(self.backlog + len(self._feed))
+        metrics.PUSH_LAG.set(self.lag())
+
+    async def _round(
+        self, conn: AsyncConn, client: httpx.AsyncClient, device_ids: list[str] | None
+    ) -> None:
+        profiles = sorted(self._mapper.profiles)
+        located = await store.snapshots(conn, profiles=profiles, device_ids=device_ids)
+        changes = []
+        for item in located:
+            entities = self._mapper.entities(item.snapshot)
+            changes.append(
+                _Change(item.pk, item.snapshot.device_id, fingerprint(entities), entities)
+            )
+        pushed = await ngsi_push.versions(conn, self.target, [c.pk for c in changes])
+        todo = [c for c in changes if pushed.get(c.pk) != c.version]
+        self.backlog = len(todo)
+        self._gauges()
+        per_batch = max(1, self._settings.ngsi_ld_push_batch // 2)
+        for start in range(0, len(todo), per_batch):
+            batch = todo[start : start + per_batch]
+            accepted = await self._send(client, batch)
+            await ngsi_push.save(conn, self.target, [(c.pk, c.version) for c in accepted])
+            self.backlog -= len(batch)
+            self.last_success = datetime.now(UTC)
+            metrics.PUSH_ENTITIES.inc(sum(len(c.entities) for c in accepted))
+
+    async def _send(self, client: httpx.AsyncClient, batch: list[_Change]) -> list[_Change]:
+        body = [{**e, "@context": self._context(e)} for c in batch for e in c.entities]
+        try:
+            response = await client.post(
+                self.url, content=orjson.dumps(body), headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            metrics.PUSH_REQUESTS.labels("error").inc()
+            raise PushError(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code == 207:
+            # Partly accepted: keep the devices whose entities all went in; the rest
+            # are logged and sent again with their next change or after a restart.
+            metrics.PUSH_REQUESTS.labels("partial").inc()
+            try:
+                errors = orjson.loads(response.content).get("errors", [])
+            except (orjson.JSONDecodeError, AttributeError):
+                errors = []
+            refused = {str(e.get("entityId")) for e in errors if isinstance(e, dict)}
+            for error in errors[:5]:
+                log.error("NGSI-LD broker refused an entity: %s", error)
+            return [c for c in batch if not any(e["id"] in refused for e in c.entities)]
+        if not 200 <= response.status_code < 300:
+            metrics.PUSH_REQUESTS.labels("failed").inc()
+            raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
+        metrics.PUSH_REQUESTS.labels("ok").inc()
+        return batch
