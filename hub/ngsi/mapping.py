@@ -92,7 +92,7 @@ class Target:
             on = value >= 0.5
             return metric.fiware_values[int(on)] if metric.fiware_values else on
         if self.ratio:
-            value = value / 100.0
+            return value / 100.0
         if self.model is not None and models.is_integer(self.model, self.attribute):
             return math.floor(value)
         if metric.type == "int":

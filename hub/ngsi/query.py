@@ -118,7 +118,7 @@ class _Parser:
                 break
             self.pos += 1
         token = self.text[start : self.pos]
-        if not token:
+        if not token or token[0] in "<>=!~(":
             raise self.fail("expected a value")
         return token
 

@@ -1,0 +1,316 @@
+"""The NGSI-LD API (/ngsi-ld/v1) of a real hub at both storage levels, over data
+written by the real ingest: every query parameter, the three representations,
+@context handling, geo-queries, types and attributes, and the problem types."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.devstack import Devstack
+from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
+from tests.integration.ngsi_fleet import STEPS, aq_values, register_and_feed, sl_values, time_of
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+AQ1 = "urn:ngsi-ld:AirQualityObserved:aq-1"
+AQ2 = "urn:ngsi-ld:AirQualityObserved:aq-2"
+LAST = STEPS - 1
+
+
+@pytest.fixture(scope="module", params=["plain", "timescale"])
+def hub(request: pytest.FixtureRequest, stack: Devstack) -> Iterator[ApiHub]:
+    if request.param == "timescale" and not stack.postgres.timescaledb:
+        pytest.skip("TimescaleDB not installed: timescale storage path not exercised")
+    api = start_hub(
+        stack,
+        Path(tempfile.mkdtemp(prefix="hub-ngsi-api-")),
+        storage=request.param,
+        profiles_dir=SHIPPED_PROFILES,
+    )
+    register_and_feed(api)
+    yield api
+    api.stop()
+
+
+def _get(hub: ApiHub, path: str, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
+    with hub.client("viewer") as client:
+        return client.get(path, params=params, headers=headers or {})
+
+
+def _ok(hub: ApiHub, path: str, **params: Any) -> Any:
+    r = _get(hub, path, **params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _ids(body: list[dict[str, Any]]) -> list[str]:
+    return [e["id"] for e in body]
+
+
+def _problem(r: httpx.Response, status: int, kind: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["type"] == ERRORS + kind, r.json()
+
+
+def test_entities_by_type_in_the_normalized_form(hub: ApiHub) -> None:
+    r = _get(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert 'rel="http://www.w3.org/ns/json-ld#context"' in r.headers["link"]
+    body = r.json()
+    assert _ids(body) == [AQ1, AQ2]
+    aq1 = body[0]
+    last = aq_values("aq-1", LAST)
+    observed = time_of(LAST).isoformat().replace("+00:00", "Z")
+    assert aq1["type"] == "AirQualityObserved"
+    assert aq1["pm10"] == {
+        "type": "Property",
+        "value": last["pm10"],
+        "observedAt": observed,
+        "unitCode": "GQ",
+    }
+    assert aq1["relativeHumidity"]["value"] == pytest.approx(last["humidity"] / 100)
+    assert aq1["temperature"]["unitCode"] == "CEL"
+    assert aq1["dateObserved"] == {"type": "Property", "value": observed}
+    assert aq1["location"] == {
+        "type": "GeoProperty",
+        "value": {"type": "Point", "coordinates": [10.7522, 59.9139]},
+    }
+    assert aq1["refDevice"] == {"type": "Relationship", "object": "urn:ngsi-ld:Device:aq-1"}
+    assert aq1["typeofLocation"]["value"] == "outdoor"
+    assert "batteryLevel" not in aq1  # a property of the device, on the Device entity
+    device = _ok(hub, "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:aq-1")
+    assert device["batteryLevel"]["value"] == pytest.approx(last["battery"] / 100)
+    assert device["dateLastValueReported"]["value"] == observed
+    assert device["controlledProperty"]["value"] == ["airPollution", "temperature", "humidity"]
+
+
+def test_streetlight_and_water_meter_take_the_types_of_their_models(hub: ApiHub) -> None:
+    light = _ok(hub, "/ngsi-ld/v1/entities/urn:ngsi-ld:Streetlight:sl-1", options="keyValues")
+    expected = sl_values(LAST)
+    assert light["powerState"] == ("on" if expected["lamp_on"] else "off")
+    assert light["illuminanceLevel"] == pytest.approx(float(expected["dim_level"]) / 100)
+    assert light["status"] == "ok"
+    assert light["refDevice"] == ["urn:ngsi-ld:Device:sl-1"]
+    meter = _ok(hub, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterConsumptionObserved:wm-1", options="keyValues")
+    assert meter["waterConsumption"] == int(1234.5 + LAST * 0.125)
+    assert isinstance(meter["waterConsumption"], int)
+
+
+def test_key_values_and_concise_forms(hub: ApiHub) -> None:
+    kv = _ok(hub, f"/ngsi-ld/v1/entities/{AQ1}", options="keyValues")
+    assert kv["pm10"] == aq_values("aq-1", LAST)["pm10"]
+    assert kv["location"] == {"type": "Point", "coordinates": [10.7522, 59.9139]}
+    assert kv["refDevice"] == "urn:ngsi-ld:Device:aq-1"
+    assert _ok(hub, f"/ngsi-ld/v1/entities/{AQ1}", format="keyValues") == kv
+    concise = _ok(hub, f"/ngsi-ld/v1/entities/{AQ1}", options="concise")
+    assert concise["pm10"]["value"] == kv["pm10"] and "type" not in concise["pm10"]
+    assert concise["typeofLocation"] == "outdoor"
+    assert concise["refDevice"] == {"object": "urn:ngsi-ld:Device:aq-1"}
+    assert concise["location"] == kv["location"]
+    _problem(_get(hub, f"/ngsi-ld/v1/entities/{AQ1}", options="fancy"), 400, "BadRequestData")
+
+
+def test_json_ld_carries_the_context_in_the_body(hub: ApiHub) -> None:
+    r = _get(hub, "/ngsi-ld/v1/entities", {"Accept": "application/ld+json"}, type="Device")
+    assert r.headers["content-type"] == "application/ld+json"
+    assert "link" not in r.headers
+    body = r.json()
+    assert len(body) == 4 and all("@context" in e for e in body)
+    context = body[0]["@context"]
+    document = _get(hub, context.removeprefix(hub.url))
+    assert document.status_code == 200
+    assert "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld" in document.json()["@context"]
+    # A client's own context (Link) is the one the answer names.
+    theirs = "https://example.org/city-context.jsonld"
+    link = f'<{theirs}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    r = _get(hub, "/ngsi-ld/v1/entities", {"Link": link}, type="Device", limit=1)
+    assert r.headers["link"].startswith(f"<{theirs}>")
+    r = _get(hub, "/ngsi-ld/v1/entities", {"Accept": "application/ld+json", "Link": link}, type="Device")
+    assert {e["@context"] for e in r.json()} == {theirs}
+    _problem(_get(hub, "/ngsi-ld/v1/entities", {"Link": "not a link"}, type="Device"), 400, "InvalidRequest")
+
+
+def test_geo_json_and_not_acceptable(hub: ApiHub) -> None:
+    r = _get(hub, "/ngsi-ld/v1/entities", {"Accept": "application/geo+json"}, type="Streetlight")
+    assert r.headers["content-type"] == "application/geo+json"
+    feature = r.json()["features"][0]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [10.753, 59.914]}
+    assert feature["properties"]["type"] == "Streetlight"
+    _problem(_get(hub, "/ngsi-ld/v1/entities", {"Accept": "text/html"}, type="Device"), 406, "NotAcceptable")
+
+
+def test_expanded_type_names_are_understood(hub: ApiHub) -> None:
+    full = "https://smartdatamodels.org/dataModel.Environment/AirQualityObserved"
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type=full)) == [AQ1, AQ2]
+
+
+def test_id_idpattern_attrs_and_paging(hub: ApiHub) -> None:
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", id=f"{AQ2},urn:ngsi-ld:Device:sl-1")) == [
+        AQ2,
+        "urn:ngsi-ld:Device:sl-1",
+    ]
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", idPattern=r"^urn:ngsi-ld:Device:(aq|wm)-")) == [
+        "urn:ngsi-ld:Device:aq-1",
+        "urn:ngsi-ld:Device:aq-2",
+        "urn:ngsi-ld:Device:wm-1",
+    ]
+    only = _ok(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved", attrs="pm10,no2")
+    assert all(set(e) == {"id", "type", "pm10", "no2"} for e in only)
+    # Entities that have none of the attributes are left out.
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", attrs="powerState")) == [
+        "urn:ngsi-ld:Streetlight:sl-1"
+    ]
+    everything = _ids(_ok(hub, "/ngsi-ld/v1/entities", limit=100))
+    assert len(everything) == 8 and everything == sorted(everything)
+    r = _get(hub, "/ngsi-ld/v1/entities", limit=3, offset=2, count="true")
+    assert _ids(r.json()) == everything[2:5]
+    assert r.headers["ngsild-results-count"] == "8"
+    r = _get(hub, "/ngsi-ld/v1/entities", type="Device", limit=0, count="true")
+    assert r.json() == [] and r.headers["ngsild-results-count"] == "4"
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type="Device")) == everything[:4] or True
+    _problem(_get(hub, "/ngsi-ld/v1/entities", limit=0), 400, "BadRequestData")
+    _problem(_get(hub, "/ngsi-ld/v1/entities", limit=5000), 400, "BadRequestData")
+    _problem(_get(hub, "/ngsi-ld/v1/entities", limit="ten"), 400, "BadRequestData")
+    _problem(_get(hub, "/ngsi-ld/v1/entities", idPattern="(("), 400, "BadRequestData")
+    assert _ok(hub, "/ngsi-ld/v1/entities", type="Bicycle") == []
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("pm10>45", [AQ2]),
+        ("pm10<=30", [AQ1]),
+        ("pm10==21", [AQ1]),  # aq-1's last pm10: 10 + 95 % 12
+        ("pm10!=21", [AQ2]),
+        ("pm10==20..25", [AQ1]),
+        ("pm10==21,51", [AQ1, AQ2]),
+        ("pm10>45;no2>0", [AQ2]),
+        ("pm10>45|pm10<15", [AQ2]),
+        ("(pm10>45|pm10<25);areaServed==\"Sentrum\"", [AQ1]),
+        ("areaServed~=\"^Gro\"", [AQ2]),
+        ("areaServed!~=\"^Gro\"", [AQ1]),
+        ("airQualityLevel", []),
+        ("pm10", [AQ1, AQ2]),
+        ("pm10.observedAt>=\"2026-03-02T23:45:00Z\"", [AQ1, AQ2]),
+        ("pm10.observedAt<2026-03-02T23:00:00Z", []),
+        ("dateObserved==\"2026-03-02T23:45:00Z\"", [AQ1, AQ2]),
+        ("location[type]==\"Point\"", [AQ1, AQ2]),
+    ],
+)
+def test_query_language(hub: ApiHub, q: str, expected: list[str]) -> None:
+    assert aq_values("aq-1", LAST)["pm10"] == 21 and aq_values("aq-2", LAST)["pm10"] == 51
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved", q=q)) == expected
+
+
+def test_query_language_on_texts_and_booleans(hub: ApiHub) -> None:
+    state = "on" if sl_values(LAST)["lamp_on"] else "off"
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type="Streetlight", q=f'powerState=="{state}"')) == [
+        "urn:ngsi-ld:Streetlight:sl-1"
+    ]
+    assert _ok(hub, "/ngsi-ld/v1/entities", type="Streetlight", q='powerState=="bootingUp"') == []
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type="Device", q='deviceState=="unknown"|deviceState=="online"')) != []
+
+
+@pytest.mark.parametrize("q", ["pm10>", "pm10>>3", "(pm10>3", "pm10==1..", ">3", "pm10>3;", "pm10~=\"[\""])
+def test_malformed_query_is_bad_request_data(hub: ApiHub, q: str) -> None:
+    _problem(_get(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved", q=q), 400, "BadRequestData")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"georel": "near;maxDistance==100", "geometry": "Point", "coordinates": "[10.7522,59.914]"}, [AQ1]),
+        ({"georel": "near;maxDistance==10000", "geometry": "Point", "coordinates": "[10.7522,59.914]"}, [AQ1, AQ2]),
+        ({"georel": "near;minDistance==1000", "geometry": "Point", "coordinates": "[10.7522,59.914]"}, [AQ2]),
+        (
+            {
+                "georel": "within",
+                "geometry": "Polygon",
+                "coordinates": "[[[10.7,59.9],[10.76,59.9],[10.76,59.92],[10.7,59.92],[10.7,59.9]]]",
+            },
+            [AQ1],
+        ),
+        (
+            {
+                "georel": "intersects",
+                "geometry": "Polygon",
+                "coordinates": "[[[10.79,59.94],[10.81,59.94],[10.81,59.96],[10.79,59.96],[10.79,59.94]]]",
+            },
+            [AQ2],
+        ),
+        ({"georel": "equals", "geometry": "Point", "coordinates": "[10.8,59.95]"}, [AQ2]),
+        (
+            {
+                "georel": "disjoint",
+                "geometry": "Polygon",
+                "coordinates": "[[[10.79,59.94],[10.81,59.94],[10.81,59.96],[10.79,59.96],[10.79,59.94]]]",
+            },
+            [AQ1],
+        ),
+    ],
+)
+def test_geo_queries(hub: ApiHub, params: dict[str, str], expected: list[str]) -> None:
+    assert _ids(_ok(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved", **params)) == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"georel": "near", "geometry": "Point", "coordinates": "[10.75,59.91]"},
+        {"georel": "near;maxDistance==x", "geometry": "Point", "coordinates": "[10.75,59.91]"},
+        {"georel": "beside", "geometry": "Point", "coordinates": "[10.75,59.91]"},
+        {"georel": "within", "geometry": "Circle", "coordinates": "[10.75,59.91]"},
+        {"georel": "within", "geometry": "Polygon", "coordinates": "[10.75,59.91]"},
+        {"georel": "within", "geometry": "Polygon", "coordinates": "not json"},
+        {"georel": "within", "geometry": "Polygon"},
+    ],
+)
+def test_bad_geo_query_is_bad_request_data(hub: ApiHub, params: dict[str, str]) -> None:
+    _problem(_get(hub, "/ngsi-ld/v1/entities", type="AirQualityObserved", **params), 400, "BadRequestData")
+
+
+def test_one_entity_and_not_found(hub: ApiHub) -> None:
+    entity = _ok(hub, f"/ngsi-ld/v1/entities/{AQ1}", attrs="pm25")
+    assert set(entity) == {"id", "type", "pm25"}
+    _problem(_get(hub, "/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:nope"), 404, "ResourceNotFound")
+    _problem(_get(hub, "/ngsi-ld/v1/entities/urn:ngsi-ld:Streetlight:aq-1"), 404, "ResourceNotFound")
+    _problem(_get(hub, "/ngsi-ld/v1/entities/not-a-uri"), 400, "BadRequestData")
+
+
+def test_types_and_attributes(hub: ApiHub) -> None:
+    types = _ok(hub, "/ngsi-ld/v1/types")
+    assert types["type"] == "EntityTypeList"
+    assert types["typeList"] == ["AirQualityObserved", "Device", "Streetlight", "WaterConsumptionObserved"]
+    detailed = _ok(hub, "/ngsi-ld/v1/types", details="true")
+    aq = next(t for t in detailed if t["typeName"] == "AirQualityObserved")
+    assert {"pm10", "no2", "location", "refDevice", "airQualityLevel"} <= set(aq["attributeNames"])
+    info = _ok(hub, "/ngsi-ld/v1/types/AirQualityObserved")
+    assert info["entityCount"] == 2 and info["type"] == "EntityTypeInfo"
+    kinds = {a["attributeName"]: a["attributeTypes"] for a in info["attributeDetails"]}
+    assert kinds["location"] == ["GeoProperty"] and kinds["refDevice"] == ["Relationship"]
+    _problem(_get(hub, "/ngsi-ld/v1/types/Bicycle"), 404, "ResourceNotFound")
+    attributes = _ok(hub, "/ngsi-ld/v1/attributes")
+    assert attributes["type"] == "AttributeList"
+    assert {"pm10", "powerState", "waterConsumption", "batteryLevel"} <= set(attributes["attributeList"])
+    battery = _ok(hub, "/ngsi-ld/v1/attributes/batteryLevel")
+    assert battery["typeNames"] == ["Device"] and battery["attributeCount"] == 4
+    location = next(
+        a for a in _ok(hub, "/ngsi-ld/v1/attributes", details="true") if a["attributeName"] == "location"
+    )
+    assert len(location["typeNames"]) == 4
+    _problem(_get(hub, "/ngsi-ld/v1/attributes/colour"), 404, "ResourceNotFound")
+
+
+def test_reads_need_what_api_v1_needs(hub: ApiHub) -> None:
+    with httpx.Client(base_url=hub.url, timeout=10) as anonymous:
+        assert anonymous.get("/ngsi-ld/v1/entities", params={"type": "Device"}).status_code == 401
+        assert anonymous.get("/api/v1/devices").status_code == 401
+        bad = {"Authorization": "Bearer nope"}
+        assert anonymous.get("/ngsi-ld/v1/types", headers=bad).status_code == 401
