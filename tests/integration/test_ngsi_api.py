@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from referencing.exceptions import Unresolvable
 
 from hub.devstack import Devstack
+from hub.ngsi import models
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
+from tests.ngsi_schemas import published_validator, table_validator
 from tests.integration.ngsi_fleet import STEPS, aq_values, register_and_feed, sl_values, time_of
 
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -594,3 +598,43 @@ def test_temporal_whole_history_and_unknown_entity(hub: ApiHub) -> None:
     _problem(
         _get(hub, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Device:nope"), 404, "ResourceNotFound"
     )
+
+
+# --- Smart Data Models schemas -------------------------------------------------------
+
+
+def _key_values_by_type(hub: ApiHub) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entity in _ok(hub, "/ngsi-ld/v1/entities", options="keyValues", limit=100):
+        found.setdefault(entity["type"], []).append(entity)
+    assert set(found) == set(models.MODELS)
+    return found
+
+
+def test_entities_validate_against_the_published_schemas(hub: ApiHub) -> None:
+    by_type = _key_values_by_type(hub)
+    checked = 0
+    for kind, entities in by_type.items():
+        validator = published_validator(models.MODELS[kind])
+        if isinstance(validator, str):
+            pytest.skip(validator)
+        for entity in entities:
+            try:
+                validator.validate(entity)
+            except Unresolvable as exc:
+                pytest.skip(f"a schema that {kind}'s refers to is not reachable: {exc}")
+            checked += 1
+    assert checked == 8
+
+
+def test_entities_validate_against_the_attribute_table(hub: ApiHub) -> None:
+    for kind, entities in _key_values_by_type(hub).items():
+        model = models.MODELS[kind]
+        validator = table_validator(model)
+        for entity in entities:
+            validator.validate(entity)
+            # Every attribute is one the model defines, and dates are RFC 3339.
+            assert set(entity) <= set(model.attributes), set(entity) - set(model.attributes)
+            for name, fragment in model.attributes.items():
+                if fragment.get("format") == "date-time" and name in entity:
+                    assert datetime.fromisoformat(entity[name].replace("Z", "+00:00")).tzinfo
