@@ -17,8 +17,8 @@ from referencing.exceptions import Unresolvable
 from hub.devstack import Devstack
 from hub.ngsi import models
 from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
-from tests.ngsi_schemas import published_validator, table_validator
 from tests.integration.ngsi_fleet import STEPS, aq_values, register_and_feed, sl_values, time_of
+from tests.ngsi_schemas import published_validator, table_validator
 
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 AQ1 = "urn:ngsi-ld:AirQualityObserved:aq-1"
