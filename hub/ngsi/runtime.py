@@ -5,7 +5,8 @@ Both take the ingest's committed changes through their own bounded feeds."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.config import Settings
@@ -15,6 +16,8 @@ from hub.ngsi.notify import Matcher, Sender
 from hub.ngsi.push import Pusher
 from hub.profiles import Profile
 from hub.model import Outcome
+
+log = logging.getLogger(__name__)
 
 # Devices waiting for subscription matching, at most (past it: counted and logged).
 MATCH_QUEUE = 100_000
@@ -43,10 +46,22 @@ class NgsiRuntime:
         return {"ngsi_ld_push": self.pusher.detail} if self.pusher is not None else {}
 
     def start(self) -> list[asyncio.Task[None]]:
-        tasks = [
-            asyncio.create_task(self.matcher.run(), name="ngsi match"),
-            asyncio.create_task(self.sender.run(), name="ngsi notify"),
+        work: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("ngsi match", self.matcher.run),
+            ("ngsi notify", self.sender.run),
         ]
         if self.pusher is not None:
-            tasks.append(asyncio.create_task(self.pusher.run(), name="ngsi push"))
-        return tasks
+            work.append(("ngsi push", self.pusher.run))
+        return [asyncio.create_task(_keep_running(name, run), name=name) for name, run in work]
+
+
+async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """A bug in one of them is logged and the worker started again, never silent."""
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; starting it again in 5 s", name)
+            await asyncio.sleep(5)
