@@ -25,7 +25,7 @@ OUTAGE_S = 30
 
 def _register(hub: ApiHub) -> None:
     with hub.client("operator") as client:
-        for device_id, (profile, lon, lat, district) in DEVICES.items():
+        for device_id, (profile, lon, lat, _) in DEVICES.items():
             r = client.post(
                 "/api/v1/devices",
                 json={"device_id": device_id, "profile": profile, "lat": lat, "lon": lon},
