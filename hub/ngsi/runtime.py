@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.config import Settings
+from hub.model import Outcome
 from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Mapper
 from hub.ngsi.notify import Matcher, Sender
 from hub.ngsi.push import Pusher
 from hub.profiles import Profile
-from hub.model import Outcome
 
 log = logging.getLogger(__name__)
 
