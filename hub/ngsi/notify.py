@@ -28,12 +28,12 @@ import psycopg
 
 from hub import __version__
 from hub.alerts.notifiers import SIGNATURE_HEADER, signature
+from hub.backoff import backoff_delay
 from hub.config import Settings
 from hub.ngsi import http, mapping, metrics
 from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Entity, Mapper
 from hub.ngsi.models import CORE_CONTEXT
-from hub.ngsi.push import backoff
 from hub.ngsi.subscriptions import Subscription, compile_subscription
 from hub.store import ngsi as store
 from hub.store import ngsi_subscriptions as outbox
@@ -111,7 +111,7 @@ class Matcher:
                     with contextlib.suppress(Exception):
                         await conn.close()
                 conn = None
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(backoff_delay(failures - 1, base=0.5, cap=30.0))
 
     async def _reload(self, conn: AsyncConn) -> None:
         now = datetime.now(UTC)
@@ -200,7 +200,7 @@ class Sender:
                         with contextlib.suppress(Exception):
                             await conn.close()
                     conn = None
-                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                    await asyncio.sleep(backoff_delay(failures - 1, base=0.5, cap=30.0))
 
     async def _deliver(self, conn: AsyncConn, client: httpx.AsyncClient, item: outbox.Due) -> None:
         subscription = compile_subscription(item.subscription, item.body)
@@ -225,10 +225,11 @@ class Sender:
                 )
         except httpx.HTTPError as exc:
             attempts = item.attempts + 1
-            delay = backoff(
-                attempts,
-                first=self._settings.alerts_notify_backoff_s,
-                most=self._settings.alerts_notify_backoff_max_s,
+            delay = backoff_delay(
+                attempts - 1,
+                base=self._settings.alerts_notify_backoff_s,
+                cap=self._settings.alerts_notify_backoff_max_s,
+                jitter=0.2,  # as the alert dispatcher's retries
             )
             dead = await outbox.mark_failed(
                 conn,

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ import orjson
 import psycopg
 
 from hub import __version__
+from hub.backoff import backoff_delay
 from hub.config import Settings
 from hub.ngsi import metrics, models
 from hub.ngsi.changes import ChangeFeed
@@ -59,11 +59,6 @@ class _Change:
 
 def fingerprint(entities: list[Entity]) -> str:
     return hashlib.sha256(orjson.dumps(entities, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
-
-
-def backoff(attempt: int, *, first: float, most: float) -> float:
-    """Seconds before attempt ``attempt + 1``: doubling from ``first``, capped, jittered."""
-    return min(most, first * 2.0 ** max(0, attempt - 1)) * random.uniform(0.8, 1.0)
 
 
 class Pusher:
@@ -161,10 +156,10 @@ class Pusher:
                         if self.consecutive_failures == 1:
                             log.warning("NGSI-LD push to %s failed: %s", self.url, self.last_error)
                         await asyncio.sleep(
-                            backoff(
-                                self.consecutive_failures,
-                                first=self._settings.ngsi_ld_push_interval_s,
-                                most=self._settings.ngsi_ld_push_backoff_max_s,
+                            backoff_delay(
+                                self.consecutive_failures - 1,
+                                base=self._settings.ngsi_ld_push_interval_s,
+                                cap=self._settings.ngsi_ld_push_backoff_max_s,
                             )
                         )
                     self._gauges()
