@@ -123,6 +123,7 @@ def main() -> None:
             "postgres": lambda: [postmaster, *probes.descendants(postmaster)],
             "mosquitto": lambda: [mosquitto],
         }
+        load_before = os.getloadavg()[0]
         for n in range(args.rounds):
             for variant, extra in (
                 ("without", {}),
@@ -145,6 +146,14 @@ def main() -> None:
                     "drain_lost": result["drain_lost"],
                     "hub_cores": result["drain_cpu"].get("hub"),
                     "entities_pushed": receiver.entities - before,
+                    # Hub CPU per message: less sensitive than the rate to other load.
+                    "hub_cpu_us_per_msg": round(
+                        (result["drain_cpu"].get("hub") or 0)
+                        * result["drain_seconds"]
+                        / max(1, result["drain_messages"])
+                        * 1e6,
+                        1,
+                    ),
                 }
                 runs.append(result)
         without = [r["drain_msgs_per_s"] for r in runs if not r["push"]]
@@ -157,12 +166,14 @@ def main() -> None:
             "mean_without_push": round(sum(without) / len(without)),
             "mean_with_push": round(sum(with_push) / len(with_push)),
             "ratio": round(sum(with_push) / sum(without), 3),
+            "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "devices_at_broker": len(
                 {e for e in receiver.latest if e.startswith("urn:ngsi-ld:Device:")}
             ),
         }
         table = Table(title="ingest drain with and without the NGSI-LD push")
-        for column in ("round", "push", "msg/s", "seconds", "lost", "hub cores", "entities pushed"):
+        columns = ("round", "push", "msg/s", "seconds", "lost", "hub cores", "hub us/msg", "pushed")
+        for column in columns:
             table.add_column(column, justify="right")
         for r in runs:
             table.add_row(
@@ -172,13 +183,15 @@ def main() -> None:
                 str(r["drain_seconds"]),
                 str(r["drain_lost"]),
                 str(r["hub_cores"]),
+                str(r["hub_cpu_us_per_msg"]),
                 f"{r['entities_pushed']:,}",
             )
         console.print(table)
         console.print(
             f"mean without {summary['mean_without_push']:,} msg/s, with "
             f"{summary['mean_with_push']:,} msg/s: ratio {summary['ratio']}; "
-            f"{summary['devices_at_broker']} Device entities at the receiver"
+            f"{summary['devices_at_broker']} Device entities at the receiver; load average "
+            f"{summary['load_average_1m'][0]} -> {summary['load_average_1m'][1]}"
         )
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(summary, indent=2) + "\n")
