@@ -20,7 +20,6 @@ import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import orjson
@@ -37,10 +36,9 @@ from hub.ngsi.models import CORE_CONTEXT
 from hub.ngsi.subscriptions import Subscription, compile_subscription
 from hub.store import ngsi as store
 from hub.store import ngsi_subscriptions as outbox
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
-AsyncConn = psycopg.AsyncConnection[Any]
 RELOAD_S = 1.0
 BATCH = 50
 

@@ -38,10 +38,9 @@ from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Entity, Mapper
 from hub.store import ngsi as store
 from hub.store import ngsi_push
-from hub.store.db import aconnect
+from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
-AsyncConn = psycopg.AsyncConnection[Any]
 UPSERT_PATH = "/ngsi-ld/v1/entityOperations/upsert"
 
 

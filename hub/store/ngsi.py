@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from hub.ngsi.records import DeviceSnapshot, Observation
 from hub.store import readings
-
-Conn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 DEVICES = """
 SELECT id, device_id, profile, name, district, lat, lon, status, last_seen
@@ -62,19 +59,19 @@ class Located:
 
 
 async def snapshots(
-    conn: Conn, *, profiles: list[str], device_ids: list[str] | None = None
+    conn: AsyncConn, *, profiles: list[str], device_ids: list[str] | None = None
 ) -> list[Located]:
     """Every live device of ``profiles`` (or those of ``device_ids``), by device_id."""
     cur = await conn.execute(DEVICES, {"profiles": profiles, "device_ids": device_ids})
     return await _complete(conn, await cur.fetchall())
 
 
-async def snapshots_by_pk(conn: Conn, pks: list[int]) -> list[Located]:
+async def snapshots_by_pk(conn: AsyncConn, pks: list[int]) -> list[Located]:
     cur = await conn.execute(DEVICES_BY_PK, {"ids": pks})
     return await _complete(conn, await cur.fetchall())
 
 
-async def _complete(conn: Conn, rows: list[tuple[Any, ...]]) -> list[Located]:
+async def _complete(conn: AsyncConn, rows: list[tuple[Any, ...]]) -> list[Located]:
     if not rows:
         return []
     pks = [row[0] for row in rows]
@@ -110,14 +107,14 @@ async def _complete(conn: Conn, rows: list[tuple[Any, ...]]) -> list[Located]:
     ]
 
 
-async def device_pk(conn: Conn, device_id: str) -> int | None:
+async def device_pk(conn: AsyncConn, device_id: str) -> int | None:
     cur = await conn.execute(DEVICE_PK, {"device_id": device_id})
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
 
 async def history(
-    conn: Conn, device: int, *, metrics: list[str], start: datetime, end: datetime, n: int
+    conn: AsyncConn, device: int, *, metrics: list[str], start: datetime, end: datetime, n: int
 ) -> dict[str, list[tuple[datetime, float]]]:
     """Metric -> the newest ``n`` (time, value) in ``[start, end)``, oldest first."""
     cur = await conn.execute(
@@ -134,7 +131,7 @@ SELECT profile, count(*) FROM devices WHERE decommissioned_at IS NULL GROUP BY p
 """
 
 
-async def device_counts(conn: Conn) -> dict[str, int]:
+async def device_counts(conn: AsyncConn) -> dict[str, int]:
     """Live devices per profile."""
     cur = await conn.execute(DEVICE_COUNTS)
     return {profile: int(n) for profile, n in await cur.fetchall()}
@@ -152,7 +149,7 @@ GROUP BY s.metric
 
 
 async def totals(
-    conn: Conn, device: int, *, metrics: list[str], start: datetime, end: datetime
+    conn: AsyncConn, device: int, *, metrics: list[str], start: datetime, end: datetime
 ) -> dict[str, dict[str, float]]:
     """Metric -> {avg, min, max, sum, count} over ``[start, end)``."""
     cur = await conn.execute(

@@ -3,11 +3,7 @@ entities the broker last accepted (table ``ngsi_push_state``, migration 0045).""
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
-Conn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 VERSIONS = """
 SELECT device, version FROM ngsi_push_state
@@ -20,14 +16,14 @@ ON CONFLICT (target, device) DO UPDATE SET version = excluded.version, pushed_at
 """
 
 
-async def versions(conn: Conn, target: str, devices: list[int]) -> dict[int, str]:
+async def versions(conn: AsyncConn, target: str, devices: list[int]) -> dict[int, str]:
     if not devices:
         return {}
     cur = await conn.execute(VERSIONS, {"target": target, "devices": devices})
     return {int(device): str(version) for device, version in await cur.fetchall()}
 
 
-async def save(conn: Conn, target: str, pushed: list[tuple[int, str]]) -> None:
+async def save(conn: AsyncConn, target: str, pushed: list[tuple[int, str]]) -> None:
     if not pushed:
         return
     await conn.execute(

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-Conn = psycopg.AsyncConnection[Any]
+from hub.store.db import AsyncConn
 
 _COLUMNS = (
     "id, body, created_at, modified_at, last_notification, last_success, last_failure, times_sent"
@@ -101,14 +100,14 @@ def _stored(row: tuple[Any, ...]) -> Stored:
     return Stored(*row)
 
 
-async def insert(conn: Conn, subscription_id: str, body: dict[str, Any]) -> Stored | None:
+async def insert(conn: AsyncConn, subscription_id: str, body: dict[str, Any]) -> Stored | None:
     """Store a subscription; None when the id is taken."""
     cur = await conn.execute(INSERT, {"id": subscription_id, "body": Jsonb(body)})
     row = await cur.fetchone()
     return _stored(row) if row else None
 
 
-async def list_page(conn: Conn, *, limit: int, offset: int) -> tuple[list[Stored], int]:
+async def list_page(conn: AsyncConn, *, limit: int, offset: int) -> tuple[list[Stored], int]:
     cur = await conn.execute(LIST, {"limit": limit, "offset": offset})
     rows = [_stored(r) for r in await cur.fetchall()]
     cur = await conn.execute(COUNT)
@@ -116,39 +115,41 @@ async def list_page(conn: Conn, *, limit: int, offset: int) -> tuple[list[Stored
     return rows, int(total[0]) if total else 0
 
 
-async def get(conn: Conn, subscription_id: str) -> Stored | None:
+async def get(conn: AsyncConn, subscription_id: str) -> Stored | None:
     cur = await conn.execute(GET, {"id": subscription_id})
     row = await cur.fetchone()
     return _stored(row) if row else None
 
 
-async def delete(conn: Conn, subscription_id: str) -> bool:
+async def delete(conn: AsyncConn, subscription_id: str) -> bool:
     cur = await conn.execute(DELETE, {"id": subscription_id})
     return cur.rowcount > 0
 
 
-async def all_subscriptions(conn: Conn) -> list[Stored]:
+async def all_subscriptions(conn: AsyncConn) -> list[Stored]:
     cur = await conn.execute(ALL)
     return [_stored(r) for r in await cur.fetchall()]
 
 
-async def queue(conn: Conn, subscription_id: str, payload: dict[str, Any], at: datetime) -> None:
+async def queue(
+    conn: AsyncConn, subscription_id: str, payload: dict[str, Any], at: datetime
+) -> None:
     await conn.execute(
         QUEUE, {"subscription": subscription_id, "payload": Jsonb(payload), "at": at}
     )
 
 
-async def claim_due(conn: Conn, *, lease: timedelta, limit: int) -> list[Due]:
+async def claim_due(conn: AsyncConn, *, lease: timedelta, limit: int) -> list[Due]:
     cur = await conn.execute(CLAIM_DUE, {"lease": lease, "limit": limit})
     return [Due(*row) for row in await cur.fetchall()]
 
 
-async def mark_delivered(conn: Conn, notification_id: int) -> None:
+async def mark_delivered(conn: AsyncConn, notification_id: int) -> None:
     await conn.execute(MARK_DELIVERED, {"id": notification_id})
 
 
 async def mark_failed(
-    conn: Conn, notification_id: int, *, error: str, retry_in: timedelta, max_attempts: int
+    conn: AsyncConn, notification_id: int, *, error: str, retry_in: timedelta, max_attempts: int
 ) -> bool:
     """Record a failed attempt; True when the notification is now dead."""
     cur = await conn.execute(
@@ -159,7 +160,7 @@ async def mark_failed(
     return row is not None and row[0] == "dead"
 
 
-async def pending(conn: Conn) -> int:
+async def pending(conn: AsyncConn) -> int:
     cur = await conn.execute(PENDING)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
