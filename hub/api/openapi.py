@@ -62,7 +62,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 # Open-data mode: a key is optional for reads ({} = no requirement).
                 operation["security"] = [{}, *operation["security"]]
             answers = operation.setdefault("responses", {})
-            if "422" in answers:
+            if "422" in answers and not path.startswith("/ngsi-ld/"):
+                # (NGSI-LD operations document their own problem types.)
                 answers["422"] = responses(422)[422]
             if "requestBody" in operation:
                 answers.setdefault("400", responses(400)[400])

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from hub.api.auth import Reader
 from hub.api.deps import DbConn
 from hub.ngsi import http, mapping
-from hub.ngsi.errors import BadRequestData, ResourceNotFound
+from hub.ngsi.errors import BadRequestData, ResourceNotFound, responses
 from hub.ngsi.geo import parse_geo
 from hub.ngsi.mapping import Entity, Mapper
 from hub.ngsi.query import parse_q
@@ -103,7 +103,11 @@ def shape(entity: Entity, form: str, attrs: list[str] | None) -> Entity:
     return entity
 
 
-@router.get("/entities", summary="Query entities (type, id, idPattern, attrs, q, geo-query)")
+@router.get(
+    "/entities",
+    summary="Query entities (type, id, idPattern, attrs, q, geo-query)",
+    responses=responses(400, 401, 403, 406, 422, geo=True),
+)
 async def query_entities(
     request: Request,
     conn: DbConn,
@@ -141,7 +145,11 @@ async def query_entities(
     return http.respond(request, page, headers=headers)
 
 
-@router.get("/entities/{entity_id:path}", summary="One entity by id")
+@router.get(
+    "/entities/{entity_id:path}",
+    summary="One entity by id",
+    responses=responses(400, 401, 403, 404, 406, 422, geo=True),
+)
 async def retrieve_entity(
     entity_id: str,
     request: Request,
@@ -199,7 +207,11 @@ def _list_id(kind: str, items: list[str]) -> str:
     return f"urn:ngsi-ld:{kind}:{digest}"
 
 
-@router.get("/types", summary="The entity types the hub holds")
+@router.get(
+    "/types",
+    summary="The entity types the hub holds",
+    responses=responses(400, 401, 403, 406, 422),
+)
 async def entity_types(
     request: Request, conn: DbConn, _: Reader, mapper: Mapping, details: Text = None
 ) -> Response:
@@ -219,7 +231,11 @@ async def entity_types(
     return http.respond(request, body, geo=False)
 
 
-@router.get("/types/{entity_type:path}", summary="One entity type: its count and attributes")
+@router.get(
+    "/types/{entity_type:path}",
+    summary="One entity type: its count and attributes",
+    responses=responses(400, 401, 403, 404, 406, 422),
+)
 async def entity_type(
     entity_type: str, request: Request, conn: DbConn, _: Reader, mapper: Mapping
 ) -> Response:
@@ -254,7 +270,11 @@ def _attribute_table(table: dict[str, tuple[int, list[str]]]) -> dict[str, list[
     return found
 
 
-@router.get("/attributes", summary="The attributes of the hub's entities")
+@router.get(
+    "/attributes",
+    summary="The attributes of the hub's entities",
+    responses=responses(400, 401, 403, 406, 422),
+)
 async def attributes(
     request: Request, conn: DbConn, _: Reader, mapper: Mapping, details: Text = None
 ) -> Response:
@@ -274,7 +294,11 @@ async def attributes(
     return http.respond(request, body, geo=False)
 
 
-@router.get("/attributes/{attribute:path}", summary="One attribute: where it occurs")
+@router.get(
+    "/attributes/{attribute:path}",
+    summary="One attribute: where it occurs",
+    responses=responses(400, 401, 403, 404, 406, 422),
+)
 async def attribute(
     attribute: str, request: Request, conn: DbConn, _: Reader, mapper: Mapping
 ) -> Response:
@@ -297,7 +321,8 @@ async def attribute(
 @router.get(
     "/jsonldContexts/sensor-hub.jsonld",
     summary="The hub's @context document",
-    include_in_schema=True,
+    response_class=Response,
+    responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}},
 )
 async def context() -> Response:
     return Response(orjson.dumps(http.context_document()), media_type=http.JSON_LD)

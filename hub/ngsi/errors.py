@@ -15,7 +15,7 @@ its HTTP status, answered as a problem document (``type``, ``title``,
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -95,3 +95,52 @@ async def _on_ngsi_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(NgsiError, _on_ngsi_error)
+
+
+# --- OpenAPI --------------------------------------------------------------------------
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "https://uri.etsi.org/ngsi-ld/errors/..."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+_DESCRIPTIONS = {
+    400: "BadRequestData or InvalidRequest: a parameter, the body or a header is wrong.",
+    401: "No API key, or an unknown one, where reads are not public (the hub's problem).",
+    403: "The key's role is too low, or TooManyResults: the answer would be too large.",
+    404: "ResourceNotFound.",
+    406: "NotAcceptable: Accept names no format the hub answers with.",
+    409: "AlreadyExists.",
+    415: "UnsupportedMediaType: the body is neither application/json nor application/ld+json.",
+    422: "OperationNotSupported, or a parameter given twice (the hub's problem).",
+    503: "The database is not reachable (the hub's problem).",
+}
+
+
+def responses(*codes: int, ok: int | None = 200, geo: bool = False) -> dict[int | str, Any]:
+    """OpenAPI entries of an NGSI-LD operation: the forms of its answer and its problems."""
+    documented: dict[int | str, Any] = {}
+    if ok == 200:
+        forms = [
+            "application/json",
+            "application/ld+json",
+            *(["application/geo+json"] if geo else []),
+        ]
+        documented[200] = {
+            "description": "In the form Accept asks for (the @context in Link, or in the body).",
+            "content": {form: {"schema": {}} for form in forms},
+        }
+    for code in (*codes, 503):
+        documented[code] = {
+            "description": _DESCRIPTIONS[code],
+            "content": {
+                "application/json": {"schema": _PROBLEM_SCHEMA},
+                "application/problem+json": {"schema": _PROBLEM_SCHEMA},
+            },
+        }
+    return documented

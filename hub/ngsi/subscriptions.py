@@ -33,6 +33,7 @@ from hub.ngsi.errors import (
     OperationNotSupported,
     ResourceNotFound,
     UnsupportedMediaType,
+    responses,
 )
 from hub.ngsi.geo import Predicate as GeoPredicate
 from hub.ngsi.geo import parse_geo
@@ -42,6 +43,21 @@ from hub.store import ngsi_subscriptions as store
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
 
 FORMATS = ("normalized", "keyValues", "concise")
+_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An NGSI-LD Subscription (ETSI GS CIM 009 clause 5.2.12).",
+    "required": ["type", "notification"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["Subscription"]},
+        "entities": {"type": "array", "items": {"type": "object"}},
+        "watchedAttributes": {"type": "array", "items": {"type": "string"}},
+        "q": {"type": "string"},
+        "geoQ": {"type": "object"},
+        "throttling": {"type": "number", "minimum": 0},
+        "notification": {"type": "object"},
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +265,25 @@ def _document(stored: store.Stored) -> dict[str, Any]:
     return {**body, "id": stored.id, "status": status, "notification": notification}
 
 
-@router.post("/subscriptions", status_code=201, summary="Create a subscription")
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    summary="Create a subscription",
+    response_class=Response,
+    responses={
+        201: {"description": "Created; Location names it.", "content": {}},
+        **responses(400, 401, 403, 409, 415, 422, ok=None),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _BODY_SCHEMA},
+                "application/ld+json": {"schema": _BODY_SCHEMA},
+            },
+        }
+    },
+)
 async def create_subscription(request: Request, conn: DbConn, _: Operator) -> Response:
     body = await _body(request)
     subscription_id = body.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
@@ -264,7 +298,11 @@ async def create_subscription(request: Request, conn: DbConn, _: Operator) -> Re
     return Response(status_code=201, headers={"Location": location})
 
 
-@router.get("/subscriptions", summary="The subscriptions")
+@router.get(
+    "/subscriptions",
+    summary="The subscriptions",
+    responses=responses(400, 401, 403, 406, 422),
+)
 async def list_subscriptions(request: Request, conn: DbConn, _: Operator) -> Response:
     size = http.integer(request, "limit", http.DEFAULT_LIMIT, low=1, high=http.MAX_LIMIT)
     skip = http.integer(request, "offset", 0, low=0, high=10**9)
@@ -273,7 +311,11 @@ async def list_subscriptions(request: Request, conn: DbConn, _: Operator) -> Res
     return http.respond(request, [_document(r) for r in rows], headers=headers, geo=False)
 
 
-@router.get("/subscriptions/{subscription_id:path}", summary="One subscription")
+@router.get(
+    "/subscriptions/{subscription_id:path}",
+    summary="One subscription",
+    responses=responses(400, 401, 403, 404, 406, 422),
+)
 async def get_subscription(
     subscription_id: str, request: Request, conn: DbConn, _: Operator
 ) -> Response:
@@ -283,7 +325,13 @@ async def get_subscription(
     return http.respond(request, _document(stored), geo=False)
 
 
-@router.delete("/subscriptions/{subscription_id:path}", status_code=204, summary="Delete one")
+@router.delete(
+    "/subscriptions/{subscription_id:path}",
+    status_code=204,
+    summary="Delete one",
+    response_class=Response,
+    responses={204: {"description": "Deleted."}, **responses(401, 403, 404, 422, ok=None)},
+)
 async def delete_subscription(subscription_id: str, conn: DbConn, _: Operator) -> Response:
     if not await store.delete(conn, subscription_id):
         raise ResourceNotFound(f"no subscription {subscription_id!r}")

@@ -25,7 +25,7 @@ from hub.api.auth import Reader
 from hub.api.deps import AppSettings, DbConn
 from hub.ngsi import http, mapping
 from hub.ngsi.api import Mapping, find_entity, select
-from hub.ngsi.errors import BadRequestData, OperationNotSupported, TooManyResults
+from hub.ngsi.errors import BadRequestData, OperationNotSupported, TooManyResults, responses
 from hub.ngsi.mapping import Entity, Mapper, Target
 from hub.store import ngsi as store
 from hub.store import readings
@@ -228,7 +228,11 @@ async def _aggregated(
     return out, used
 
 
-@router.get("/entities", summary="Temporal evolution of entities")
+@router.get(
+    "/entities",
+    summary="Temporal evolution of entities",
+    responses=responses(400, 401, 403, 406, 422),
+)
 async def query_temporal(
     request: Request,
     conn: DbConn,
@@ -269,7 +273,11 @@ async def query_temporal(
     return http.respond(request, page, headers=headers, geo=False)
 
 
-@router.get("/entities/{entity_id:path}", summary="Temporal evolution of one entity")
+@router.get(
+    "/entities/{entity_id:path}",
+    summary="Temporal evolution of one entity",
+    responses=responses(400, 401, 403, 404, 406, 422),
+)
 async def retrieve_temporal(
     entity_id: str,
     request: Request,
