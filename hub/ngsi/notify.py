@@ -159,6 +159,12 @@ class Matcher:
             }
             await outbox.queue(conn, subscription.id, payload, now)
             self._last_sent[subscription.id] = now
+        log.debug(
+            "matched %d changed devices against %d subscriptions: %s",
+            len(changes),
+            len(self._subscriptions),
+            sorted(matched),
+        )
         if matched:
             self.wakeup.set()
 
