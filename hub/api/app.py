@@ -18,6 +18,7 @@ from hub.api.single_query import refuse_repeated_single_values
 from hub.config import Settings
 from hub.events import EventBus
 from hub.profiles import Profile, load_profiles
+from hub.sta import router as sta
 from hub.store.db import connect_kwargs
 
 BrokerCheck = Callable[[], bool]
@@ -75,6 +76,7 @@ def create_app(
     for router in API_ROUTERS:
         app.include_router(router)
     ingest.install(app)  # the HTTP ingest's routes first, without FastAPI's machinery
+    app.include_router(sta.router)
     dashboard.install(app)
     problems.install(app)
     stream.install(app)
