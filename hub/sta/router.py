@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 import orjson
+import psycopg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -87,6 +88,10 @@ async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any)
         return problem_response(HTTPStatus.BAD_REQUEST, str(exc))
     except EntityNotFound as exc:
         return problem_response(HTTPStatus.NOT_FOUND, str(exc))
+    except psycopg.errors.DataError as exc:  # a literal the database cannot hold
+        return problem_response(
+            HTTPStatus.BAD_REQUEST, f"a value is out of range: {str(exc).splitlines()[0]}"
+        )
     if isinstance(result, Raw):
         return PlainTextResponse(result.text)
     return StaJSON(result)

@@ -160,9 +160,9 @@ def _substring(c: Compiler, expr: s.Call, scope: Scope) -> Typed:
     if args[0].kind != "text" or any(a.kind != "int" for a in args[1:]):
         raise c.error("substring(text, int[, int])", expr.pos)
     if len(args) == 2:
-        return Typed(sql.SQL("substr({}, {} + 1)").format(args[0].sql, args[1].sql), "text")
+        return Typed(sql.SQL("substr({}, ({} + 1)::int)").format(args[0].sql, args[1].sql), "text")
     return Typed(
-        sql.SQL("substr({}, {} + 1, greatest({}, 0))").format(
+        sql.SQL("substr({}, ({} + 1)::int, greatest({}, 0)::int)").format(
             args[0].sql, args[1].sql, args[2].sql
         ),
         "text",
