@@ -28,10 +28,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub.config import Settings, mqtt_endpoint
 from hub.model import Reading
+from hub.model.messages import Outcome
 from hub.sta.render import iso
 from hub.store.db import aconnect
 from hub.store.sta_queries import observation_id, series_ids
-from hub.store.writer import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -100,6 +100,7 @@ THINGS = Source(
             "jsonb_build_object('deviceId', {e}.device_id, 'profile', {e}.profile, "
             "'district', {e}.district, 'status', {e}.status, "
             "'registeredAt', {e}.registered_at, 'lastSeen', {e}.last_seen, "
+            "'devEui', {e}.dev_eui, 'externalId', {e}.external_id, "
             "'decommissioned', {e}.decommissioned_at IS NOT NULL)",
             "json",
         ),
