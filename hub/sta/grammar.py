@@ -74,7 +74,7 @@ MINUS: "-"
 CMP.2: /(eq|ne|gt|ge|lt|le)\b/
 ADDOP.2: /(add|sub)\b/
 MULOP.2: /(mul|div|mod)\b/
-DIR.2: /(asc|desc)\b/
+DIR.2: /(asc|desc)\b/i
 BOOL.2: /(true|false)\b/
 FUNC.2: /(?!not\b)[a-z_]+(\.[a-z_]+)?(?=\s*\()/
 NAME: /@?[A-Za-z_][A-Za-z0-9_.]*/
@@ -220,7 +220,7 @@ class _Build(Transformer[Token, Any]):
         return tuple(c)
 
     def order_item(self, meta: Any, c: list[Any]) -> s.OrderKey:
-        return s.OrderKey(c[0], c[1] is not None and str(c[1]) == "desc")
+        return s.OrderKey(c[0], c[1] is not None and str(c[1]).lower() == "desc")
 
     def select(self, meta: Any, c: list[Token]) -> tuple[str, ...]:
         return tuple(str(t) for t in c)
