@@ -41,6 +41,7 @@ ORDERABLE = ("int", "number", "text", "bool", "time", "date", "tod")
 class Typed:
     sql: sql.Composable
     kind: Kind | str
+    nonnull: bool = False  # never NULL: may order by the default NULLS placement and page by key
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +151,10 @@ class Compiler:
         if head in ("id", "@iot.id"):
             if rest:
                 raise self.error("'id' has no sub-properties", pos)
-            return Typed(self.key(scope), source.key_kind)
+            return Typed(self.key(scope), source.key_kind, nonnull=True)
         column = source.columns.get(head)
         if column is not None:
-            typed = Typed(self.fill(column.sql, scope), column.kind)
+            typed = Typed(self.fill(column.sql, scope), column.kind, column.nonnull)
             if not rest:
                 return typed
             if column.kind != "json":
@@ -303,7 +304,7 @@ class Compiler:
                 )
             ):
                 out += [
-                    (Typed(self.fill(t, scope), k), key.descending)
+                    (Typed(self.fill(t, scope), k, nonnull=True), key.descending)
                     for t, k in scope.source.tiebreak
                 ]
                 continue

@@ -110,6 +110,17 @@ class _Statement:
     def __init__(self, catalogue: dict[str, Any], option: str = "$filter") -> None:
         self.c = Compiler(option)
         self.c.params.update(catalogue)
+        self.copies: list[tuple[str, str]] = []
+        self.observation_ids = False
+
+    def fetched(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.observation_ids:
+            for row in rows:
+                row["_id"] = observation_id(row.pop("_series"), row.pop("_time"))
+        for row in rows:
+            for name, source in self.copies:
+                row[name] = row[source]
+        return rows
 
     def key_condition(self, scope: Scope, key: Any) -> sql.Composable:
         if scope.source is SOURCES["Observations"]:
@@ -168,9 +179,22 @@ class _Statement:
     def select_list(
         self, scope: Scope, columns: Sequence[str], fks: Sequence[str]
     ) -> list[sql.Composable]:
-        out: list[sql.Composable] = [sql.SQL("{} AS _id").format(self.c.key(scope))]
+        if scope.source is SOURCES["Observations"]:
+            # The id is built here from series and time (cheaper than in SQL).
+            self.observation_ids = True
+            out: list[sql.Composable] = [
+                self.c.fill("{e}.series_id AS _series, {e}.time AS _time", scope)
+            ]
+        else:
+            out = [sql.SQL("{} AS _id").format(self.c.key(scope))]
+        first: dict[str, str] = {}
         for name in columns:
             column = scope.source.columns[name]
+            template = column.out or column.sql
+            if template in first:  # the same value twice (a Datastream's two time ranges)
+                self.copies.append((name, first[template]))
+                continue
+            first[template] = name
             out.append(
                 sql.SQL("{} AS {}").format(
                     self.c.fill(column.out or column.sql, scope), sql.Identifier(name)
@@ -194,15 +218,20 @@ class _Statement:
         for template, kind in scope.source.tiebreak:
             expr = self.c.fill(template, scope)
             if all(expr != k.sql for k, _ in keys):
-                keys.append((Typed(expr, kind), descending))
+                keys.append((Typed(expr, kind, nonnull=True), descending))
         return keys
 
 
 def _ordered(keys: list[tuple[Typed, bool]]) -> sql.Composable:
-    return sql.SQL(", ").join(
-        sql.SQL("{} DESC NULLS LAST" if desc else "{} ASC NULLS FIRST").format(k.sql)
-        for k, desc in keys
-    )
+    # Keys that are never NULL take PostgreSQL's default NULLS placement, so that the
+    # order matches an index (readings' primary key, backwards for DESC); NULLs of
+    # the others sort as the lowest values.
+    def one(key: Typed, desc: bool) -> sql.Composable:
+        if key.nonnull:
+            return sql.SQL("{} DESC" if desc else "{} ASC").format(key.sql)
+        return sql.SQL("{} DESC NULLS LAST" if desc else "{} ASC NULLS FIRST").format(key.sql)
+
+    return sql.SQL(", ").join(one(k, desc) for k, desc in keys)
 
 
 _TOKEN_TYPES: dict[str, tuple[type, ...]] = {
@@ -241,7 +270,8 @@ def _after(
 
 
 def _keyset_capable(keys: list[tuple[Typed, bool]]) -> bool:
-    return all(k.kind in ORDERABLE for k, _ in keys)
+    """Paging from a key needs keys that are never NULL (a row comparison skips NULLs)."""
+    return all(k.kind in ORDERABLE and k.nonnull for k, _ in keys)
 
 
 async def fetch_page(
@@ -286,7 +316,7 @@ async def fetch_page(
     )
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(text, st.c.params)
-        rows = await cur.fetchall()
+        rows = st.fetched(await cur.fetchall())
     more = len(rows) > query.top
     rows = rows[: query.top]
     keyset = None
@@ -358,7 +388,7 @@ async def expand_many(
     )
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(text, st.c.params)
-        for row in await cur.fetchall():
+        for row in st.fetched(await cur.fetchall()):
             group = out[row.pop("_parent")]
             if len(group.rows) < query.top:
                 group.rows.append(row)
@@ -404,7 +434,7 @@ async def expand_one(
     )
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(text, st.c.params)
-        return {row["_id"]: row for row in await cur.fetchall()}
+        return {row["_id"]: row for row in st.fetched(await cur.fetchall())}
 
 
 SERIES_IDS = (

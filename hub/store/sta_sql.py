@@ -57,6 +57,7 @@ class Column:
     sql: str
     kind: Kind
     out: str | None = None
+    nonnull: bool = False  # never NULL (lets paging continue from a key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ THINGS = Source(
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
     columns={
-        "name": Column(_DEVICE_NAME, "text"),
+        "name": Column(_DEVICE_NAME, "text", nonnull=True),
         "description": Column(
             "coalesce((SELECT s.description FROM sta_sensors s WHERE s.id = {e}.profile), "
             "{e}.profile)",
@@ -119,7 +120,7 @@ LOCATIONS = Source(
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
     columns={
-        "name": Column(_DEVICE_NAME, "text"),
+        "name": Column(_DEVICE_NAME, "text", nonnull=True),
         "description": Column("'Place of device ' || {e}.device_id", "text"),
         "encodingType": Column(f"'{GEO_JSON}'::text", "text"),
         "location": Column(_POINT, "point", out=_POINT_JSON),
@@ -136,7 +137,7 @@ HISTORICAL_LOCATIONS = Source(
     key="{e}.id",
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
-    columns={"time": Column("{e}.registered_at", "time")},
+    columns={"time": Column("{e}.registered_at", "time", nonnull=True)},
     links={
         "Thing": Link("Things", False, fk="{e}.id"),
         "Locations": Link("Locations", True, cond="{c}.id = {pk}", single=True),
@@ -163,7 +164,7 @@ OBSERVED_PROPERTIES = Source(
     key_kind="text",
     tiebreak=(("{e}.metric", "text"),),
     columns={
-        "name": Column("{e}.metric", "text"),
+        "name": Column("{e}.metric", "text", nonnull=True),
         "definition": Column("{e}.definition", "text"),
         "description": Column("{e}.description", "text"),
         "properties": Column("{e}.properties", "json"),
@@ -171,8 +172,10 @@ OBSERVED_PROPERTIES = Source(
     links={"Datastreams": Link("Datastreams", True, cond="{c}.metric = {pk}")},
 )
 
+# Two scalar subqueries (not one with min and max) so each is one index probe.
 _RANGE = (
-    "(SELECT tstzrange(min(r.time), max(r.time), '[]') FROM readings r WHERE r.series_id = {e}.id)"
+    "tstzrange((SELECT min(r.time) FROM readings r WHERE r.series_id = {e}.id), "
+    "(SELECT max(r.time) FROM readings r WHERE r.series_id = {e}.id), '[]')"
 )
 
 DATASTREAMS = Source(
@@ -181,7 +184,9 @@ DATASTREAMS = Source(
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
     columns={
-        "name": Column("coalesce({j}.name, {j}.device_id) || ' ' || {e}.metric", "text"),
+        "name": Column(
+            "coalesce({j}.name, {j}.device_id) || ' ' || {e}.metric", "text", nonnull=True
+        ),
         "description": Column(_METRIC_OF.format(col="m.description"), "text"),
         "unitOfMeasurement": Column(
             _METRIC_OF.format(
@@ -216,9 +221,9 @@ OBSERVATIONS = Source(
     key_kind="text",
     tiebreak=(("{e}.series_id", "int"), ("{e}.time", "time")),
     columns={
-        "phenomenonTime": Column("{e}.time", "time"),
-        "resultTime": Column("{e}.time", "time"),
-        "result": Column("{e}.value", "number"),
+        "phenomenonTime": Column("{e}.time", "time", nonnull=True),
+        "resultTime": Column("{e}.time", "time", nonnull=True),
+        "result": Column("{e}.value", "number", nonnull=True),
     },
     links={
         "Datastream": Link("Datastreams", False, fk="{e}.series_id"),
@@ -237,7 +242,7 @@ FEATURES_OF_INTEREST = Source(
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
     columns={
-        "name": Column(_DEVICE_NAME, "text"),
+        "name": Column(_DEVICE_NAME, "text", nonnull=True),
         "description": Column("'Place of device ' || {e}.device_id", "text"),
         "encodingType": Column(f"'{GEO_JSON}'::text", "text"),
         "feature": Column(_POINT, "point", out=_POINT_JSON),
