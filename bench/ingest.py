@@ -352,6 +352,11 @@ def main() -> None:
         help="run the hub without its alert engine (HUB_ALERTS_ENABLED=false)",
     )
     parser.add_argument(
+        "--sta-mqtt",
+        action="store_true",
+        help="publish every committed reading as a SensorThings Observation (HUB_STA_MQTT=true)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
     )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
@@ -394,6 +399,8 @@ def main() -> None:
             env["HUB_ALERTS_ENABLED"] = "false"
         if args.db_writers:
             env["HUB_DB_WRITERS"] = str(args.db_writers)
+        if args.sta_mqtt:
+            env["HUB_STA_MQTT"] = "true"
         if args.delay_ms:
             env["HUB_BATCH_MAX_DELAY_MS"] = str(args.delay_ms)
         postmaster = stack.postgres.proc.pid if stack.postgres.proc else 0
@@ -410,6 +417,7 @@ def main() -> None:
             "readings_per_message": args.readings,
             "batch_max_messages": args.batch,
             "alert_engine": not args.no_alerts,
+            "sta_mqtt": args.sta_mqtt,
             "cores": os.cpu_count(),
         }
         hub = Hub(env, args.workers, root, args.profile)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -433,3 +434,42 @@ def test_a_next_link_repeats_the_query_options(client: httpx.Client) -> None:
     assert all(set(o) == {"@iot.id", "@iot.selfLink", "result"} for o in second["value"])
     assert first["value"][-1]["result"] <= second["value"][0]["result"]
     assert all(o["result"] >= 30 for o in second["value"])
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sensorthings.md"
+
+
+def doc_requests() -> list[str]:
+    return [
+        line[len("GET ") :]
+        for line in DOC.read_text().splitlines()
+        if line.startswith("GET /sta/v1.1/")
+    ]
+
+
+def test_the_documented_example_requests_answer(
+    town: tuple[ApiHub, Any], client: httpx.Client
+) -> None:
+    volume = datastream_id(client, "wm-0001", "volume")
+    today = town[1].isoformat()  # "today" of the examples: the town's first reading
+    requests = doc_requests()
+    assert len(requests) >= 7
+    answers = []
+    for request in requests:
+        request = request.replace("Datastreams(3)", f"Datastreams({volume})")
+        request = request.replace("2026-12-01T00:00:00+01:00", today)
+        path, _, query = request.partition("?")
+        params = dict(item.split("=", 1) for item in query.split("&"))
+        response = client.get(path, params=params)
+        assert response.status_code == 200, (request, response.text)
+        answers.append(response.json())
+    sentrum = answers[0]["value"]
+    assert [t["properties"]["deviceId"] for t in sentrum] == ["aq-sentrum"]
+    (no2,) = sentrum[0]["Datastreams"]
+    assert len(no2["Observations"]) == 1 and sentrum[0]["Locations"]
+    polygon = answers[1]["value"]
+    assert [t["name"] for loc in polygon for t in loc["Things"]] == ["Device aq-sentrum"]
+    faults = answers[5]["value"]
+    assert faults and all(
+        o["Datastream"]["Thing"]["properties"]["profile"] == "street_light" for o in faults
+    )
