@@ -52,9 +52,7 @@ def service_root(base: str, mqtt_endpoint: str | None) -> dict[str, Any]:
 
 
 def _top(options: Options, limits: Limits) -> int:
-    return max(
-        1, min(options.top if options.top is not None else limits.default_top, limits.max_top)
-    )
+    return min(options.top if options.top is not None else limits.default_top, limits.max_top)
 
 
 async def _expand(

@@ -317,7 +317,7 @@ async def fetch_page(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(text, st.c.params)
         rows = st.fetched(await cur.fetchall())
-    more = len(rows) > query.top
+    more = len(rows) > query.top > 0  # $top=0 asks for no entities (and so no next page)
     rows = rows[: query.top]
     keyset = None
     if more and capable and rows:
@@ -392,7 +392,7 @@ async def expand_many(
             group = out[row.pop("_parent")]
             if len(group.rows) < query.top:
                 group.rows.append(row)
-            else:
+            elif query.top > 0:
                 group.more = True
     if query.count:
         text = sql.SQL(

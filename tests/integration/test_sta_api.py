@@ -473,3 +473,19 @@ def test_the_documented_example_requests_answer(
     assert faults and all(
         o["Datastream"]["Thing"]["properties"]["profile"] == "street_light" for o in faults
     )
+
+
+def test_top_zero_counts_without_entities(client: httpx.Client) -> None:
+    response = get(client, "/Things", **{"$top": "0", "$count": "true"})
+    assert response == {"@iot.count": 5, "value": []}
+
+
+def test_an_order_key_that_may_be_empty_pages_by_skip_to_the_end(client: httpx.Client) -> None:
+    response = get(client, "/Things", **{"$orderby": "properties/district desc", "$top": "2"})
+    seen = list(response["value"])
+    while "@iot.nextLink" in response:
+        assert "$skip=" in response["@iot.nextLink"]
+        response = client.get(response["@iot.nextLink"]).json()
+        seen += response["value"]
+    districts = [t["properties"]["district"] for t in seen]
+    assert len(seen) == 5 and districts == sorted(districts, reverse=True)
