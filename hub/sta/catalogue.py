@@ -15,7 +15,7 @@ from urllib.parse import quote
 import orjson
 
 from hub.profiles import KNOWN_UNITS, Profile
-from hub.store.sta_queries import catalogue_params
+from hub.store.sta_statement import catalogue_params
 
 # Smart Data Models subject of each profile data model (fiware_type).
 SDM_SUBJECTS = {

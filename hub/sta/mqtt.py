@@ -31,7 +31,8 @@ from hub.model import Reading
 from hub.model.messages import Outcome
 from hub.sta.render import iso
 from hub.store.db import aconnect
-from hub.store.sta_queries import observation_id, series_ids
+from hub.store.sta_queries import series_ids
+from hub.store.sta_statement import observation_id
 
 log = logging.getLogger(__name__)
 

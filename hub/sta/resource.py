@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.sta.errors import QueryError
-from hub.store.sta_queries import Step
 from hub.store.sta_sql import SOURCES
+from hub.store.sta_statement import Step
 
 ENTITY_SETS = tuple(SOURCES)
 

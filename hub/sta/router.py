@@ -57,7 +57,9 @@ def _base(request: Request) -> str:
 
 
 def _catalogue(request: Request, profiles: Any, base: str) -> dict[str, Any]:
-    cache: dict[str, dict[str, Any]] = request.app.state.__dict__.setdefault("sta_catalogues", {})
+    cache: dict[str, dict[str, Any]] | None = getattr(request.app.state, "sta_catalogues", None)
+    if cache is None:
+        cache = request.app.state.sta_catalogues = {}
     root = base[: -len(PREFIX)]
     if root not in cache:
         if len(cache) > 16:  # a few host names at most; never grows without bound
