@@ -279,12 +279,34 @@ def _describe(exc: UnexpectedInput, text: str) -> tuple[str, int]:
     return "syntax error", pos
 
 
+MAX_DEPTH = 40
+
+
+def _too_deep(text: str) -> int | None:
+    """The position where parentheses nest deeper than :data:`MAX_DEPTH` (outside
+    string literals), so that no recursion below can run out of stack."""
+    depth, quoted = 0, False
+    for pos, char in enumerate(text):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return pos
+        elif not quoted and char == ")":
+            depth -= 1
+    return None
+
+
 def parse(option: str, text: str) -> Any:
     """Parse the text of ``$filter``, ``$orderby``, ``$select`` or ``$expand``
     (``option`` without the dollar)."""
     name = _OPTION[option]
     if not text.strip():
         raise QueryError(name, "must not be empty", 0)
+    deep = _too_deep(text)
+    if deep is not None:
+        raise QueryError(name, f"parentheses nested deeper than {MAX_DEPTH}", deep)
     try:
         tree = _PARSER.parse(text, start=option)
         return _Build(text).transform(tree)
@@ -298,3 +320,5 @@ def parse(option: str, text: str) -> Any:
         raise
     except _OptionError as exc:
         raise QueryError(name, exc.reason, exc.pos) from None
+    except RecursionError:
+        raise QueryError(name, "too many terms in one expression", 0) from None

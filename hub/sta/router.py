@@ -88,6 +88,8 @@ async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any)
         )
     except QueryError as exc:
         return problem_response(HTTPStatus.BAD_REQUEST, str(exc))
+    except RecursionError:  # an expression of very many terms, past the parser
+        return problem_response(HTTPStatus.BAD_REQUEST, "the query options are too complex")
     except EntityNotFound as exc:
         return problem_response(HTTPStatus.NOT_FOUND, str(exc))
     except psycopg.errors.DataError as exc:  # a literal the database cannot hold

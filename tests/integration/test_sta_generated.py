@@ -191,3 +191,18 @@ def test_generated_sta_requests_never_get_a_server_error(
         return
     kind = response.headers.get("content-type", "")
     assert kind.startswith(("application/json", "application/problem+json", "text/plain")), kind
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 41 + "result eq 1" + ")" * 41,
+        " and ".join(["result eq 1"] * 330),
+        " or ".join([f"result eq {i}" for i in range(300)]),
+    ],
+)
+def test_deeply_nested_or_very_long_filters_are_refused_or_answered(
+    client: httpx.Client, expression: str
+) -> None:
+    response = client.get("/sta/v1.1/Observations", params={"$filter": expression, "$top": "1"})
+    assert response.status_code in (200, 400), response.text

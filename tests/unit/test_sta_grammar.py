@@ -134,3 +134,12 @@ def test_resource_paths() -> None:
         parse_path("Colours")
     with pytest.raises(QueryError):
         parse_path("Things('x')")
+
+
+def test_nesting_and_length_are_bounded() -> None:
+    assert isinstance(parse("filter", "(" * 40 + "a eq 1" + ")" * 40), s.Binary)
+    with pytest.raises(QueryError) as caught:
+        parse("filter", "(" * 41 + "a eq 1" + ")" * 41)
+    assert caught.value.pos == 40
+    with pytest.raises(QueryError):
+        parse("filter", " and ".join(["a eq 1"] * 600))
