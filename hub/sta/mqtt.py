@@ -5,8 +5,9 @@ The ingest calls :meth:`ObservationPublisher.offer` with every committed batch
 (a commit listener: it never blocks and never fails). Readings wait in a buffer
 of ``HUB_STA_MQTT_BUFFER`` readings; when a batch does not fit, the whole batch is
 dropped from publishing and counted (it is stored all the same; MQTT is a live
-feed, the API the record). A task publishes the buffer at QoS 0 through paho,
-whose network loop runs in its own thread and reconnects by itself. Datastream
+feed, the API the record). A task publishes the buffer at QoS 0 over the hub's
+own small MQTT link on the event loop (:mod:`hub.sta.mqtt_link`; through paho the
+feed cost the ingest two thirds of its rate, docs/sensorthings.md). Datastream
 ids (series ids) come from the database, re-read at most once a second when a
 reading names a series not seen yet.
 """
@@ -16,19 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Sequence
 
 import orjson
-import paho.mqtt.client as paho
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hub.config import Settings, mqtt_endpoint
 from hub.model import Reading
 from hub.model.messages import Outcome
+from hub.sta.mqtt_link import MqttLink
 from hub.sta.render import iso
 from hub.store.db import aconnect
 from hub.store.sta_queries import series_ids
@@ -76,20 +75,16 @@ class ObservationPublisher:
         self.published = 0
         self.dropped = 0
         self.unknown = 0
+        self._topics: dict[int, bytes] = {}
         host, port, tls, username, password = mqtt_endpoint(settings.mqtt_url)
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        self._link = MqttLink(
+            host=host,
+            port=port,
+            tls=tls,
+            username=username,
+            password=password,
             client_id=f"{settings.mqtt_client_id}-sta",
-            protocol=MQTTProtocolVersion.MQTTv311,
         )
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        if tls:
-            self._client.tls_set_context(ssl.create_default_context())
-        self._client.max_queued_messages_set(self._capacity)
-        self._client.reconnect_delay_set(1, 30)
-        self._client.connect_async(host, port, keepalive=30)
-        self._client.loop_start()
 
     def offer(self, outcome: Outcome) -> None:
         readings = outcome.readings
@@ -105,6 +100,7 @@ class ObservationPublisher:
         self._wake.set()
 
     async def run(self) -> None:
+        link = asyncio.create_task(self._link.run(), name="sta-mqtt-link")
         try:
             while True:
                 await self._wake.wait()
@@ -115,23 +111,30 @@ class ObservationPublisher:
                     await self._publish(batch)
                     await asyncio.sleep(0)  # let the ingest run between batches
         finally:
+            link.cancel()
+            await asyncio.gather(link, return_exceptions=True)
             await self.close()
 
     async def _publish(self, readings: Sequence[Reading]) -> None:
         if any((r.device_id, r.metric) not in self._series for r in readings):
             await self._refresh()
-        if not self._client.is_connected():
+        if not self._link.connected.is_set():
             self.dropped += len(readings)
             return
-        series = self._series
-        publish = self._client.publish
+        series, topics = self._series, self._topics
+        publish = self._link.publish
         for r in readings:
             datastream = series.get((r.device_id, r.metric))
             if datastream is None:
                 self.unknown += 1
                 continue
-            publish(topic(datastream), observation_message(datastream, r), qos=0)
-            self.published += 1
+            name = topics.get(datastream)
+            if name is None:
+                name = topics[datastream] = topic(datastream).encode()
+            if publish(name, observation_message(datastream, r)):
+                self.published += 1
+            else:
+                self.dropped += 1
 
     async def _refresh(self) -> None:
         now = time.monotonic()
@@ -147,6 +150,5 @@ class ObservationPublisher:
             log.warning("STA MQTT publisher: cannot read datastream ids: %s", exc)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        with contextlib.suppress(OSError):
+            await self._link.close()
