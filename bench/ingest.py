@@ -186,6 +186,9 @@ def batch_stats(samples: dict[str, float]) -> dict[str, float]:
         "mean_write_ms": round(samples["hub_ingest_batch_seconds_sum"] / count * 1000, 1),
         # Times the alert engine fell behind and re-read readings from the database.
         "alert_overflows": samples.get("hub_alert_point_overflows_total", 0.0),
+        # With --sta-mqtt: Observations the SensorThings feed published and dropped.
+        "sta_published": samples.get('hub_sta_mqtt_observations_total{outcome="published"}', 0.0),
+        "sta_dropped": samples.get('hub_sta_mqtt_observations_total{outcome="dropped"}', 0.0),
     }
 
 

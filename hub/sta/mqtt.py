@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import orjson
 import psycopg
+from prometheus_client import Counter
 
 from hub.config import Settings, mqtt_endpoint
 from hub.model import Reading
@@ -36,6 +37,12 @@ from hub.store.sta_statement import observation_id
 log = logging.getLogger(__name__)
 
 TOPIC = "v1.1/Datastreams({id})/Observations"
+OBSERVATIONS = Counter(
+    "hub_sta_mqtt_observations",
+    "Committed readings offered to the SensorThings MQTT feed, by outcome (published; "
+    "dropped: buffer full or broker away; unknown: no Datastream id yet)",
+    ["outcome"],
+)
 REFRESH_MIN_S = 1.0
 DB_TIMEOUT_S = 5.0
 
@@ -94,6 +101,7 @@ class ObservationPublisher:
             if self.dropped == 0:
                 log.warning("STA MQTT publisher behind: readings not published (still stored)")
             self.dropped += len(readings)
+            OBSERVATIONS.labels("dropped").inc(len(readings))
             return
         self._buffer.append(readings)
         self._buffered += len(readings)
@@ -120,7 +128,9 @@ class ObservationPublisher:
             await self._refresh()
         if not self._link.connected.is_set():
             self.dropped += len(readings)
+            OBSERVATIONS.labels("dropped").inc(len(readings))
             return
+        before = (self.published, self.dropped, self.unknown)
         series, topics = self._series, self._topics
         publish = self._link.publish
         for r in readings:
@@ -135,6 +145,9 @@ class ObservationPublisher:
                 self.published += 1
             else:
                 self.dropped += 1
+        OBSERVATIONS.labels("published").inc(self.published - before[0])
+        OBSERVATIONS.labels("dropped").inc(self.dropped - before[1])
+        OBSERVATIONS.labels("unknown").inc(self.unknown - before[2])
 
     async def _refresh(self) -> None:
         now = time.monotonic()
