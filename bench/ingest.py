@@ -186,6 +186,9 @@ def batch_stats(samples: dict[str, float]) -> dict[str, float]:
         "mean_write_ms": round(samples["hub_ingest_batch_seconds_sum"] / count * 1000, 1),
         # Times the alert engine fell behind and re-read readings from the database.
         "alert_overflows": samples.get("hub_alert_point_overflows_total", 0.0),
+        # With --sta-mqtt: Observations the SensorThings feed published and dropped.
+        "sta_published": samples.get('hub_sta_mqtt_observations_total{outcome="published"}', 0.0),
+        "sta_dropped": samples.get('hub_sta_mqtt_observations_total{outcome="dropped"}', 0.0),
     }
 
 
@@ -352,6 +355,11 @@ def main() -> None:
         help="run the hub without its alert engine (HUB_ALERTS_ENABLED=false)",
     )
     parser.add_argument(
+        "--sta-mqtt",
+        action="store_true",
+        help="publish every committed reading as a SensorThings Observation (HUB_STA_MQTT=true)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
     )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
@@ -394,6 +402,8 @@ def main() -> None:
             env["HUB_ALERTS_ENABLED"] = "false"
         if args.db_writers:
             env["HUB_DB_WRITERS"] = str(args.db_writers)
+        if args.sta_mqtt:
+            env["HUB_STA_MQTT"] = "true"
         if args.delay_ms:
             env["HUB_BATCH_MAX_DELAY_MS"] = str(args.delay_ms)
         postmaster = stack.postgres.proc.pid if stack.postgres.proc else 0
@@ -410,6 +420,7 @@ def main() -> None:
             "readings_per_message": args.readings,
             "batch_max_messages": args.batch,
             "alert_engine": not args.no_alerts,
+            "sta_mqtt": args.sta_mqtt,
             "cores": os.cpu_count(),
         }
         hub = Hub(env, args.workers, root, args.profile)

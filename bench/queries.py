@@ -15,6 +15,12 @@ the store level (the SQL the endpoint runs) and through the whole app in-process
 (routing, validation, JSON; no TCP), and prints p50/p99 and writes them to
 bench/results/queries.json. Targets: the fleet's latest values and one device's
 hourly means over 30 days, each under 50 ms.
+
+The SensorThings API is timed on the same data in the same run, each beside the
+hub's own endpoint for the same answer: 1,000 Observations of a Datastream
+filtered on phenomenonTime (target 50 ms) against a raw-readings page of 1,000,
+and 100 Things with their Datastreams and each one's latest Observation (target
+200 ms) against /readings/latest for 100 devices.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ RESULTS = Path(__file__).parent / "results" / "queries.json"
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
 METRICS = ("power", "voltage", "dim_level")
 TARGET_MS = 50.0
+STA_TARGETS_MS = {"sta_observations": 50.0, "sta_things_latest": 200.0}
+SERIES_OF = "SELECT d.device_id, s.id FROM series s JOIN devices d ON d.id = s.device WHERE s.metric = 'power'"
 
 
 def fill(
@@ -162,6 +170,19 @@ async def run_queries(url: str, devices: int, days: int, runs: int) -> dict[str,
 
             return run
 
+        cur = await conn.execute(SERIES_OF)
+        power_series = dict(await cur.fetchall())
+        since = end - timedelta(days=11)  # about 1,050 readings at 15 minutes: a full page
+        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def sta(path: Callable[[str], str], params: dict[str, Any], key: bytes) -> Query:
+            async def run(device: str) -> int:
+                r = await client.get(path(device), params=params)
+                r.raise_for_status()
+                return r.content.count(key)
+
+            return run
+
         window = {"from": start.isoformat(), "to": end.isoformat()}
         queries: dict[str, Query] = {
             "store: latest of the fleet": latest_fleet,
@@ -187,6 +208,33 @@ async def run_queries(url: str, devices: int, days: int, runs: int) -> dict[str,
             f"api: GET /devices/{{id}}/readings?bucket=1d&tz=Europe/Oslo ({days} days)": http(
                 lambda d: f"/api/v1/devices/{d}/readings",
                 {"bucket": "1d", "tz": "Europe/Oslo", **window},
+            ),
+            "sta: GET Datastreams(id)/Observations?$top=1000&$filter=phenomenonTime ge ...": sta(
+                lambda d: f"/sta/v1.1/Datastreams({power_series[d]})/Observations",
+                {"$top": "1000", "$filter": f"phenomenonTime ge {since_text}"},
+                b'"result"',
+            ),
+            "api (same data): GET /devices/{id}/readings?metric=power&limit=1000": http(
+                lambda d: f"/api/v1/devices/{d}/readings",
+                {
+                    "metric": "power",
+                    "from": since.isoformat(),
+                    "to": end.isoformat(),
+                    "limit": 1000,
+                },
+            ),
+            "sta: GET Things?$top=100&$expand=Datastreams($expand=Observations($top=1;"
+            "$orderby=phenomenonTime desc))": sta(
+                lambda _: "/sta/v1.1/Things",
+                {
+                    "$top": "100",
+                    "$expand": "Datastreams($expand=Observations($top=1;"
+                    "$orderby=phenomenonTime desc))",
+                },
+                b'"result"',
+            ),
+            "api (same data): GET /readings/latest?limit=100": http(
+                lambda _: "/api/v1/readings/latest", {"limit": 100}
             ),
         }
         return await measure(queries, list(pk), runs)
@@ -218,6 +266,7 @@ def main() -> None:
             "days": args.days,
         },
         "target_ms": TARGET_MS,
+        "sta_targets_ms": STA_TARGETS_MS,
         "levels": {},
     }
     try:

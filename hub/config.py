@@ -172,6 +172,31 @@ class Settings(BaseSettings):
     sse_heartbeat_s: float = Field(
         15.0, gt=0, description="Seconds between keep-alive comments on an idle live stream."
     )
+    sta_default_top: int = Field(
+        100, ge=1, description="SensorThings API: entities per page when a request has no $top."
+    )
+    sta_max_top: int = Field(
+        10000,
+        ge=1,
+        description="SensorThings API: most entities per page; a larger $top gets pages of "
+        "this size with @iot.nextLink.",
+    )
+    sta_mqtt: bool = Field(
+        False,
+        description="SensorThings MQTT extension: publish each committed reading as an STA "
+        "Observation to v1.1/Datastreams({id})/Observations on the hub's broker.",
+    )
+    sta_mqtt_endpoint: str | None = Field(
+        None,
+        description="Broker URL shown to STA clients in serverSettings (default: HUB_MQTT_URL "
+        "without credentials).",
+    )
+    sta_mqtt_buffer: int = Field(
+        20000,
+        ge=100,
+        description="Observations waiting to be published to MQTT; when full, newer ones are "
+        "dropped and counted (the readings stay stored).",
+    )
     alerts_enabled: bool = Field(
         True,
         description="Run the alert engine in this process (turn off in all but one process "

@@ -19,6 +19,7 @@ from hub.config import Settings
 from hub.events import EventBus
 from hub.ngsi import wiring as ngsi
 from hub.profiles import Profile, load_profiles
+from hub.sta import router as sta
 from hub.store.db import connect_kwargs
 
 BrokerCheck = Callable[[], bool]
@@ -77,6 +78,7 @@ def create_app(
         app.include_router(router)
     ingest.install(app)  # the HTTP ingest's routes first, without FastAPI's machinery
     ngsi.install(app)
+    app.include_router(sta.router)
     dashboard.install(app)
     problems.install(app)
     stream.install(app)

@@ -24,6 +24,7 @@ from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
 from hub.profiles import load_profiles
+from hub.sta.mqtt import ObservationPublisher
 from hub.store.db import session
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
@@ -84,6 +85,9 @@ async def serve(settings: Settings) -> None:
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
     ngsi = NgsiRuntime(settings, profiles)
     ingest.add_listener(ngsi.listener)
+    sta_mqtt = ObservationPublisher(settings) if settings.sta_mqtt else None
+    if sta_mqtt is not None:  # SensorThings MQTT extension (docs/sensorthings.md)
+        ingest.add_listener(sta_mqtt.offer)
     # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
     app = create_app(
@@ -115,6 +119,7 @@ async def serve(settings: Settings) -> None:
     )
     ingest_task = asyncio.create_task(ingest.run(), name="ingest")
     alerts_task = asyncio.create_task(engine.run(), name="alerts") if engine else None
+    sta_task = asyncio.create_task(sta_mqtt.run(), name="sta-mqtt") if sta_mqtt else None
     api_task = asyncio.create_task(server.serve(), name="api")
     ngsi_tasks = ngsi.start()
     stop_task = asyncio.create_task(stop.wait(), name="stop")
@@ -136,9 +141,10 @@ async def serve(settings: Settings) -> None:
     for task in ngsi_tasks:
         task.cancel()
     await asyncio.gather(*ngsi_tasks, return_exceptions=True)
-    if alerts_task is not None:
-        alerts_task.cancel()
-        await asyncio.gather(alerts_task, return_exceptions=True)
+    for optional in (alerts_task, sta_task):
+        if optional is not None:
+            optional.cancel()
+            await asyncio.gather(optional, return_exceptions=True)
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

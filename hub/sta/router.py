@@ -1,0 +1,189 @@
+"""``/sta/v1.1``: the SensorThings API 1.1 read side (docs/sensorthings.md).
+
+Thin routes: the same access rule as ``/api/v1`` (:data:`hub.api.auth.Reader`),
+one connection per request, then :func:`hub.sta.service.answer`. Errors are
+problem details: 400 for a bad option or path (with the position), 404 for an
+entity that does not exist.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+import orjson
+import psycopg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from hub.api.auth import Reader
+from hub.api.deps import AppSettings, DbConn, Profiles
+from hub.api.problems import problem_response, responses
+from hub.config import Settings, mqtt_endpoint
+from hub.sta import catalogue
+from hub.sta.errors import EntityNotFound, QueryError
+from hub.sta.service import Limits, Raw, answer, service_root
+
+PREFIX = "/sta/v1.1"
+
+router = APIRouter(prefix=PREFIX, tags=["sensorthings"])
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "SensorThings JSON.", "content": {"application/json": {}}},
+    **responses(400, 401, 404, 503),
+}
+_ANSWERS[400] = {**_ANSWERS[400], "description": "A malformed or unsupported option or path."}
+
+Opt = Annotated[str | None, Query()]
+
+
+class StaJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def advertised_mqtt(settings: Settings) -> str | None:
+    """The broker URL shown in serverSettings when the MQTT extension is on."""
+    if not settings.sta_mqtt:
+        return None
+    if settings.sta_mqtt_endpoint:
+        return settings.sta_mqtt_endpoint
+    host, port, tls, _, _ = mqtt_endpoint(settings.mqtt_url)
+    return f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+def _catalogue(request: Request, profiles: Any, base: str) -> dict[str, Any]:
+    cache: dict[str, dict[str, Any]] | None = getattr(request.app.state, "sta_catalogues", None)
+    if cache is None:
+        cache = request.app.state.sta_catalogues = {}
+    root = base[: -len(PREFIX)]
+    if root not in cache:
+        if len(cache) > 16:  # a few host names at most; never grows without bound
+            cache.clear()
+        cache[root] = catalogue.build(profiles, root)
+    return cache[root]
+
+
+@router.get("", summary="Service root: entity sets and server settings", responses=_ANSWERS)
+async def root(request: Request, _: Reader, settings: AppSettings) -> Response:
+    return StaJSON(service_root(_base(request), advertised_mqtt(settings)))
+
+
+async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any) -> Response:
+    base = _base(request)
+    path = request.url.path[len(PREFIX) :].strip("/")
+    limits = Limits(settings.sta_default_top, settings.sta_max_top)
+    try:
+        result = await answer(
+            conn,
+            _catalogue(request, profiles, base),
+            base=base,
+            path=path,
+            items=list(request.query_params.multi_items()),
+            limits=limits,
+        )
+    except QueryError as exc:
+        return problem_response(HTTPStatus.BAD_REQUEST, str(exc))
+    except RecursionError:  # an expression of very many terms, past the parser
+        return problem_response(HTTPStatus.BAD_REQUEST, "the query options are too complex")
+    except EntityNotFound as exc:
+        return problem_response(HTTPStatus.NOT_FOUND, str(exc))
+    except psycopg.errors.DataError as exc:  # a literal the database cannot hold
+        return problem_response(
+            HTTPStatus.BAD_REQUEST, f"a value is out of range: {str(exc).splitlines()[0]}"
+        )
+    if isinstance(result, Raw):
+        return PlainTextResponse(result.text)
+    return StaJSON(result)
+
+
+@router.get(
+    "/{entity_set}",
+    summary="An entity set: Things, Locations, HistoricalLocations, Datastreams, Sensors, "
+    "ObservedProperties, Observations, FeaturesOfInterest",
+    responses=_ANSWERS,
+)
+async def collection(
+    request: Request,
+    conn: DbConn,
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    entity_set: str,
+    top: Annotated[str | None, Query(alias="$top", description="Page size.")] = None,
+    skip: Annotated[str | None, Query(alias="$skip", description="Entities to skip.")] = None,
+    count: Annotated[
+        str | None, Query(alias="$count", description="`true`: add @iot.count.")
+    ] = None,
+    filter: Annotated[str | None, Query(alias="$filter", description="OData filter.")] = None,
+    orderby: Annotated[str | None, Query(alias="$orderby", description="Order keys.")] = None,
+    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
+    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
+    result_format: Annotated[
+        str | None, Query(alias="$resultFormat", description="`dataArray` (Observations).")
+    ] = None,
+    skiptoken: Annotated[
+        str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
+    ] = None,
+) -> Response:
+    return await _serve(request, conn, settings, profiles)
+
+
+@router.get(
+    "/{entity_set}({key})",
+    summary="One entity by its id (integers bare, strings in single quotes)",
+    responses=_ANSWERS,
+)
+async def one(
+    request: Request,
+    conn: DbConn,
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    entity_set: str,
+    key: str,
+    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
+    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
+) -> Response:
+    return await _serve(request, conn, settings, profiles)
+
+
+@router.get(
+    "/{entity_set}({key})/{rest:path}",
+    summary="Navigation (`Things(1)/Datastreams`), a property (`.../name`, `.../name/$value`) "
+    "or links (`.../$ref`)",
+    responses={
+        **_ANSWERS,
+        200: {**_ANSWERS[200], "content": {"application/json": {}, "text/plain": {}}},
+    },
+)
+async def navigation(
+    request: Request,
+    conn: DbConn,
+    _: Reader,
+    settings: AppSettings,
+    profiles: Profiles,
+    entity_set: str,
+    key: str,
+    rest: str,
+    top: Annotated[str | None, Query(alias="$top", description="Page size.")] = None,
+    skip: Annotated[str | None, Query(alias="$skip", description="Entities to skip.")] = None,
+    count: Annotated[
+        str | None, Query(alias="$count", description="`true`: add @iot.count.")
+    ] = None,
+    filter: Annotated[str | None, Query(alias="$filter", description="OData filter.")] = None,
+    orderby: Annotated[str | None, Query(alias="$orderby", description="Order keys.")] = None,
+    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
+    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
+    result_format: Annotated[
+        str | None, Query(alias="$resultFormat", description="`dataArray` (Observations).")
+    ] = None,
+    skiptoken: Annotated[
+        str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
+    ] = None,
+) -> Response:
+    return await _serve(request, conn, settings, profiles)
