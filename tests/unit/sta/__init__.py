@@ -1,0 +1,1 @@
+"""Unit tests of the NGSI-LD interface (mirrors the source tree)."""
