@@ -125,7 +125,8 @@ async def _per_device(
         # Plan for the whole result, as for a plain query (a cursor's default
         # plans for the first 10 % and can pick a much slower plan overall).
         await conn.execute("SET LOCAL cursor_tuple_fraction = 1")
-        async with conn.cursor(name="alert_samples") as cur:
+        cur = conn.cursor(name="alert_samples")
+        try:
             await cur.execute(query, params)
             device = 0
             samples: list[Any] = []
@@ -139,6 +140,16 @@ async def _per_device(
                 await asyncio.sleep(0)
             if samples:
                 yield device, samples
+        finally:
+            # A cancel that lands during the cursor's CLOSE leaves psycopg's cursor
+            # marked open (a ResourceWarning when it is collected): the CLOSE is
+            # shielded, finished, and only then is the cancel passed on.
+            closing = asyncio.ensure_future(cur.close())
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                await closing
+                raise
 
 
 # Rolling window ending at the newest reading, or the local day that holds it.

@@ -3,6 +3,10 @@ one open alert per rule and device, acknowledge/resolve and their history."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -234,3 +238,50 @@ async def test_recent_samples_stream_device_by_device_across_fetches(
     cur = await conn.execute("SELECT count(*) FROM readings")  # not left in a transaction
     assert await cur.fetchone() == (34,)
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+async def test_a_consumer_stopped_while_the_stream_closes_leaves_no_cursor_open(
+    conn: Conn,
+) -> None:
+    """The hub stops a rule at the moment its stream of samples ends: the server-side
+    cursor is closed all the same (no ResourceWarning, none left in the server) and
+    the connection is idle and usable."""
+    newest = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    for n in range(2):
+        pk = await add_device(conn, f"sl-stop-{n}", "street_light")
+        cur = await conn.execute(
+            "INSERT INTO series (device, metric) VALUES (%s, 'power') RETURNING id", (pk,)
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await conn.execute(
+            "INSERT INTO readings (series_id, time, value) VALUES (%s, %s, 1.0)", (row[0], newest)
+        )
+    streaming = await aconnect(conn.info.dsn, "test-stream", autocommit=True)
+    closing = asyncio.Event()
+
+    async def first_device_only() -> None:
+        spans = inputs.latest_spans(
+            streaming, profile="street_light", metric="power", span=timedelta(hours=1)
+        )
+        async with contextlib.aclosing(spans) as rows:
+            async for _ in rows:
+                closing.set()
+                break  # leaving closes the stream: the cursor's CLOSE goes to the server
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            task = asyncio.create_task(first_device_only())
+            await closing.wait()  # the consumer is now waiting for the CLOSE
+            task.cancel()
+            await asyncio.wait({task}, timeout=10)
+            assert task.done()
+            del task
+            gc.collect()
+        assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+        assert streaming.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        cur = await streaming.execute("SELECT count(*) FROM pg_cursors")
+        assert await cur.fetchone() == (0,)
+    finally:
+        await streaming.close()
