@@ -145,12 +145,16 @@ class Dispatcher:
     async def _sleep(self, name: str) -> None:
         wakeup = self._wakeups[name]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), self._poll_s)
+            async with asyncio.timeout(self._poll_s):
+                await wakeup.wait()
         wakeup.clear()
 
     async def _deliver(self, conn: AsyncConn, notifier: Notifier, delivery: Delivery) -> None:
         try:
-            await asyncio.wait_for(notifier.send(delivery), self._send_timeout_s)
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for drops a cancel
+            # that arrives as the send ends, and a stopped worker would go on.
+            async with asyncio.timeout(self._send_timeout_s):
+                await notifier.send(delivery)
         except Exception as exc:  # any failure of a notifier is retried, never raised
             error = str(exc) or type(exc).__name__
             attempts = delivery.attempts + 1

@@ -93,7 +93,8 @@ class Matcher:
                     await self._reload(conn)
                     reloaded = loop.time()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._feed.wakeup.wait(), RELOAD_S)
+                    async with asyncio.timeout(RELOAD_S):
+                        await self._feed.wakeup.wait()
                 changes, overflowed, _ = self._feed.take()
                 if overflowed:
                     metrics.NOTIFY_OVERFLOWS.inc()
@@ -194,7 +195,8 @@ class Sender:
                     failures = 0
                     if len(due) < BATCH:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wakeup.wait(), 1.0)
+                            async with asyncio.timeout(1.0):
+                                await self._wakeup.wait()
                         self._wakeup.clear()
                 except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
                     failures += 1

@@ -119,7 +119,8 @@ class Pusher:
                 while True:
                     if not rescan:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._feed.wakeup.wait(), 30)
+                            async with asyncio.timeout(30):
+                                await self._feed.wakeup.wait()
                     changes, overflowed, oldest = self._feed.take()
                     if overflowed:
                         metrics.PUSH_OVERFLOWS.inc()

@@ -207,3 +207,67 @@ async def test_undelivered_notifications_survive_a_restart(migrated: Settings, c
         assert sorted(transitions) == ["open", "resolved"]
     finally:
         receiver.close()
+
+
+class _StopsTheHubWhenAnswered(WebhookNotifier):
+    """A real webhook notifier; the hub is stopped at the moment the receiver's
+    answer comes back (the race a shutdown meets while a receiver is failing)."""
+
+    stop: Callable[[], object] = staticmethod(lambda: None)
+
+    async def send(self, delivery: Any) -> None:
+        try:
+            await super().send(delivery)
+        finally:
+            self.stop()
+
+
+async def test_a_dispatcher_stopped_as_a_send_fails_stops_at_once(
+    migrated: Settings, conn: Conn
+) -> None:
+    failing = Receiver(fail=1000)
+    try:
+        hook = _StopsTheHubWhenAnswered(failing.url, secret=None, timeout_s=2)
+        dispatcher = Dispatcher(migrated.database_url, [hook], max_attempts=50, backoff_s=0.05,
+                                backoff_max_s=0.1, send_timeout_s=3, poll_s=0.1)  # fmt: skip
+        await dispatcher.register(conn)
+        task = asyncio.create_task(dispatcher.run())
+        hook.stop = task.cancel
+        await open_and_resolve(conn)
+        # The stop is not lost with the failed send: the dispatcher ends, no retry follows.
+        await asyncio.wait({task}, timeout=10)
+        assert task.cancelled()
+        assert len(failing.requests) == 1
+        assert {d.state for d in await list_deliveries(conn)} == {"pending"}
+    finally:
+        failing.close()
+
+
+async def test_a_dispatcher_stopped_during_a_database_call_stops_at_once(
+    migrated: Settings, conn: Conn, receiver: Receiver
+) -> None:
+    hook = WebhookNotifier(receiver.url, secret=None, timeout_s=2)
+    locker = await aconnect(migrated.database_url, "test-locker")
+    try:
+        async with dispatching(migrated, [hook]) as dispatcher:
+            await dispatcher.register(conn)
+        await locker.execute("LOCK TABLE alert_notifiers IN ACCESS EXCLUSIVE MODE")
+        dispatcher = Dispatcher(migrated.database_url, [hook], max_attempts=3, backoff_s=0.2,
+                                backoff_max_s=1.0, send_timeout_s=3, poll_s=0.1)  # fmt: skip
+        task = asyncio.create_task(dispatcher.run())
+        for _ in range(200):  # the dispatcher's query waits for the lock in the server
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'hub-alerts-notify' AND wait_event_type = 'Lock'"
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0] == 1:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the dispatcher never waited for the database")
+        task.cancel()
+        await asyncio.wait({task}, timeout=10)
+        assert task.cancelled()
+    finally:
+        await locker.close()
