@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         "",
         description="Attribution shown under the map when tiles are used (e.g. the tiles' copyright).",
     )
+    map_districts: Path | None = Field(
+        None,
+        description="GeoJSON file of the municipality's districts (polygons with a `name` "
+        "property), drawn on the dashboard's map with their names; works without tiles.",
+    )
     open_data: bool = Field(
         False,
         description="Open-data mode: anyone may read (GET) the API without a key. Writes "

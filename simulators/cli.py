@@ -1,4 +1,4 @@
-"""Command line of the simulators: ``python -m simulators {fleet,backfill,devices,sample,faults}``."""
+"""Command line of the simulators: ``python -m simulators {fleet,backfill,devices,districts,sample,faults}``."""
 
 from __future__ import annotations
 
@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     _fleet_options(devices)
     devices.add_argument("--format", choices=("csv", "json", "geojson"), default="csv")
 
+    districts = sub.add_parser(
+        "districts",
+        help="print the town's districts as GeoJSON polygons (for HUB_MAP_DISTRICTS)",
+    )
+    _fleet_options(districts)
     sample = sub.add_parser(
         "sample", help="print the messages of a stretch of time as JSON lines, no broker"
     )
@@ -224,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "devices":
         return _devices(fleet, args.format)
+    if args.command == "districts":
+        from simulators.districts import districts_bytes
+
+        points = [(d.lat, d.lon, d.district) for d in fleet]
+        body = districts_bytes(points, seed=args.seed, lat=args.lat, lon=args.lon)
+        sys.stdout.write(body.decode() + "\n")
+        return 0
     if args.command == "sample":
         return _sample(args, fleet, profiles, faults)
     if args.command == "lorawan":

@@ -1,9 +1,11 @@
 """The dashboard: static pages served by the hub at ``/``.
 
-Our own files (``index.html``, ``*.js``, ``*.css``) sit in this folder; Leaflet and
-uPlot come from npm (``package-lock.json``) into ``node_modules/`` and are served
-under ``/vendor/``, so nothing is fetched from the internet at run time. Without
+Our own files (``index.html``, ``static/*.js|css``, the message catalogues in
+``static/i18n/``) sit in this folder; Leaflet, its marker clustering and uPlot come
+from npm (``package-lock.json``) into ``node_modules/`` and are served under
+``/vendor/``, so nothing is fetched from the internet at run time. Without
 ``node_modules`` the hub still starts, and ``/`` says how to install the assets.
+The districts drawn on the map come from the GeoJSON file ``HUB_MAP_DISTRICTS``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from hub.config import Settings
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
 # What /vendor/<name>/ serves: only the browser builds, never the whole package.
-VENDOR = {"leaflet": NODE_MODULES / "leaflet" / "dist", "uplot": NODE_MODULES / "uplot" / "dist"}
+VENDOR = {
+    "leaflet": NODE_MODULES / "leaflet" / "dist",
+    "leaflet.markercluster": NODE_MODULES / "leaflet.markercluster" / "dist",
+    "uplot": NODE_MODULES / "uplot" / "dist",
+}
 # The files the pages load; all present means the assets are installed.
 VENDOR_FILES = (
     VENDOR["leaflet"] / "leaflet.js",
     VENDOR["leaflet"] / "leaflet.css",
+    VENDOR["leaflet.markercluster"] / "leaflet.markercluster.js",
+    VENDOR["leaflet.markercluster"] / "MarkerCluster.css",
     VENDOR["uplot"] / "uPlot.iife.min.js",
     VENDOR["uplot"] / "uPlot.min.css",
 )
@@ -61,11 +69,25 @@ async def dashboard_config(request: Request) -> JSONResponse:
         {
             "tile_url": settings.map_tile_url or None,
             "tile_attribution": settings.map_tile_attribution,
+            "districts": settings.map_districts is not None,
             "open_data": settings.open_data,
             "timezone": settings.timezone,
             "assets_installed": assets_installed(),
         },
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/dashboard/districts.geojson")
+async def districts(request: Request) -> FileResponse:
+    """The operator's districts (``HUB_MAP_DISTRICTS``) for the map; 404 when unset."""
+    settings: Settings = request.app.state.settings
+    if settings.map_districts is None or not settings.map_districts.is_file():
+        raise HTTPException(404, "no districts file (HUB_MAP_DISTRICTS)")
+    return FileResponse(
+        settings.map_districts,
+        media_type="application/geo+json",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

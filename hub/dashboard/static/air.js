@@ -1,15 +1,12 @@
 // Air quality: the current class of each monitor in the four Norwegian levels
-// (lite, moderat, høy, svært høy) with their usual green, yellow, red and purple.
+// (lite, moderat, høy, svært høy) with their usual green, yellow, red and purple,
+// and the class's name beside the colour.
 
 import { all, get } from "./api.js";
-import { clock, el, label, number } from "./format.js";
+import { clock, el, metricLabel, number } from "./format.js";
+import { t } from "./i18n.js";
 
-const CLASSES = {
-  low: "Low (lite)",
-  moderate: "Moderate (moderat)",
-  high: "High (høy)",
-  very_high: "Very high (svært høy)",
-};
+const CLASSES = ["low", "moderate", "high", "very_high"];
 
 export async function show(root, ctx) {
   const grid = el("div", { class: "air-grid", id: "air" });
@@ -17,13 +14,13 @@ export async function show(root, ctx) {
     el(
       "section",
       { class: "page" },
-      el("h1", { text: "Air quality" }),
+      el("h1", { text: t("title.air") }),
       el(
-        "div",
-        { class: "legend" },
-        Object.entries(CLASSES).map(([name, text]) => el("span", {}, el("i", { class: `dot aq-${name}` }), text)),
+        "ul",
+        { class: "legend", "aria-label": t("air.legend") },
+        CLASSES.map((name) => el("li", {}, el("i", { class: `dot aq-${name}`, "aria-hidden": "true" }), t(`aq.${name}`))),
       ),
-      el("p", { class: "quiet", text: "Class of the last complete hour: the worst of the monitor's pollutants (hourly means, µg/m³)." }),
+      el("p", { class: "quiet", text: t("air.explain") }),
       grid,
     ),
   );
@@ -46,20 +43,20 @@ export async function show(root, ctx) {
               { class: `air-card aq-${cls}`, href: `#/device/${encodeURIComponent(id)}`, "data-device": id, "data-class": cls },
               el("b", { class: "id", text: id }),
               el("span", { class: "district", text: (c && c.district) || district.get(id) || "" }),
-              el("strong", { class: "class", text: c ? CLASSES[c.class] || c.class : "No complete hour yet" }),
+              el("strong", { class: "class", text: c ? t(`aq.${c.class}`) : t("air.noHour") }),
               c
                 ? el(
                     "ul",
                     {},
                     Object.entries(c.means).map(([p, v]) =>
-                      el("li", { class: `aq-text-${c.pollutants[p] || "none"}` }, `${label(p)} ${number(v)}`),
+                      el("li", {}, `${metricLabel("air_quality", p)} ${number(v)}`, c.pollutants[p] ? ` (${t(`aq.short.${c.pollutants[p]}`)})` : ""),
                     ),
                   )
                 : null,
-              c ? el("small", { text: `hour from ${clock(c.hour)}` }) : null,
+              c ? el("small", { text: t("air.hourFrom", { time: clock(c.hour) }) }) : null,
             );
           })
-        : [el("p", { class: "quiet", text: "No air-quality monitors." })]),
+        : [el("p", { class: "quiet empty", text: t("air.none") })]),
     );
   }
 

@@ -39,11 +39,7 @@ async function failure(response) {
 
 /** GET a JSON resource; `params` may hold arrays for repeated parameters. */
 export async function get(path, params = {}) {
-  const url = new URL(path, location.origin);
-  for (const [name, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === "") continue;
-    for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(name, v);
-  }
+  const url = withParams(path, params);
   const response = await fetch(url, { headers: headers() });
   if (!response.ok) throw await failure(response);
   return response.json();
@@ -61,14 +57,45 @@ export async function all(path, params = {}, most = 20000) {
   return items;
 }
 
-export async function post(path, body) {
+async function send(method, path, body) {
   const response = await fetch(path, {
-    method: "POST",
+    method,
     headers: headers({ "Content-Type": "application/json" }),
     body: JSON.stringify(body ?? {}),
   });
   if (!response.ok) throw await failure(response);
   return response.json();
+}
+
+export function post(path, body) {
+  return send("POST", path, body);
+}
+
+export function patch(path, body) {
+  return send("PATCH", path, body);
+}
+
+function withParams(path, params) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(name, v);
+  }
+  return url;
+}
+
+/** Fetch a file with the stored key and hand it to the browser as a download. */
+export async function download(path, params, filename) {
+  const response = await fetch(withParams(path, params), { headers: headers({ Accept: "text/csv" }) });
+  if (!response.ok) throw await failure(response);
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }
 
 /**

@@ -1,13 +1,18 @@
-// The dashboard's shell: the key form, the banner, the live indicator and the
-// hash routes (#/, #/device/<id>, #/alerts, #/air). Each view is a module with
-// show(root, ctx) that returns a function to stop it.
+// The dashboard's shell: language, the key form, the banner, the live indicator
+// and the hash routes. Each view is a module with show(root, ctx) that returns a
+// function to stop it.
 
 import { ApiError, apiKey, get, setApiKey } from "./api.js";
+import { setProfiles } from "./format.js";
+import { language, load, setLanguage, t, translatePage } from "./i18n.js";
 
 const views = {
   overview: () => import("./overview.js"),
   device: () => import("./device.js"),
   alerts: () => import("./alerts.js"),
+  alert: () => import("./alert.js"),
+  health: () => import("./health.js"),
+  near: () => import("./near.js"),
   air: () => import("./air.js"),
 };
 
@@ -15,7 +20,8 @@ const root = document.getElementById("view");
 const banner = document.getElementById("banner");
 const liveBadge = document.getElementById("live");
 let stopView = () => {};
-let config = { tile_url: null, tile_attribution: "", open_data: false };
+let config = { tile_url: null, tile_attribution: "", open_data: false, districts: false, timezone: "Europe/Oslo" };
+let firstRender = true;
 
 function say(message) {
   banner.textContent = message;
@@ -23,27 +29,32 @@ function say(message) {
 }
 
 function setLive(state) {
-  liveBadge.textContent = { live: "live", down: "reconnecting…", closed: "" }[state] ?? state;
+  liveBadge.textContent = { live: t("live.live"), down: t("live.down"), closed: "" }[state] ?? state;
   liveBadge.dataset.state = state;
 }
 
 /** Tell the operator what a failed request means, in words. */
 function explain(err) {
-  if (err instanceof ApiError && err.status === 401) {
-    say("This hub needs an API key to read its data: paste a key above and save it.");
-  } else if (err instanceof ApiError && err.status === 403) {
-    say(`Not allowed with this key: ${err.message}. Operator actions need an operator key.`);
-  } else {
-    say(`Could not load data: ${err.message}`);
-  }
+  console.error("view failed:", err);
+  if (err instanceof ApiError && err.status === 401) say(t("error.needKey"));
+  else if (err instanceof ApiError && err.status === 403) say(t("error.forbidden", { detail: err.message }));
+  else say(t("error.load", { detail: err.message }));
 }
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   if (parts[0] === "device" && parts[1]) return ["device", { deviceId: parts[1] }];
-  if (parts[0] === "alerts") return ["alerts", {}];
-  if (parts[0] === "air") return ["air", {}];
+  if (parts[0] === "alert" && parts[1]) return ["alert", { alertId: Number(parts[1]) }];
+  if (views[parts[0]] && parts[0] !== "overview" && parts[0] !== "device" && parts[0] !== "alert") return [parts[0], {}];
   return ["overview", {}];
+}
+
+async function loadProfiles() {
+  try {
+    setProfiles(await get("/api/v1/profiles"));
+  } catch {
+    setProfiles([]); // the views report access problems
+  }
 }
 
 async function render() {
@@ -52,31 +63,41 @@ async function render() {
   say("");
   const [name, args] = route();
   for (const a of document.querySelectorAll("[data-nav]")) {
-    a.classList.toggle("active", a.dataset.nav === name);
+    const active = a.dataset.nav === name || (name === "device" && a.dataset.nav === "overview") || (name === "alert" && a.dataset.nav === "alerts");
+    a.classList.toggle("active", active);
+    if (active) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
   root.replaceChildren();
   root.dataset.view = name;
+  root.removeAttribute("data-ready");
+  document.title = `${t(`title.${name}`)} · ${t("app.brand")}`;
   const module = await views[name]();
   try {
     stopView = await module.show(root, { ...args, config, setLive, explain, say });
   } catch (err) {
     explain(err);
   }
+  root.dataset.ready = "true";
+  // a route change moves the keyboard to the new page's content
+  if (!firstRender) root.focus({ preventScroll: true });
+  firstRender = false;
 }
 
 function showKeyState() {
   const has = Boolean(apiKey());
-  document.getElementById("key-state").textContent = has ? "Key saved" : "No key";
+  document.getElementById("key-state").textContent = has ? t("key.saved") : t("key.none");
   document.getElementById("key-forget").hidden = !has;
 }
 
-document.getElementById("key-form").addEventListener("submit", (event) => {
+document.getElementById("key-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = document.getElementById("key-input");
   if (!input.value.trim()) return;
   setApiKey(input.value.trim());
   input.value = "";
   showKeyState();
+  await loadProfiles();
   render();
 });
 document.getElementById("key-forget").addEventListener("click", () => {
@@ -89,7 +110,9 @@ async function refreshAlertCount() {
   try {
     const page = await get("/api/v1/alerts", { state: "open", limit: 1000 });
     const n = page.items.length;
-    document.getElementById("nav-alert-count").textContent = n ? String(n) : "";
+    const badge = document.getElementById("nav-alert-count");
+    badge.textContent = n ? String(n) : "";
+    badge.setAttribute("aria-label", n ? t("nav.openCount", { n }) : "");
   } catch {
     // the views report access problems
   }
@@ -100,11 +123,23 @@ window.addEventListener("hashchange", render);
 (async () => {
   try {
     const response = await fetch("/dashboard/config.json");
-    if (response.ok) config = await response.json();
+    if (response.ok) config = { ...config, ...(await response.json()) };
   } catch {
-    // defaults: no tiles
+    // defaults: no tiles, no districts
   }
+  await load(undefined, config.timezone);
+  translatePage();
+  const select = document.getElementById("lang-select");
+  select.value = language();
+  select.addEventListener("change", async () => {
+    setLanguage(select.value);
+    await load(select.value, config.timezone);
+    translatePage();
+    showKeyState();
+    render();
+  });
   showKeyState();
+  await loadProfiles();
   await render();
   refreshAlertCount();
   setInterval(refreshAlertCount, 15000);

@@ -1,4 +1,9 @@
-// Small helpers shared by the pages: element building, numbers, times, states.
+// Small helpers shared by the pages: element building, times, states, and the
+// names and units of metrics as the device profiles give them in each language.
+
+import { dateTime, has, language, number, t } from "./i18n.js";
+
+export { number };
 
 /** Build an element: el("div", {class: "x", text: "y"}, child, ...). */
 export function el(tag, attrs = {}, ...children) {
@@ -17,34 +22,51 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function number(value) {
-  if (value === null || value === undefined || Number.isNaN(value)) return "–";
-  const abs = Math.abs(value);
-  const digits = abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 1 ? 2 : 3;
-  return value.toLocaleString("en-GB", { maximumFractionDigits: digits });
+/** "12 s ago" / "for 12 s siden"; the seconds since `iso` when asked. */
+export function ageSeconds(iso) {
+  return iso ? Math.max(0, (Date.now() - Date.parse(iso)) / 1000) : Infinity;
 }
 
 export function ago(iso) {
-  if (!iso) return "never";
-  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  if (s < 5) return "just now";
-  if (s < 90) return `${s} s ago`;
-  if (s < 5400) return `${Math.round(s / 60)} min ago`;
-  if (s < 129600) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
+  if (!iso) return t("time.never");
+  const s = Math.round(ageSeconds(iso));
+  if (s < 5) return t("time.justNow");
+  if (s < 90) return t("time.secondsAgo", { n: s });
+  if (s < 5400) return t("time.minutesAgo", { n: Math.round(s / 60) });
+  if (s < 129600) return t("time.hoursAgo", { n: Math.round(s / 3600) });
+  return t("time.daysAgo", { n: Math.round(s / 86400) });
+}
+
+/** A length of time in words: "3 min", "2 h", "4 d". */
+export function duration(seconds) {
+  if (!Number.isFinite(seconds)) return t("time.never");
+  if (seconds < 90) return t("time.seconds", { n: Math.round(seconds) });
+  if (seconds < 5400) return t("time.minutes", { n: Math.round(seconds / 60) });
+  if (seconds < 129600) return t("time.hours", { n: Math.round(seconds / 3600) });
+  return t("time.days", { n: Math.round(seconds / 86400) });
 }
 
 export function clock(iso) {
-  return new Date(iso).toLocaleString("en-GB", {
-    day: "2-digit",
-    month: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  });
+  return iso ? dateTime(iso) : "–";
 }
 
-export const STATE_LABEL = { ok: "OK", alert: "Alert", offline: "Offline", unknown: "No status" };
+export const STATES = ["ok", "alert", "offline", "unknown"];
+// The shape beside each state's colour, so colour never carries the meaning alone.
+export const STATE_SHAPE = { ok: "●", alert: "▲", offline: "■", unknown: "◆" };
+
+export function stateLabel(state) {
+  return t(`state.${state}`);
+}
+
+/** A status badge: shape and word, coloured. */
+export function stateBadge(state, attrs = {}) {
+  return el(
+    "span",
+    { class: `badge state-${state}`, "data-state": state, ...attrs },
+    el("span", { class: "shape", "aria-hidden": "true", text: STATE_SHAPE[state] }),
+    ` ${stateLabel(state)}`,
+  );
+}
 
 /** The map state of a device: offline wins, then an unresolved alert, else ok. */
 export function deviceState(device, alerting) {
@@ -54,17 +76,76 @@ export function deviceState(device, alerting) {
   return "ok";
 }
 
-const NAMES = { pm10: "PM10", pm25: "PM2.5", no2: "NO₂", o3: "O₃", co2: "CO₂" };
-// SenML unit symbols as people write them.
-const UNITS = { Cel: "°C", "ug/m3": "µg/m³", m3: "m³", "%EL": "%", "%RH": "% RH", "m3/s": "m³/s" };
+export function severityLabel(severity) {
+  return t(`severity.${severity}`);
+}
 
-/** A metric, rule or profile name for people: "lamp_on" -> "Lamp on", "no2" -> "NO₂". */
-export function label(name) {
-  if (NAMES[name]) return NAMES[name];
+export function alertStateLabel(state) {
+  return t(`alertState.${state}`);
+}
+
+// The profiles as the API gives them (labels and units in each language).
+let profiles = {};
+export function setProfiles(list) {
+  profiles = Object.fromEntries(list.map((p) => [p.name, p]));
+}
+
+function humanize(name) {
   const words = name.replaceAll("_", " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function unit(symbol) {
-  return symbol ? UNITS[symbol] ?? symbol : "";
+/** A profile's name for people, in the chosen language. */
+export function profileLabel(name) {
+  return has(`profile.${name}`) ? t(`profile.${name}`) : humanize(name);
+}
+
+function metricOf(profile, metric) {
+  return profiles[profile]?.metrics?.[metric];
+}
+
+/** A metric's name from its profile, in the chosen language. */
+export function metricLabel(profile, metric) {
+  const m = metricOf(profile, metric);
+  return m?.label?.[language()] ?? m?.label?.en ?? humanize(metric);
+}
+
+/** A metric's unit for people, from its profile (SenML code as fallback). */
+export function metricUnit(profile, metric) {
+  const m = metricOf(profile, metric);
+  if (!m) return "";
+  const shown = m.unit_label?.[language()];
+  if (shown !== undefined) return shown;
+  return m.unit === "1" ? "" : m.unit;
+}
+
+export function profileInfo(name) {
+  return profiles[name];
+}
+
+export function metricInfo(profile, metric) {
+  return metricOf(profile, metric);
+}
+
+/** A value with its unit: "20 °C", "På". Booleans read as words. */
+export function valueText(profile, metric, value) {
+  if (value === null || value === undefined) return "–";
+  const m = metricOf(profile, metric);
+  if (m?.type === "bool") return value ? t("value.on") : t("value.off");
+  const u = metricUnit(profile, metric);
+  return u ? `${number(value)} ${u}` : number(value);
+}
+
+/** Distance in metres for people: "350 m", "2,4 km". */
+export function distance(metres) {
+  return metres < 1000 ? `${number(Math.round(metres), 0)} m` : `${number(metres / 1000, 1)} km`;
+}
+
+/** Great-circle distance in metres (haversine). */
+export function haversine(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const dlat = (lat2 - lat1) * rad;
+  const dlon = (lon2 - lon1) * rad;
+  const a = Math.sin(dlat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dlon / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(a));
 }

@@ -1,0 +1,127 @@
+// One metric's chart (uPlot): the time axis in the hub's zone with a 24-hour clock,
+// the value axis within the profile's plausible range and wide enough for its
+// labels, the x range exactly the chosen period, optional threshold lines, and an
+// empty state that says why nothing is drawn.
+
+import { el, metricInfo, metricUnit, number } from "./format.js";
+import { dayAndMonth, t, timeOfDay, zone } from "./i18n.js";
+
+const LINE = "#1565c0";
+const THRESHOLD = "#b71c1c";
+
+function labelWidth(values) {
+  const longest = Math.max(3, ...(values || []).map((v) => String(v).length));
+  return 18 + longest * 8;
+}
+
+/**
+ * A chart in `box`. `spec`: {profile, metric, width, height, thresholds: [{value, label}]}.
+ * Returns {setData(times, values, from, to), setSize(width), destroy(), empty(text)}.
+ */
+export function chart(box, spec) {
+  const info = metricInfo(spec.profile, spec.metric) || {};
+  let xFrom = null;
+  let xTo = null;
+  const thresholds = spec.thresholds || [];
+  const emptyNote = el("p", { class: "chart-empty", role: "note", hidden: true });
+  const tz = zone();
+
+  function yRange(u, dmin, dmax) {
+    const marks = thresholds.map((th) => th.value);
+    let lo = Math.min(dmin ?? 0, ...marks);
+    let hi = Math.max(dmax ?? 1, ...marks);
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
+    const [a, b] = uPlot.rangeNum(lo, hi === lo ? lo + 1 : hi, 0.1, true);
+    // never beyond what the device can report (a dim level stays within 0-100 %)
+    const floor = typeof info.min === "number" ? info.min : -Infinity;
+    const ceil = typeof info.max === "number" ? info.max : Infinity;
+    return [Math.max(a, floor), Math.min(b, ceil)];
+  }
+
+  function timeLabels(u, splits) {
+    const span = (xTo ?? 0) - (xFrom ?? 0);
+    return splits.map((s) => (span > 2 * 86400 ? dayAndMonth(s * 1000) : timeOfDay(s * 1000)));
+  }
+
+  const plot = new uPlot(
+    {
+      width: spec.width,
+      height: spec.height || 170,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), tz),
+      scales: {
+        x: { time: true, range: (u, dmin, dmax) => [xFrom ?? dmin, xTo ?? dmax] },
+        y: { range: yRange },
+      },
+      series: [
+        {},
+        { label: spec.metric, stroke: LINE, width: 2, fill: "rgba(21,101,192,0.08)", spanGaps: false, points: { show: false } },
+      ],
+      axes: [
+        { stroke: "#333", values: timeLabels, space: 70 },
+        {
+          stroke: "#333",
+          values: (u, splits) => splits.map((v) => number(v)),
+          size: (u, values) => labelWidth(values),
+        },
+      ],
+      hooks: {
+        draw: [
+          (u) => {
+            const { ctx } = u;
+            for (const th of thresholds) {
+              const y = u.valToPos(th.value, "y", true);
+              ctx.save();
+              ctx.strokeStyle = THRESHOLD;
+              ctx.setLineDash([6, 4]);
+              ctx.lineWidth = 2;
+              ctx.beginPath();
+              ctx.moveTo(u.bbox.left, y);
+              ctx.lineTo(u.bbox.left + u.bbox.width, y);
+              ctx.stroke();
+              ctx.fillStyle = THRESHOLD;
+              ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
+              ctx.fillText(th.label, u.bbox.left + 6, y - 4 * devicePixelRatio);
+              ctx.restore();
+            }
+          },
+        ],
+      },
+    },
+    [[], []],
+    box,
+  );
+  box.append(emptyNote);
+  box.setAttribute("role", "img");
+  const unit = metricUnit(spec.profile, spec.metric);
+
+  return {
+    plot,
+    setData(times, values, from, to) {
+      xFrom = from;
+      xTo = to;
+      plot.setData([times, values]);
+      box.dataset.points = String(times.length);
+      box.dataset.from = String(from);
+      box.dataset.to = String(to);
+      const last = values.length ? values[values.length - 1] : null;
+      box.setAttribute(
+        "aria-label",
+        values.length
+          ? t("chart.summary", { n: times.length, last: `${number(last)}${unit ? ` ${unit}` : ""}` })
+          : t("chart.emptyLabel"),
+      );
+    },
+    empty(text) {
+      emptyNote.hidden = !text;
+      emptyNote.textContent = text || "";
+    },
+    setSize(width) {
+      plot.setSize({ width, height: spec.height || 170 });
+    },
+    destroy() {
+      plot.destroy();
+    },
+  };
+}
