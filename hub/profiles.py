@@ -88,11 +88,26 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Labels(_Frozen):
+    """A text for people in each language of the dashboard: Norwegian bokmål and English."""
+
+    nb: StrictStr
+    en: StrictStr
+
+
 class Metric(_Frozen):
     """One quantity a device reports."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     unit: StrictStr
+    label: Labels | None = Field(
+        None, description="The metric's name for people (dashboard), in nb and en."
+    )
+    unit_label: Labels | None = Field(
+        None,
+        description="How the unit is written for people, in nb and en (°C for Cel); "
+        "unset shows the unit code.",
+    )
     type: Literal["float", "int", "bool"] = "float"
     kind: Literal["gauge", "counter"] = "gauge"
     min: StrictFloat | None = None

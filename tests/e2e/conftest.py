@@ -8,6 +8,7 @@ suites share (tests/conftest.py). Chromium is Debian's ``chromium`` package
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -43,6 +44,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PROFILES = Path(__file__).resolve().parents[2] / "device_profiles"
+AXE = Path(__file__).resolve().parents[2] / "hub/dashboard/node_modules/axe-core/axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DEVICES = 40
 
 
@@ -76,7 +79,15 @@ def fleet(stack: Devstack) -> Iterator[Fleet]:
     )
     with connect(settings.database_url, "test") as conn:
         migrate(conn)
-    hub = HubProcess(settings, logs, HUB_OPEN_DATA="true", HUB_ALERTS_INTERVAL_S="1").start()
+    districts = logs / "districts.geojson"
+    districts.write_bytes(_simulators("districts", "--devices", str(DEVICES), "--seed", "1"))
+    hub = HubProcess(
+        settings,
+        logs,
+        HUB_OPEN_DATA="true",
+        HUB_ALERTS_INTERVAL_S="1",
+        HUB_MAP_DISTRICTS=str(districts),
+    ).start()
     simulators: subprocess.Popen[bytes] | None = None
     sim_log = open(logs / "simulators.log", "wb")  # noqa: SIM115 - closed at teardown
     try:
@@ -118,15 +129,15 @@ def fleet(stack: Devstack) -> Iterator[Fleet]:
         shutil.rmtree(logs, ignore_errors=True)
 
 
+def _simulators(*args: str) -> bytes:
+    command = [sys.executable, "-m", "simulators", *args, "--profiles-dir", str(PROFILES)]
+    return subprocess.run(command, check=True, capture_output=True).stdout
+
+
 def _register_layout(url: str, key: str) -> None:
     """Register the simulated town's devices with their places, as an operator would
     import them (devices that register themselves have no coordinates)."""
-    layout = subprocess.run(
-        [sys.executable, "-m", "simulators", "devices", "--devices", str(DEVICES),
-         "--seed", "1", "--format", "json", "--profiles-dir", str(PROFILES)],
-        check=True,
-        capture_output=True,
-    ).stdout  # fmt: skip
+    layout = _simulators("devices", "--devices", str(DEVICES), "--seed", "1", "--format", "json")
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
         for d in orjson.loads(layout):
             response = client.post(
@@ -147,32 +158,96 @@ def _register_layout(url: str, key: str) -> None:
 # in the main thread while it is open, which would break every asyncio test that
 # runs after the browser tests.
 @pytest.fixture(scope="package")
-def browser_context(fleet: Fleet) -> Iterator[Any]:
+def browser(fleet: Fleet) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    profile = Path(tempfile.mkdtemp(prefix="hub-e2e-chromium-"))
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 720},
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        context.set_default_timeout(15000)
         try:
-            yield context
+            yield chromium
         finally:
-            context.close()
-    shutil.rmtree(profile, ignore_errors=True)
+            chromium.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context(browser: Any) -> Iterator[Any]:
+    """A laptop: 1280x720."""
+    # UTC in the browser, so a page that shows browser-local time instead of Oslo
+    # time is caught
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 720}, locale="nb-NO", timezone_id="UTC"
+    )
+    context.set_default_timeout(15000)
+    yield context
+    context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def phone_context(browser: Any, **options: Any) -> Any:
+    """A phone: 390x844 CSS pixels, touch, as a field crew holds it."""
+    context = browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+        locale="nb-NO",
+        timezone_id="UTC",
+        **options,
+    )
+    context.set_default_timeout(15000)
+    return context
+
+
+@contextlib.contextmanager
+def checked_tab(context: Any, url: str) -> Iterator[Any]:
+    """A fresh tab of a browser that has no key and no language saved (Norwegian,
+    the default); any uncaught script error, or a message key missing from the
+    catalogue, fails the test."""
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(f"{url}/dashboard/config.json")
+    tab.evaluate("localStorage.clear(); sessionStorage.clear()")
+    yield tab
+    missing = tab.evaluate("window.__missingKeys ? [...window.__missingKeys] : []")
+    tab.close()
+    assert not errors, f"script errors in the page: {errors}"
+    assert not missing, f"message keys missing from the catalogue: {missing}"
 
 
 @pytest.fixture
-def page(browser_context: Any) -> Iterator[Any]:
-    """A fresh tab; any uncaught script error fails the test."""
-    tab = browser_context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    tab.close()
-    assert not errors, f"script errors in the page: {errors}"
+def page(browser_context: Any, fleet: Fleet) -> Iterator[Any]:
+    with checked_tab(browser_context, fleet.url) as tab:
+        yield tab
+
+
+def save_key(page: Any, key: str) -> None:
+    """Store an API key as the key form does (the page must be on the hub's origin)."""
+    page.evaluate("key => localStorage.setItem('hub.apiKey', key)", key)
+
+
+def ready(page: Any) -> None:
+    """Wait until the routed view has drawn (app.js sets data-ready)."""
+    page.wait_for_selector("#view[data-ready]")
+
+
+def audit(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core (from npm, node_modules) in the page: WCAG 2.1 A and AA rules."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+    )
+    return [
+        {
+            "id": v["id"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"]][:5],
+            "summary": v["nodes"][0].get("failureSummary", "") if v["nodes"] else "",
+        }
+        for v in result["violations"]
+    ]

@@ -65,14 +65,17 @@ export async function show(root, ctx) {
       ctx.say(t("inbox.needsKey"));
       return;
     }
-    button.disabled = true;
+    // not disabled while it works: a disabled button would drop the keyboard focus
+    if (button.getAttribute("aria-busy") === "true") return;
+    button.setAttribute("aria-busy", "true");
     try {
       const updated = await post(`/api/v1/alerts/${alert.id}/${action}`, {});
       ctx.say("");
       apply(updated);
     } catch (err) {
       ctx.explain(err);
-      button.disabled = false;
+    } finally {
+      button.removeAttribute("aria-busy");
     }
   }
 
@@ -168,7 +171,7 @@ export async function show(root, ctx) {
           el(
             "div",
             { class: "what" },
-            el("b", {}, el("a", { href: `#/alert/${a.id}`, text: `${a.device_id} · ${a.rule_name}` })),
+            el("b", {}, el("a", { class: "open-alert", href: `#/alert/${a.id}`, text: `${a.device_id} · ${a.rule_name}` })),
             el("span", { text: a.message }),
             el(
               "small",
@@ -189,7 +192,7 @@ export async function show(root, ctx) {
       if (again && !again.disabled) {
         if (keep.value !== null) again.value = keep.value;
         again.focus();
-      } else list.querySelector(`li[data-alert-id='${keep.id}'] .what a`)?.focus();
+      } else list.querySelector(`li[data-alert-id='${keep.id}'] .open-alert`)?.focus();
     }
   }
 

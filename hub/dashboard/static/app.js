@@ -118,8 +118,6 @@ async function refreshAlertCount() {
   }
 }
 
-window.addEventListener("hashchange", render);
-
 (async () => {
   try {
     const response = await fetch("/dashboard/config.json");
@@ -140,6 +138,8 @@ window.addEventListener("hashchange", render);
   });
   showKeyState();
   await loadProfiles();
+  // routes are followed only once the catalogue is in
+  window.addEventListener("hashchange", render);
   await render();
   refreshAlertCount();
   setInterval(refreshAlertCount, 15000);

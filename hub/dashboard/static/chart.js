@@ -8,10 +8,14 @@ import { dayAndMonth, t, timeOfDay, zone } from "./i18n.js";
 
 const LINE = "#1565c0";
 const THRESHOLD = "#b71c1c";
+export const AXIS_FONT = "12px system-ui, sans-serif";
+const TICK_AND_GAP = 10 + 5; // uPlot's tick length and gap before a label
+const measure = document.createElement("canvas").getContext("2d");
 
-function labelWidth(values) {
-  const longest = Math.max(3, ...(values || []).map((v) => String(v).length));
-  return 18 + longest * 8;
+/** Pixels the widest of `labels` needs in the axis font. */
+function textWidth(labels) {
+  measure.font = AXIS_FONT;
+  return Math.max(0, ...(labels || []).map((v) => measure.measureText(String(v)).width));
 }
 
 /**
@@ -35,12 +39,29 @@ export function chart(box, spec) {
     // never beyond what the device can report (a dim level stays within 0-100 %)
     const floor = typeof info.min === "number" ? info.min : -Infinity;
     const ceil = typeof info.max === "number" ? info.max : Infinity;
-    return [Math.max(a, floor), Math.min(b, ceil)];
+    const range = [Math.max(a, floor), Math.min(b, ceil)];
+    box.dataset.ymin = String(range[0]);
+    box.dataset.ymax = String(range[1]);
+    return range;
   }
 
   function timeLabels(u, splits) {
     const span = (xTo ?? 0) - (xFrom ?? 0);
-    return splits.map((s) => (span > 2 * 86400 ? dayAndMonth(s * 1000) : timeOfDay(s * 1000)));
+    const labels = splits.map((s) => (span > 2 * 86400 ? dayAndMonth(s * 1000) : timeOfDay(s * 1000)));
+    box.dataset.ticks = labels.join("|");
+    return labels;
+  }
+
+  function valueLabels(u, splits) {
+    const labels = splits.map((v) => number(v));
+    box.dataset.yticks = labels.join("|");
+    return labels;
+  }
+
+  function axisSize(u, values) {
+    const size = Math.ceil(textWidth(values)) + TICK_AND_GAP + 6;
+    box.dataset.yaxis = String(size);
+    return Math.max(40, size);
   }
 
   const plot = new uPlot(
@@ -59,12 +80,8 @@ export function chart(box, spec) {
         { label: spec.metric, stroke: LINE, width: 2, fill: "rgba(21,101,192,0.08)", spanGaps: false, points: { show: false } },
       ],
       axes: [
-        { stroke: "#333", values: timeLabels, space: 70 },
-        {
-          stroke: "#333",
-          values: (u, splits) => splits.map((v) => number(v)),
-          size: (u, values) => labelWidth(values),
-        },
+        { stroke: "#333", font: AXIS_FONT, values: timeLabels, space: 70 },
+        { stroke: "#333", font: AXIS_FONT, values: valueLabels, size: axisSize },
       ],
       hooks: {
         draw: [
@@ -103,8 +120,9 @@ export function chart(box, spec) {
       xTo = to;
       plot.setData([times, values]);
       box.dataset.points = String(times.length);
-      box.dataset.from = String(from);
-      box.dataset.to = String(to);
+      // the x scale as uPlot drew it: the chosen period, not the data's extent
+      box.dataset.xmin = String(plot.scales.x.min);
+      box.dataset.xmax = String(plot.scales.x.max);
       const last = values.length ? values[values.length - 1] : null;
       box.setAttribute(
         "aria-label",

@@ -93,7 +93,7 @@ export async function show(root, ctx) {
     el(
       "section",
       { class: "device-body" },
-      el("div", { class: "main" }, latest, chartsBox),
+      el("div", { class: "main", tabindex: "0", role: "region", "aria-label": t("device.readings") }, latest, chartsBox),
       el("aside", { class: "side", "aria-label": t("device.alerts") }, el("h2", { text: t("device.alerts") }), alertsBox),
     ),
   );

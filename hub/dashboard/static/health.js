@@ -1,6 +1,7 @@
 // Fleet health: every device by last-seen age, battery level and (when the
 // network server reports it) radio link quality, sortable, worst first: what a
-// field crew plans its week from. From GET /api/v1/fleet/health.
+// field crew plans its week from. From /api/v1/devices, the open alerts and
+// /api/v1/readings/latest for battery, lora_rssi and lora_snr.
 
 import { all } from "./api.js";
 import { ageSeconds, deviceState, duration, el, number, profileLabel, stateBadge } from "./format.js";
@@ -98,8 +99,17 @@ export async function show(root, ctx) {
   }
 
   async function load() {
-    const items = await all("/api/v1/fleet/health", { limit: 1000 });
-    rows = items.map((d) => ({ ...d, state: deviceState(d, new Set(d.open_alerts ? [d.device_id] : [])) }));
+    const [devices, open, latest] = await Promise.all([
+      all("/api/v1/devices", { limit: 1000 }),
+      all("/api/v1/alerts", { state: "open", limit: 1000 }),
+      all("/api/v1/readings/latest", { metric: ["battery", "lora_rssi", "lora_snr"], limit: 1000 }),
+    ]);
+    const alerting = new Set(open.map((a) => a.device_id));
+    const values = new Map(latest.map((d) => [d.device_id, d.values]));
+    rows = devices.map((d) => {
+      const v = values.get(d.device_id) || {};
+      return { ...d, battery: v.battery, lora_rssi: v.lora_rssi, lora_snr: v.lora_snr, state: deviceState(d, alerting) };
+    });
     draw();
   }
 

@@ -19,7 +19,7 @@ export async function show(root, ctx) {
   let watch = null;
 
   function draw(lat, lon, accuracy) {
-    const placed = devices.filter((d) => d.location);
+    const placed = devices.filter((d) => d.location && !d.decommissioned_at);
     const sorted = placed
       .map((d) => [haversine(lat, lon, d.location.lat, d.location.lon), d])
       .sort((a, b) => a[0] - b[0])

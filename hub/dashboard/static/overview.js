@@ -182,7 +182,10 @@ export async function show(root, ctx) {
 
   function drawUnplaced(missing, total) {
     unplacedBox.hidden = missing.length === 0;
-    if (!missing.length) return;
+    if (!missing.length) {
+      unplacedBox.replaceChildren();
+      return;
+    }
     unplacedBox.replaceChildren(
       el("h2", { text: t("overview.unplacedTitle") }),
       el("p", { class: "quiet", text: t("overview.unplaced", { n: missing.length, total }) }),
@@ -280,7 +283,7 @@ export async function show(root, ctx) {
       all("/api/v1/alerts", { state: "open", limit: 1000 }),
       all("/api/v1/alerts", { state: "acknowledged", limit: 1000 }),
     ]);
-    state.devices = devices;
+    state.devices = devices.filter((d) => !d.decommissioned_at); // out of service: not on the map
     state.alerts = [...open, ...acked];
     const profiles = [...new Set(devices.map((d) => d.profile))].sort();
     const districts = [...new Set(devices.map((d) => d.district).filter(Boolean))].sort((a, b) => a.localeCompare(b, "nb"));
