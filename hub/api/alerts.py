@@ -1,4 +1,5 @@
-"""/alerts: list and filter, detail with history, acknowledge and resolve."""
+"""/alerts: list and filter, detail with history and notes, acknowledge and resolve
+(assignment, notes and the CSV export are in hub.api.alerts_work)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from hub.api.schemas.alerts import (
     AlertOut,
     AlertPage,
     AlertState,
+    NoteOut,
     Severity,
 )
 from hub.errors import NotFound
 from hub.model import Alert
 from hub.store import alerts as store
+from hub.store import alerts_work as work
 
 router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"])
 
@@ -41,6 +44,10 @@ async def list_alerts(
     profile: Annotated[str | None, Query(max_length=63)] = None,
     district: Annotated[str | None, Query(max_length=200)] = None,
     severity: Annotated[Severity | None, Query()] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=200, description="Only alerts assigned to this person or crew.")
+    ] = None,
+    unassigned: Annotated[bool, Query(description="Only alerts nobody is assigned to.")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
 ) -> AlertPage:
@@ -52,6 +59,8 @@ async def list_alerts(
         profile=profile,
         district=district,
         severity=severity,
+        assignee=assignee,
+        unassigned=unassigned,
         limit=limit + 1,
         before_id=before,
     )
@@ -74,8 +83,11 @@ async def get_alert(alert_id: AlertId, conn: DbConn, _: Reader) -> AlertDetail:
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     history = await store.alert_history(conn, alert_id)
+    notes = await work.notes(conn, alert_id)
     return AlertDetail(
-        **AlertOut.of(alert).model_dump(), history=[AlertEventOut.of(e) for e in history]
+        **AlertOut.of(alert).model_dump(),
+        history=[AlertEventOut.of(e) for e in history],
+        notes=[NoteOut.of(n) for n in notes],
     )
 
 

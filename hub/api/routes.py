@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from hub.api import (
     airquality,
     alerts,
+    alerts_work,
     deadletters,
     devices,
     exports,
@@ -23,6 +24,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,  # first: matched most often (thousands of requests a second)
     devices.router,
     readings.router,
+    alerts_work.router,  # before alerts: /alerts/export.csv is not an alert id
     alerts.router,
     airquality.router,
     rules.router,

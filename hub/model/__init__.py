@@ -6,11 +6,11 @@ importing none of them (only ``hub.errors``; docs/architecture.md).
     devices      Device, DeviceRow
     rule_params  what a rule may say (kinds, severities, parameter tables, check_spec)
     rules        RuleSpec, Rule
-    alerts       Alert, AlertEvent, Delivery, AirQualityClass
+    alerts       Alert, AlertEvent, AlertNote, Delivery, AirQualityClass
     units        the unit conversions (SenML units; profiles and payloads use them)
 """
 
-from hub.model.alerts import AirQualityClass, Alert, AlertEvent, Delivery
+from hub.model.alerts import AirQualityClass, Alert, AlertEvent, AlertNote, Delivery
 from hub.model.devices import Device, DeviceRow
 from hub.model.messages import DeadLetter, Item, MessageKind, Outcome, Topic
 from hub.model.readings import Reading
@@ -33,6 +33,7 @@ __all__ = [
     "AirQualityClass",
     "Alert",
     "AlertEvent",
+    "AlertNote",
     "AlertState",
     "DeadLetter",
     "Delivery",

@@ -31,6 +31,8 @@ class Alert:
     acknowledged_by: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    assignee: str | None = None
+    assigned_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able fields (times as RFC 3339 strings)."""
@@ -51,6 +53,8 @@ class Alert:
             "acknowledged_by": self.acknowledged_by,
             "resolved_at": _iso(self.resolved_at),
             "resolved_by": self.resolved_by,
+            "assignee": self.assignee,
+            "assigned_at": _iso(self.assigned_at),
         }
 
 
@@ -62,6 +66,16 @@ class AlertEvent:
     state: AlertState
     actor: str
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNote:
+    """A note someone added to an alert while working on it."""
+
+    id: int
+    at: datetime
+    author: str
+    text: str
 
 
 def _iso(value: datetime | None) -> str | None:

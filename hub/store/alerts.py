@@ -1,5 +1,6 @@
-"""Repository of alerts and their history (tables of migration 0003); the rules
-are :mod:`hub.store.rules`.
+"""Repository of alerts and their history (tables of migration 0003, assignment
+of 0050); the rules are :mod:`hub.store.rules`, notes and the export
+:mod:`hub.store.alerts_work`.
 
 The API calls the functions of the first section; the alert engine uses the
 last one. Every function takes an open async connection; functions that change
@@ -24,7 +25,7 @@ from hub.store.db import AsyncConn
 ALERT_COLUMNS = """
 a.id, a.rule_id, r.name AS rule_name, d.device_id, d.profile, d.district, a.state,
 a.severity, a.message, a.value, a.details, a.opened_at, a.acknowledged_at,
-a.acknowledged_by, a.resolved_at, a.resolved_by
+a.acknowledged_by, a.resolved_at, a.resolved_by, a.assignee, a.assigned_at
 """
 _ALERT_SELECT = f"""
 SELECT {ALERT_COLUMNS}
@@ -37,6 +38,8 @@ WHERE (%(state)s::text IS NULL OR a.state = %(state)s)
   AND (%(profile)s::text IS NULL OR d.profile = %(profile)s)
   AND (%(district)s::text IS NULL OR d.district = %(district)s)
   AND (%(severity)s::text IS NULL OR a.severity = %(severity)s)
+  AND (%(assignee)s::text IS NULL OR a.assignee = %(assignee)s)
+  AND (NOT %(unassigned)s OR a.assignee IS NULL)
   AND (%(before_id)s::bigint IS NULL OR a.id < %(before_id)s)
 ORDER BY a.id DESC
 LIMIT %(limit)s
@@ -68,6 +71,8 @@ async def list_alerts(
     profile: str | None = None,
     district: str | None = None,
     severity: str | None = None,
+    assignee: str | None = None,
+    unassigned: bool = False,
     limit: int = 100,
     before_id: int | None = None,
 ) -> list[Alert]:
@@ -78,6 +83,8 @@ async def list_alerts(
         "profile": profile,
         "district": district,
         "severity": severity,
+        "assignee": assignee,
+        "unassigned": unassigned,
         "before_id": before_id,
         "limit": max(0, limit),
     }

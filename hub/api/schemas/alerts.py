@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.model import Alert, AlertEvent, Rule
+from hub.model import Alert, AlertEvent, AlertNote, Rule
 
 AlertState = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]
@@ -34,6 +34,10 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    assignee: str | None = Field(
+        None, description="The person or crew working on it.", examples=["Feltlag nord"]
+    )
+    assigned_at: datetime | None = None
 
     @classmethod
     def of(cls, a: Alert) -> AlertOut:
@@ -54,6 +58,8 @@ class AlertOut(BaseModel):
             acknowledged_by=a.acknowledged_by,
             resolved_at=a.resolved_at,
             resolved_by=a.resolved_by,
+            assignee=a.assignee,
+            assigned_at=a.assigned_at,
         )
 
 
@@ -68,8 +74,37 @@ class AlertEventOut(BaseModel):
         return cls(at=e.at, state=e.state, actor=e.actor, note=e.note)
 
 
+class NoteOut(BaseModel):
+    id: int
+    at: datetime
+    author: str = Field(description="The API key that added it.")
+    text: str
+
+    @classmethod
+    def of(cls, n: AlertNote) -> NoteOut:
+        return cls(id=n.id, at=n.at, author=n.author, text=n.text)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, examples=["Lamp replaced, driver next week"])
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(
+        min_length=1,
+        max_length=200,
+        description="A person or crew, as the department names them; null takes it back.",
+        examples=["Feltlag nord"],
+    )
+
+
 class AlertDetail(AlertOut):
     history: list[AlertEventOut] = Field(description="Every transition, oldest first.")
+    notes: list[NoteOut] = Field(default_factory=list, description="Notes, oldest first.")
 
 
 class AlertPage(BaseModel):
