@@ -30,7 +30,9 @@ def _xy(town: Town, lat: float, lon: float) -> tuple[float, float]:
     return x, y
 
 
-def _outline(town: Town, district: District, points: Sequence[tuple[float, float]]) -> list[list[float]]:
+def _outline(
+    town: Town, district: District, points: Sequence[tuple[float, float]]
+) -> list[list[float]]:
     reach = [district.radius_m] * SIDES
     for px, py in points:
         dx, dy = px - district.x, py - district.y

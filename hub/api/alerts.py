@@ -45,7 +45,8 @@ async def list_alerts(
     district: Annotated[str | None, Query(max_length=200)] = None,
     severity: Annotated[Severity | None, Query()] = None,
     assignee: Annotated[
-        str | None, Query(max_length=200, description="Only alerts assigned to this person or crew.")
+        str | None,
+        Query(max_length=200, description="Only alerts assigned to this person or crew."),
     ] = None,
     unassigned: Annotated[bool, Query(description="Only alerts nobody is assigned to.")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

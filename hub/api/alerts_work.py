@@ -108,7 +108,9 @@ async def assign(
     responses=responses(401, 403, 404, 422),
 )
 async def add_note(alert_id: AlertId, body: NoteIn, conn: DbConn, who: Operator) -> NoteOut:
-    note = await store.add_note(conn, alert_id, author=who.actor, text=body.text.strip() or body.text)
+    note = await store.add_note(
+        conn, alert_id, author=who.actor, text=body.text.strip() or body.text
+    )
     if note is None:
         raise NotFound(f"no alert {alert_id}")
     return NoteOut.of(note)

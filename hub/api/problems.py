@@ -113,8 +113,31 @@ def _location(loc: tuple[Any, ...]) -> tuple[str, str]:
     return where, ".".join(rest) or where
 
 
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """Why the body is not JSON at all (a 400, as docs/api.md says), or None when it
+    is JSON that does not fit (a 422)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            where = error.get("loc", ())[-1] if error.get("loc") else None
+            reason = (error.get("ctx") or {}).get("error", "cannot be parsed")
+            return f"the body is not valid JSON ({reason} at character {where})"
+        loc = tuple(error.get("loc", ()))
+        raw = isinstance(error.get("input"), (bytes, str))
+        if (
+            loc == ("body",)
+            and raw
+            and not (media == "application/json" or media.endswith("+json"))
+        ):
+            return f"the body is not JSON (Content-Type: {media or 'none'}); send application/json"
+    return None
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    not_json = _not_json(request, exc)
+    if not_json is not None:
+        return problem_response(HTTPStatus.BAD_REQUEST, not_json)
     params = []
     for error in exc.errors():
         location, name = _location(tuple(error.get("loc", ())))

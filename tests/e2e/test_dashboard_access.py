@@ -33,7 +33,9 @@ def _alert_route(fleet: Fleet) -> str:
 
 @pytest.mark.parametrize("lang", ["nb", "en"])
 @pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_passes_the_wcag_21_aa_audit(fleet: Fleet, page: Any, name: str, lang: str) -> None:
+def test_every_page_passes_the_wcag_21_aa_audit(
+    fleet: Fleet, page: Any, name: str, lang: str
+) -> None:
     route, ready_selector = PAGES[name]
     page.evaluate("lang => localStorage.setItem('hub.lang', lang)", lang)
     save_key(page, fleet.operator_key)  # operator view: every control shown

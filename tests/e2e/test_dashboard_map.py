@@ -42,7 +42,9 @@ def test_districts_are_drawn_with_their_names_without_tiles(fleet: Fleet, page: 
 
 def test_dense_devices_are_clustered_and_counted(fleet: Fleet, page: Any) -> None:
     page.goto(f"{fleet.url}/#/")
-    page.wait_for_function(f"document.querySelector('#map')?.dataset.markers === '{len(fleet.devices)}'")
+    page.wait_for_function(
+        f"document.querySelector('#map')?.dataset.markers === '{len(fleet.devices)}'"
+    )
     clusters = page.locator(".cluster")
     assert clusters.count() >= 1
     assert page.locator(".device-marker").count() < len(fleet.devices)
@@ -139,8 +141,12 @@ def test_a_device_without_coordinates_is_placed_by_dragging(fleet: Fleet, page: 
         item.wait_for()
         box = page.locator("#map").bounding_box()
         assert box is not None
-        item.drag_to(page.locator("#map"), target_position={"x": box["width"] / 2, "y": box["height"] / 2})
-        page.wait_for_function(f"!document.querySelector(\"#unplaced li[data-unplaced='{device_id}']\")")
+        item.drag_to(
+            page.locator("#map"), target_position={"x": box["width"] / 2, "y": box["height"] / 2}
+        )
+        page.wait_for_function(
+            f"!document.querySelector(\"#unplaced li[data-unplaced='{device_id}']\")"
+        )
         placed = fleet.get(f"/api/v1/devices/{device_id}")["location"]
         assert placed is not None
         # dropped in the middle of the town's map

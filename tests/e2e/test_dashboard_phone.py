@@ -52,7 +52,10 @@ def test_near_me_lists_devices_by_distance_from_the_phone(fleet: Fleet, phone: A
         first = tab.locator("#near li").first
         first.wait_for()
         assert first.get_attribute("data-device") == "wm-0001"
-        distances = [int(x) for x in tab.eval_on_selector_all("#near li", "ls => ls.map((l) => l.dataset.distance)")]
+        distances = [
+            int(x)
+            for x in tab.eval_on_selector_all("#near li", "ls => ls.map((l) => l.dataset.distance)")
+        ]
         assert distances[0] < 20
         assert distances == sorted(distances) and len(distances) > 10
         assert tab.locator("#near li").first.locator(".dist").inner_text().endswith(" m")
@@ -64,7 +67,9 @@ def test_near_me_says_so_when_the_position_is_refused(browser: Any, fleet: Fleet
     try:
         with checked_tab(context, fleet.url) as tab:
             tab.goto(f"{fleet.url}/#/near")
-            tab.wait_for_function("document.querySelector('#near-note')?.textContent.includes('Tillat')")
+            tab.wait_for_function(
+                "document.querySelector('#near-note')?.textContent.includes('Tillat')"
+            )
             assert tab.locator("#near li").count() == 0
     finally:
         context.close()
