@@ -24,6 +24,7 @@ from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
 from hub.profiles import load_profiles
+from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
 from hub.store.db import session
 from hub.store.maintenance import run_retention
@@ -117,6 +118,9 @@ async def serve(settings: Settings) -> None:
     retention_task = asyncio.create_task(
         run_retention(settings.database_url, level, settings.retention_days), name="retention"
     )
+    silence_task = asyncio.create_task(
+        run_silence_watch(settings.database_url, profiles, bus), name="silence"
+    )
     ingest_task = asyncio.create_task(ingest.run(), name="ingest")
     alerts_task = asyncio.create_task(engine.run(), name="alerts") if engine else None
     sta_task = asyncio.create_task(sta_mqtt.run(), name="sta-mqtt") if sta_mqtt else None
@@ -145,6 +149,10 @@ async def serve(settings: Settings) -> None:
         if optional is not None:
             optional.cancel()
             await asyncio.gather(optional, return_exceptions=True)
+    silence_task.cancel()
+    if alerts_task is not None:
+        alerts_task.cancel()
+        await asyncio.gather(alerts_task, return_exceptions=True)
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

@@ -106,9 +106,9 @@ FROM series s JOIN unnest(%(devices)s::int[], %(metrics)s::text[]) AS w(device, 
   ON s.device = w.device AND s.metric = w.metric
 """
 UPDATE_STATUS = """
-UPDATE devices d SET status = v.status, status_changed_at = v.at
+UPDATE devices d SET status = v.status, status_changed_at = v.at, status_source = 'message'
 FROM unnest(%(ids)s::int[], %(statuses)s::text[], %(ats)s::timestamptz[]) AS v(id, status, at)
-WHERE d.id = v.id AND d.status IS DISTINCT FROM v.status
+WHERE d.id = v.id AND (d.status IS DISTINCT FROM v.status OR d.status_source <> 'message')
 """
 UPDATE_LAST_SEEN = """
 UPDATE devices d SET last_seen = v.at

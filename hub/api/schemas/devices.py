@@ -47,7 +47,11 @@ class DeviceOut(BaseModel):
     name: str | None = Field(examples=["Storgata 12, north arm"])
     district: str | None = Field(examples=["Sentrum"])
     location: Location | None = Field(description="Where it is, when known.")
-    status: Status = Field(description="From its last birth/last-will message.")
+    status: Status = Field(
+        description="From its last birth/last-will message; offline when silent past its "
+        "profile's offline time (expected_interval_s x offline_factor), online again at "
+        "its next message."
+    )
     status_changed_at: datetime | None
     registered_at: datetime
     last_seen: datetime | None = Field(description="When the hub last received a message from it.")
