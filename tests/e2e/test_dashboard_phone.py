@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PHONE, Fleet, checked_tab, phone_context, ready
+from tests.e2e.conftest import PHONE, Fleet, audit, checked_tab, phone_context, ready
 
 # Every control a thumb may hit, visible on screen, smaller than 44x44 CSS px.
 SMALL_TARGETS = """() => [...document.querySelectorAll(
@@ -44,6 +44,9 @@ def test_phone_pages_fit_the_screen_and_have_large_tap_targets(
         assert width <= PHONE["width"], f"{route} scrolls sideways: {width} px"
         small = tab.evaluate(SMALL_TARGETS)
         assert small == [], f"{route}: tap targets under 44 px: {small}"
+        violations = audit(tab)
+        print(f"axe phone {route}: {len(violations)} violations")
+        assert violations == [], violations
 
 
 def test_near_me_lists_devices_by_distance_from_the_phone(fleet: Fleet, phone: Any) -> None:
