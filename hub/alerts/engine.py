@@ -77,6 +77,7 @@ class Engine:
         self._book = RuleBook()
         self._points = PointRules(self._book, self.lifecycle, profiles)
         self._scheduler = Scheduler(settings, self._book, self.lifecycle, profiles, clock)
+        self._rules_changed = False
         self.ready = asyncio.Event()
         # Subscribe now, so no reading committed while the engine starts is missed.
         self._subscription: Subscription | None = self._subscribe()
@@ -89,9 +90,11 @@ class Engine:
         )
 
     def _wants(self, event: Event) -> bool:
-        # Until the rules are loaded every reading is kept: none may slip by at start.
+        # Until the rules are loaded, and after a rule change until they are read
+        # again, every reading is kept: none may slip by a rule that now applies.
         return event.type == "reading" and (
             not self._book.loaded_once
+            or self._rules_changed
             or (event.profile, event.data.get("metric")) in self._book.point_rules
         )
 
@@ -151,6 +154,11 @@ class Engine:
             len(self.lifecycle.unresolved),
         )
 
+    def rules_changed(self) -> None:
+        """A rule was made, changed or deleted (and committed): re-read the rules
+        before judging the next reading, so the change holds from that reading."""
+        self._rules_changed = True
+
     async def _load(self, conn: AsyncConn) -> None:
         """Read rules, devices and unresolved alerts; forget the state of changed rules."""
         for rule_id in await self._book.load(conn):
@@ -175,6 +183,9 @@ class Engine:
                     # A queue that is never empty never suspends: let the ingest run.
                     await asyncio.sleep(0)
                 try:
+                    if self._rules_changed:
+                        self._rules_changed = False
+                        await self._load(conn)
                     await self.evaluate_reading(conn, event)
                 except CONNECTION_ERRORS as exc:
                     log.warning("alert engine lost the database (%s); reconnecting", exc)

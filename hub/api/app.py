@@ -72,6 +72,8 @@ def create_app(
     app.state.bus = bus if bus is not None else EventBus()
     app.state.ingest_gate = None  # set by hub.commands.service when this process runs the ingest
     app.state.ingest_keys = {}  # hub.api.ingest_auth: keys found lately, by hash
+    # set by hub.commands.service to the alert engine's Engine.rules_changed
+    app.state.rules_changed = lambda: None
     app.state.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
     app.include_router(ops.router)
     for router in API_ROUTERS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from hub.alerts.params import check_against_profiles
 from hub.api.auth import Operator, Reader
@@ -74,9 +74,21 @@ async def get_rule(rule_id: RuleId, conn: DbConn, _: Reader) -> RuleOut:
     response_model=RuleOut,
     responses=responses(401, 403, 422),
 )
-async def create_rule(body: RuleIn, conn: DbConn, _: Operator, profiles: Profiles) -> RuleOut:
+async def create_rule(
+    body: RuleIn, request: Request, conn: DbConn, _: Operator, profiles: Profiles
+) -> RuleOut:
+    """The rule judges the next reading committed after this answer."""
     spec = await _spec(body, conn, profiles)
-    return RuleOut.of(await store.create_rule(conn, spec))
+    rule = await store.create_rule(conn, spec)
+    await _changed(request, conn)
+    return RuleOut.of(rule)
+
+
+async def _changed(request: Request, conn: DbConn) -> None:
+    """Commit, then tell the alert engine (when this process runs one) to re-read
+    its rules before it judges the next reading."""
+    await conn.commit()
+    request.app.state.rules_changed()
 
 
 @router.put(
@@ -86,13 +98,15 @@ async def create_rule(body: RuleIn, conn: DbConn, _: Operator, profiles: Profile
     responses=responses(401, 403, 404, 409, 422),
 )
 async def update_rule(
-    rule_id: RuleId, body: RuleIn, conn: DbConn, _: Operator, profiles: Profiles
+    rule_id: RuleId, body: RuleIn, request: Request, conn: DbConn, _: Operator, profiles: Profiles
 ) -> RuleOut:
-    """Profile defaults cannot be changed here (409): edit the profile file."""
+    """Profile defaults cannot be changed here (409): edit the profile file. The
+    change holds from the next reading committed after this answer."""
     spec = await _spec(body, conn, profiles)
     rule = await store.update_rule(conn, rule_id, spec)
     if rule is None:
         raise NotFound(f"no rule {rule_id}")
+    await _changed(request, conn)
     return RuleOut.of(rule)
 
 
@@ -103,8 +117,9 @@ async def update_rule(
     response_class=Response,
     responses=responses(401, 403, 404, 409),
 )
-async def delete_rule(rule_id: RuleId, conn: DbConn, _: Operator) -> Response:
+async def delete_rule(rule_id: RuleId, request: Request, conn: DbConn, _: Operator) -> Response:
     """Profile defaults cannot be deleted (409); disable them in the profile file."""
     if not await store.delete_rule(conn, rule_id):
         raise NotFound(f"no rule {rule_id}")
+    await _changed(request, conn)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -95,6 +95,8 @@ async def serve(settings: Settings) -> None:
         settings, broker_connected=lambda: ingest.broker_connected, bus=bus, profiles=profiles
     )
     app.state.sources = sources
+    if engine is not None:
+        app.state.rules_changed = engine.rules_changed
     app.state.ingest_gate = HttpGate(
         ingest, limit=settings.ingest_http_queue, wait_s=settings.ingest_http_wait_s
     )
