@@ -118,6 +118,16 @@ class Metric(_Frozen):
     fiware_values: tuple[StrictStr, StrictStr] | None = None
 
 
+def shown_unit(metric: Metric | None) -> str:
+    """The metric's unit as alert messages write it (English): its ``unit_label``,
+    else its unit code; nothing for the counts "1" and "count"."""
+    if metric is None:
+        return ""
+    if metric.unit_label is not None:
+        return metric.unit_label.en
+    return "" if metric.unit in ("1", "count") else metric.unit
+
+
 class AlertRule(_Frozen):
     """A default alert rule; evaluated by the alert engine, only checked here."""
 

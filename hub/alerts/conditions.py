@@ -62,11 +62,11 @@ class Levels:
             self.below is not None and value < self.below + self.hysteresis
         )
 
-    def describe(self, value: float) -> str:
+    def describe(self, value: float, unit: str = "") -> str:
         if self.above is not None and value > self.above - self.hysteresis:
-            return f"above {self.above:g}"
+            return f"above {_with(self.above, unit, 'g')}"
         if self.below is not None:
-            return f"below {self.below:g}"
+            return f"below {_with(self.below, unit, 'g')}"
         return "within limits"
 
 
@@ -74,11 +74,18 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _with(value: float, unit: str, spec: str = ".4g") -> str:
+    """A value with its unit: "3500 l/h", "21.5 °C", "3" (no unit)."""
+    text = format(value, spec)
+    return f"{text} {unit}" if unit else text
+
+
 class ThresholdState:
     """Threshold with a duration (``for_s``) and hysteresis, per rule and device."""
 
-    def __init__(self, rule: Rule, *, active: bool = False) -> None:
+    def __init__(self, rule: Rule, *, active: bool = False, unit: str = "") -> None:
         self.levels = Levels.of(rule)
+        self.unit = unit
         self.for_s = rule.number("for_s", 0)
         self.metric = rule.metric or "value"
         self.active = active
@@ -96,7 +103,8 @@ class ThresholdState:
                 return self._verdict(True, time, value)
             self.active = False
             self.breach_since = None
-            return Verdict(False, time, value, f"{self.metric} {_fmt(value)} back within limits")
+            message = f"{self.metric} {_with(value, self.unit)} back within limits"
+            return Verdict(False, time, value, message)
         if not levels.breached(value):
             self.breach_since = None
             return Verdict(False, time, value)  # the usual case: no message to format
@@ -110,7 +118,9 @@ class ThresholdState:
     def _verdict(self, firing: bool, time: datetime, value: float) -> Verdict:
         since = self.breach_since or time
         held = (time - since).total_seconds()
-        message = f"{self.metric} {_fmt(value)} {self.levels.describe(value)}"
+        message = (
+            f"{self.metric} {_with(value, self.unit)} {self.levels.describe(value, self.unit)}"
+        )
         if held > 0:
             message += f" for {_duration(held)}"
         return Verdict(firing, time, value, message, since, {"for_s": self.for_s})
@@ -120,7 +130,8 @@ class RateState:
     """Rate of change per hour against the oldest reading within ``window_s``
     (default one hour), per rule and device."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, *, unit: str = "") -> None:
+        self.per_h = f" {unit}/h" if unit else "/h"  # "rising 12 l/h/h", "rising 12/h"
         self.max_rise = rule.optional("max_rise_per_h")
         self.max_fall = rule.optional("max_fall_per_h")
         self.window = timedelta(seconds=rule.number("window_s", 3600))
@@ -140,16 +151,24 @@ class RateState:
         rate = (value - first_value) / hours
         details = {"rate_per_h": round(rate, 6), "from": first_time.isoformat()}
         if self.max_rise is not None and rate > self.max_rise:
-            message = f"{self.metric} rising {_fmt(rate)}/h (limit {self.max_rise:g}/h)"
+            message = f"{self.metric} rising {_fmt(rate)}{self.per_h} (limit {self.max_rise:g}{self.per_h})"
             return Verdict(True, time, value, message, time, details)
         if self.max_fall is not None and -rate > self.max_fall:
-            message = f"{self.metric} falling {_fmt(-rate)}/h (limit {self.max_fall:g}/h)"
+            message = f"{self.metric} falling {_fmt(-rate)}{self.per_h} (limit {self.max_fall:g}{self.per_h})"
             return Verdict(True, time, value, message, time, details)
-        return Verdict(False, time, value, f"{self.metric} changing {_fmt(rate)}/h", None, details)
+        message = f"{self.metric} changing {_fmt(rate)}{self.per_h}"
+        return Verdict(False, time, value, message, None, details)
 
 
 def window_verdict(
-    rule: Rule, *, value: float, count: int, at: datetime, start: datetime, is_open: bool
+    rule: Rule,
+    *,
+    value: float,
+    count: int,
+    at: datetime,
+    start: datetime,
+    is_open: bool,
+    unit: str = "",
 ) -> Verdict:
     """A rolling or calendar-day aggregate against its levels (with hysteresis)."""
     levels = Levels.of(rule)
@@ -161,8 +180,8 @@ def window_verdict(
         else _duration(rule.number("window_s", 3600))
     )
     metric = rule.metric or "value"
-    state = levels.describe(value) if firing else "within limits"
-    message = f"{span} {aggregate} of {metric} {_fmt(value)} {state}"
+    state = levels.describe(value, unit) if firing else "within limits"
+    message = f"{span} {aggregate} of {metric} {_with(value, unit)} {state}"
     details = {"aggregate": aggregate, "window_start": start.isoformat(), "readings": count}
     return Verdict(firing, at, value, message, None, details)
 

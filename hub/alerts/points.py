@@ -13,7 +13,7 @@ from hub.alerts.lifecycle import Lifecycle
 from hub.alerts.rulebook import RuleBook, targets
 from hub.events import Event
 from hub.model import DeviceRow, Rule
-from hub.profiles import Profile
+from hub.profiles import Profile, shown_unit
 from hub.store import alerts_inputs as inputs
 from hub.store.db import AsyncConn
 
@@ -65,9 +65,13 @@ class PointRules:
                 await self._lifecycle.apply(conn, rule, device, verdict)
 
     def _new_state(self, rule: Rule, device: DeviceRow) -> PointState:
+        # messages carry the unit of the rule's metric ("flow 3500 l/h above 3000 l/h")
+        profile = self._profiles.get(rule.profile)
+        unit = shown_unit(profile.metrics.get(rule.metric or "") if profile else None)
         if rule.kind == "threshold":
-            return ThresholdState(rule, active=self._lifecycle.is_open(rule, device))
-        return RateState(rule)
+            active = self._lifecycle.is_open(rule, device)
+            return ThresholdState(rule, active=active, unit=unit)
+        return RateState(rule, unit=unit)
 
     async def rebuild_all(self, conn: AsyncConn) -> None:
         for rules in list(self._book.point_rules.values()):

@@ -21,7 +21,7 @@ from hub.alerts.conditions import Verdict, stale_verdict, window_verdict
 from hub.alerts.domain import airquality, streetlight, water
 from hub.alerts.lifecycle import Lifecycle
 from hub.model import DeviceRow, Rule
-from hub.profiles import Profile
+from hub.profiles import Profile, shown_unit
 from hub.store import airquality as aq_store
 from hub.store import alerts_inputs as inputs
 from hub.store.db import AsyncConn
@@ -99,6 +99,8 @@ async def _window(
         local_day=bool(rule.parameters.get("local_day", False)),
         timezone=ctx.timezone,
     )
+    profile = ctx.profiles.get(rule.profile)
+    unit = shown_unit(profile.metrics.get(rule.metric) if profile is not None else None)
     out: Verdicts = []
     for d in devices:
         w = values.get(d.pk)
@@ -106,8 +108,9 @@ async def _window(
             continue
         is_open = ctx.lifecycle.is_open(rule, d)
         verdict = window_verdict(
-            rule, value=w.value, count=w.count, at=w.at, start=w.start, is_open=is_open
-        )
+            rule, value=w.value, count=w.count, at=w.at, start=w.start, is_open=is_open,
+            unit=unit,
+        )  # fmt: skip
         out.append((d, verdict))
     return out
 

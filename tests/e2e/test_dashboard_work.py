@@ -31,6 +31,8 @@ def test_assign_filter_and_export_the_inbox(fleet: Fleet, page: Any) -> None:
     ready(page)
     alert_id = _burst_alert(fleet, page)
     row = page.locator(f"#inbox li[data-alert-id='{alert_id}']")
+    # the burst rule's message names the flow with its unit
+    assert " l/h above 3000 l/h" in row.locator(".what").inner_text()
     row.locator("input.assignee-input").fill(CREW)
     row.locator("button.assign-save").click()
     page.wait_for_function(

@@ -52,6 +52,8 @@ def test_a_new_rule_judges_the_next_reading(hub: ApiHub) -> None:
     wait_for(lambda: bool(_alerts(hub, device, rule["id"])), 15, "the new rule's alert")
     alert = _alerts(hub, device, rule["id"])[0]
     assert alert["state"] == "open" and alert["value"] == 75.0
+    # the message carries the unit of the profile's metric (load_meter's a is in Cel)
+    assert alert["message"] == "a_high_now: a 75 Cel above 50 Cel"
 
 
 def test_a_changed_rule_judges_the_next_reading(hub: ApiHub) -> None:

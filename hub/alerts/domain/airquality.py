@@ -84,9 +84,9 @@ def hourly_limit(
     if allowed is not None:
         details["allowed_per_year"] = int(allowed)
     if firing:
-        message = f"hourly mean {metric} {mean:.1f} above the limit value {limit:g}"
+        message = f"hourly mean {metric} {mean:.1f} µg/m³ above the limit value {limit:g} µg/m³"
         message += f" ({exceedances_this_year} hour(s) above it this year"
         message += f", {int(allowed)} allowed)" if allowed is not None else ")"
     else:
-        message = f"hourly mean {metric} {mean:.1f} within the limit value {limit:g}"
+        message = f"hourly mean {metric} {mean:.1f} µg/m³ within the limit value {limit:g} µg/m³"
     return Verdict(firing, hour, mean, message, hour if firing else None, details)

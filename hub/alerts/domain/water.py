@@ -104,7 +104,7 @@ def night_flow(
     assert latest.minimum is not None
     at = latest.night.end
     if latest.minimum <= min_flow:
-        message = f"night flow fell to {latest.minimum:g} (limit {min_flow:g})"
+        message = f"night flow fell to {latest.minimum:g} l/h (limit {min_flow:g} l/h)"
         return Verdict(False, at, latest.minimum, message)
     run: list[NightStat] = []
     for stat in reversed(stats):
@@ -114,8 +114,8 @@ def night_flow(
     firing = len(run) >= needed or is_open
     lowest = [round(s.minimum, 3) for s in reversed(run) if s.minimum is not None]
     message = (
-        f"minimum night flow above {min_flow:g} for {len(run)} night(s) "
-        f"(lowest {latest.minimum:g} on {latest.night.day.isoformat()})"
+        f"minimum night flow above {min_flow:g} l/h for {len(run)} night(s) "
+        f"(lowest {latest.minimum:g} l/h on {latest.night.day.isoformat()})"
     )
     details = {
         "nights": [s.night.day.isoformat() for s in reversed(run)],
