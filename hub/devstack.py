@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import logging
 import os
 import pwd
@@ -19,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +96,21 @@ def _check_traversable(path: Path) -> None:
                 f"PostgreSQL runs as user 'postgres' and cannot enter {parent}: "
                 f"run 'chmod o+x {parent}' or keep the stack in another folder"
             )
+
+
+def _traversable(path: Path) -> bool:
+    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
+
+
+def reachable_folder(path: Path) -> Path:
+    """``path``, or, when PostgreSQL must run as 'postgres' and cannot enter one of
+    its parents (a 0700 home folder, say), a folder of its own under the system's
+    temporary folder: the same one for the same ``path``, so its data stays."""
+    if _server_user() is None or _traversable(path.parent):
+        return path
+    base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    return base / f"hub-dev-{digest}" / path.name
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log_file: Path) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.config import Settings, load_settings
+from hub.devenv import use_dev_stack
 from hub.errors import HubError
 from hub.logs import setup_logging
 
@@ -36,7 +37,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
     from hub.commands.dev import run_dev
 
-    return run_dev(settings, devices=args.devices, speedup=args.speedup, seed=args.seed)
+    return run_dev(settings, devices=args.devices, history_days=args.history_days, seed=args.seed)
 
 
 def _apikey(settings: Settings, args: argparse.Namespace) -> int:
@@ -110,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--devices", type=int, default=60, help="simulated devices (default 60)")
     dev.add_argument(
-        "--speedup",
+        "--history-days",
         type=float,
-        default=10.0,
-        help="simulated time runs this much faster (default 10)",
+        default=7.0,
+        help="days of the fleet's history filled in beside the live fleet (default 7; 0: none)",
     )
     dev.add_argument("--seed", type=int, default=1, help="seed of the simulated town")
     dev.set_defaults(func=_dev)
@@ -172,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func not in (_dev, _run):
+        # `hub apikey create` & co. beside a running `make run` reach its database
+        use_dev_stack()
     try:
         settings = load_settings()
     except HubError as exc:

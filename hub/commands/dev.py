@@ -1,38 +1,54 @@
 """`hub dev` (``make run``): the whole product on one machine, for trying it out.
 
 Starts a private PostgreSQL and Mosquitto under ``.hub/`` (unless HUB_DATABASE_URL
-or HUB_MQTT_URL name servers to use), migrates, starts ``hub run`` and a simulated
-fleet as child processes, and stops all of it on Ctrl-C.
+or HUB_MQTT_URL name servers to use), migrates, registers the simulated town with
+its districts, makes an operator key, starts ``hub run``, the simulated fleet live
+at the current time and, beside it, that fleet's history of the last days (so every
+view has data at once), and stops all of it on Ctrl-C.
+
+Ctrl-C: the stack takes the terminal's foreground (its own process group, the
+children in groups of their own), so the interrupt reaches ``hub dev`` alone, which
+stops the children in order and exits 0; ``make`` is not interrupted and does not
+report a failure. ``.hub/dev.env`` holds the stack's database and broker while it
+runs, so ``hub apikey create`` and the other commands in this folder use them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+from hub import apikeys
 from hub.config import Settings
-from hub.devstack import Mosquitto, Postgres
+from hub.devenv import DEV_ENV, write_dev_env
+from hub.devstack import Mosquitto, Postgres, reachable_folder
 from hub.profiles import load_profiles
 from hub.store.db import Conn, connect
 from hub.store.migrate import migrate
 from hub.store.provisioning import register
+from simulators.districts import districts_bytes
 from simulators.fleet import build_fleet
 from simulators.town import DEFAULT_LAT, DEFAULT_LON
 
 log = logging.getLogger(__name__)
 
 STACK_DIR = Path(".hub")
+LIVE_INTERVAL_S = 60  # the live fleet reports once a minute: a lively demo
 
 
-def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) -> None:
+def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) -> bytes:
     """Register the simulated devices with their places, as an operator would
-    import a fleet (devices that register themselves have no position)."""
+    import a fleet (devices that register themselves have no position); returns
+    the town's districts as GeoJSON for the map."""
     fleet = build_fleet(load_profiles(settings.profiles_dir), devices, seed=seed)
     register(
         conn,
@@ -49,32 +65,68 @@ def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) ->
             for d in fleet
         ],
     )
+    points = [(d.lat, d.lon, d.district) for d in fleet]
+    return districts_bytes(points, seed=seed, lat=DEFAULT_LAT, lon=DEFAULT_LON)
 
 
-def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> int:
+def take_terminal() -> Callable[[], None]:
+    """Become the terminal's foreground process group, so that Ctrl-C reaches this
+    process alone (not ``make`` above it); returns how to give the terminal back.
+    Without a terminal (a test, a service manager) it changes nothing."""
+    try:
+        # in the foreground, but in the group of whatever started us (make)
+        ours = os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp() != os.getpid()
+    except OSError:
+        ours = False
+    if not ours:
+        return lambda: None
+    previous = os.getpgrp()
+    os.setpgid(0, 0)
+    old_ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # allowed from a background group
+    os.tcsetpgrp(0, os.getpgrp())
+
+    def give_back() -> None:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(0, previous)
+        signal.signal(signal.SIGTTOU, old_ttou)
+
+    return give_back
+
+
+def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int) -> int:
     started: list[Postgres | Mosquitto] = []
     children: list[subprocess.Popen[bytes]] = []
+    history: subprocess.Popen[bytes] | None = None
     stop_requested = False
 
     def request_stop(signum: int, frame: object) -> None:
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGTERM, request_stop)
+    give_back = take_terminal()
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    stack = STACK_DIR.resolve()
     try:
         overrides: dict[str, str] = {}
         if "database_url" not in settings.model_fields_set:
-            pg = Postgres(STACK_DIR.resolve() / "postgres").start()
+            folder = reachable_folder(stack / "postgres")
+            if folder != stack / "postgres":
+                log.info("PostgreSQL cannot enter %s: its data lives in %s", stack, folder)
+            pg = Postgres(folder).start()
             started.append(pg)
             overrides["database_url"] = pg.ensure_database("hub")
         if "mqtt_url" not in settings.model_fields_set:
-            broker = Mosquitto(STACK_DIR.resolve() / "mosquitto").start()
+            broker = Mosquitto(stack / "mosquitto").start()
             started.append(broker)
             overrides["mqtt_url"] = broker.url
         settings = settings.model_copy(update=overrides)
         with connect(settings.database_url, "migrate") as conn:
             level = migrate(conn, storage=settings.storage)
-            register_town(conn, settings, devices=devices, seed=seed)
+            districts = register_town(conn, settings, devices=devices, seed=seed)
+        stack.mkdir(exist_ok=True)
+        (stack / "districts.geojson").write_bytes(districts)
+        key = apikeys.create(settings, role="operator", name="make run", out=io.StringIO())
+        write_dev_env(stack / DEV_ENV, settings)
 
         env = {
             **os.environ,
@@ -87,56 +139,60 @@ def run_dev(settings: Settings, *, devices: int, speedup: float, seed: int) -> i
         env.setdefault("HUB_OPEN_DATA", "true")
         env.setdefault("HUB_ALERTS_SITE_LAT", str(DEFAULT_LAT))
         env.setdefault("HUB_ALERTS_SITE_LON", str(DEFAULT_LON))
-        children.append(subprocess.Popen([sys.executable, "-m", "hub", "run"], env=env))
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "simulators",
-                    "fleet",
-                    "--mqtt-url",
-                    settings.mqtt_url,
-                    "--prefix",
-                    settings.topic_prefix,
-                    "--devices",
-                    str(devices),
-                    "--seed",
-                    str(seed),
-                    "--speedup",
-                    str(speedup),
-                ],
-                env=env,
-            )
-        )
+        env.setdefault("HUB_MAP_DISTRICTS", str(stack / "districts.geojson"))
+        fleet = ["--mqtt-url", settings.mqtt_url, "--prefix", settings.topic_prefix,
+                 "--devices", str(devices), "--seed", str(seed), "--quiet"]  # fmt: skip
+        now = datetime.now(UTC).replace(microsecond=0)
+
+        def child(*argv: str) -> subprocess.Popen[bytes]:
+            # its own process group: Ctrl-C reaches hub dev, which stops it in order
+            return subprocess.Popen([sys.executable, *argv], env=env, process_group=0)
+
+        children.append(child("-m", "hub", "run"))
+        # live from now, and beside it the same town's history up to now
+        children.append(child("-m", "simulators", "fleet", *fleet, "--start", now.isoformat(),
+                              "--interval", str(LIVE_INTERVAL_S)))  # fmt: skip
+        if history_days > 0:
+            history = child("-m", "simulators", "backfill", *fleet, "--days", str(history_days),
+                            "--end", now.isoformat())  # fmt: skip
         url = f"http://{settings.api_host}:{settings.api_port}"
         print(
             f"\n  Sensor hub is running (storage: {level})\n"
-            f"  Dashboard:  {url}/\n  API docs:   {url}/docs\n"
-            f"  Database:   {settings.database_url}\n  Broker:     {settings.mqtt_url}\n"
+            f"  Dashboard:    {url}/\n  API docs:     {url}/docs\n"
+            f"  Operator key: {key}\n"
+            f"  Database:     {settings.database_url}\n  Broker:       {settings.mqtt_url}\n"
+            f"  History:      the last {history_days:g} days are being filled in\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
         while not stop_requested:
-            for child in children:
-                if child.poll() is not None:
-                    log.error("%s exited with code %s; stopping", child.args, child.returncode)
+            for proc in children:
+                if proc.poll() is not None and not stop_requested:
+                    log.error("%s exited with code %s; stopping", proc.args, proc.returncode)
                     return 1
+            if history is not None and history.poll() is not None:
+                if history.returncode == 0:
+                    print(f"  History of the last {history_days:g} days is in.", flush=True)
+                else:
+                    log.warning("the history fill exited with code %s", history.returncode)
+                history = None
             time.sleep(0.5)
         return 0
-    except KeyboardInterrupt:
-        return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
+        for proc in [*([history] if history is not None else []), *reversed(children)]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
             try:
-                child.wait(15)
+                proc.wait(15)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                proc.kill()
+                proc.wait()
         for server in reversed(started):
             with contextlib.suppress(Exception):
                 server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (stack / DEV_ENV).unlink()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        give_back()
         print("stopped; nothing left running", flush=True)

@@ -50,7 +50,7 @@ def test_dev_run_serves_the_fleet_and_ctrl_c_stops_everything(open_tmp: Path) ->
     out = tmp_path / "dev.log"
     with open(out, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "dev", "--devices", "12", "--speedup", "60"],
+            [sys.executable, "-m", "hub", "dev", "--devices", "12", "--history-days", "1"],
             cwd=tmp_path,
             env=env,
             stdout=log,
