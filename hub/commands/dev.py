@@ -27,7 +27,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub import apikeys
+import httpx
+
+from hub.commands import apikeys
 from hub.config import Settings
 from hub.devenv import DEV_ENV, write_dev_env
 from hub.devstack import Mosquitto, Postgres, reachable_folder
@@ -93,6 +95,24 @@ def take_terminal() -> Callable[[], None]:
     return give_back
 
 
+def wait_ready(
+    url: str, hub: subprocess.Popen[bytes], stopped: Callable[[], bool], timeout: float = 120
+) -> bool:
+    """Wait until the hub answers /readyz (database and broker connected)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopped():
+        if hub.poll() is not None:
+            log.error("the hub exited with code %s before it was ready", hub.returncode)
+            return False
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return True
+        time.sleep(0.3)
+    if not stopped():
+        log.error("the hub was not ready within %d s", timeout)
+    return False
+
+
 def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int) -> int:
     started: list[Postgres | Mosquitto] = []
     children: list[subprocess.Popen[bytes]] = []
@@ -142,20 +162,23 @@ def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int)
         env.setdefault("HUB_MAP_DISTRICTS", str(stack / "districts.geojson"))
         fleet = ["--mqtt-url", settings.mqtt_url, "--prefix", settings.topic_prefix,
                  "--devices", str(devices), "--seed", str(seed), "--quiet"]  # fmt: skip
-        now = datetime.now(UTC).replace(microsecond=0)
 
         def child(*argv: str) -> subprocess.Popen[bytes]:
             # its own process group: Ctrl-C reaches hub dev, which stops it in order
             return subprocess.Popen([sys.executable, *argv], env=env, process_group=0)
 
         children.append(child("-m", "hub", "run"))
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        # the hub subscribes before anything is published: nothing sent is lost
+        if not wait_ready(url, children[0], lambda: stop_requested):
+            return 0 if stop_requested else 1
+        now = datetime.now(UTC).replace(microsecond=0)
         # live from now, and beside it the same town's history up to now
         children.append(child("-m", "simulators", "fleet", *fleet, "--start", now.isoformat(),
                               "--interval", str(LIVE_INTERVAL_S)))  # fmt: skip
         if history_days > 0:
             history = child("-m", "simulators", "backfill", *fleet, "--days", str(history_days),
                             "--end", now.isoformat())  # fmt: skip
-        url = f"http://{settings.api_host}:{settings.api_port}"
         print(
             f"\n  Sensor hub is running (storage: {level})\n"
             f"  Dashboard:    {url}/\n  API docs:     {url}/docs\n"

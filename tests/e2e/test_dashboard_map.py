@@ -72,7 +72,7 @@ def tile_server() -> Iterator[tuple[str, list[str]]]:
     tile = _png()
 
     class Tiles(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             asked.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")

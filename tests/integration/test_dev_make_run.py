@@ -11,6 +11,7 @@ import pty
 import re
 import select
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -93,6 +94,15 @@ def test_make_run_in_a_closed_folder_fills_history_and_stops_on_ctrl_c(closed_ho
         database = re.search(r"Database:\s+(\S+)", text)
         assert key and database, text
         url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            assert not term.exited(), term.read()
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 60, "the hub of the stack")
         # the printed key is an operator's
         r = httpx.post(
             f"{url}/api/v1/devices",
@@ -102,8 +112,17 @@ def test_make_run_in_a_closed_folder_fills_history_and_stops_on_ctrl_c(closed_ho
         )
         assert r.status_code == 201, r.text
         # `hub apikey list` in the same folder reaches the stack's database
-        listed = os.popen(f"cd {closed_home} && {sys.executable} -m hub apikey list 2>&1").read()
-        assert "make run" in listed, listed
+        listed = subprocess.run(
+            [sys.executable, "-m", "hub", "apikey", "list"],
+            cwd=closed_home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert "make run" in listed.stdout, listed.stdout + listed.stderr
+        assert "using the running `make run` stack" in listed.stderr
 
         def span() -> tuple[datetime | None, datetime | None]:
             with connect(database.group(1), "test") as conn:

@@ -31,7 +31,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def sources() -> dict[str, str]:
-    files = sorted(STATIC.glob("*.js")) + [DASHBOARD / "index.html"]
+    files = [*sorted(STATIC.glob("*.js")), DASHBOARD / "index.html"]
     return {f.name: f.read_text("utf-8") for f in files}
 
 
