@@ -28,7 +28,7 @@ from hub.commands.apikeys import create as create_key
 from hub.devstack import Devstack
 from hub.store.db import connect
 from hub.store.migrate import migrate
-from tests.e2e.fleet import BURST_METER, Fleet
+from tests.e2e.fleet import BURST_METER, STAYS_OPEN, Fleet
 from tests.integration.helpers import HubProcess, wait_for
 from tests.stack import stack_settings
 
@@ -100,7 +100,7 @@ def fleet(stack: Devstack) -> Iterator[Fleet]:
             [sys.executable, "-m", "simulators", "fleet", "--mqtt-url", settings.mqtt_url,
              "--prefix", settings.topic_prefix, "--profiles-dir", str(PROFILES),
              "--devices", str(DEVICES), "--seed", "1", "--speedup", "60", "--start", start,
-             "--interval", "5", "--connections", "shared", "--fault", f"burst:{BURST_METER}", "--fault", "burst:wm-0004",
+             "--interval", "5", "--connections", "shared", "--fault", f"burst:{BURST_METER}", "--fault", f"burst:{STAYS_OPEN}",
              "--fault", "offline:sl-0003:start=2m"],
             stdout=sim_log,
             stderr=subprocess.STDOUT,

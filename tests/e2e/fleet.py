@@ -14,6 +14,7 @@ from tests.integration.helpers import HubProcess
 # for 15 min of data time) opens a critical alert about 15 s after the fleet starts.
 # A second one stays open for the screenshots; a street light drops off the network.
 BURST_METER = "wm-0002"
+STAYS_OPEN = "wm-0004"  # never resolved by a test: it stays in the inbox
 
 
 @dataclass

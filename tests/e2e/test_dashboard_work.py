@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import BURST_METER, Fleet, ready, save_key
+from tests.e2e.conftest import STAYS_OPEN, Fleet, ready, save_key
 
 CREW = "Feltlag nord"
 
 
 def _burst_alert(fleet: Fleet, page: Any) -> str:
-    row = page.locator(f"#inbox li[data-device='{BURST_METER}']").first
+    row = page.locator(f"#inbox li[data-device='{STAYS_OPEN}']").first
     row.wait_for(timeout=45000)
     alert_id = row.get_attribute("data-alert-id")
     assert alert_id
@@ -54,10 +54,10 @@ def test_assign_filter_and_export_the_inbox(fleet: Fleet, page: Any) -> None:
     assert all("sev-warning" in c for c in severities)
     page.select_option("#inbox-severity", "critical")
     page.select_option("#inbox-profile", "water_meter")
-    district = fleet.get(f"/api/v1/devices/{BURST_METER}")["district"]
+    district = fleet.get(f"/api/v1/devices/{STAYS_OPEN}")["district"]
     page.select_option("#inbox-district", district)
     devices = page.eval_on_selector_all("#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.device)")
-    assert BURST_METER in devices
+    assert STAYS_OPEN in devices
     assert all(fleet.get(f"/api/v1/devices/{d}")["district"] == district for d in devices)
 
     # the export holds what the filters show
