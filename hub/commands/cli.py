@@ -114,9 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--history-days",
         type=float,
         default=7.0,
-        help="days of the fleet's history filled in beside the live fleet (default 7; 0: none)",
+        help="days of the fleet's history replayed before it runs live (default 7; 0: none)",
     )
     dev.add_argument("--seed", type=int, default=1, help="seed of the simulated town")
+    dev.add_argument(
+        "--scenario",
+        help="YAML file of faults for the fleet (default: simulators/scenarios/winter_night.yaml; "
+        "'none' for a fleet without faults)",
+    )
     dev.set_defaults(func=_dev)
     apikey = commands.add_parser("apikey", help="create, list and revoke API keys")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")

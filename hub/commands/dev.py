@@ -2,9 +2,9 @@
 
 Starts a private PostgreSQL and Mosquitto under ``.hub/`` (unless HUB_DATABASE_URL
 or HUB_MQTT_URL name servers to use), migrates, registers the simulated town with
-its districts, makes an operator key, starts ``hub run``, the simulated fleet live
-at the current time and, beside it, that fleet's history of the last days (so every
-view has data at once), and stops all of it on Ctrl-C.
+its districts, makes an operator key, starts ``hub run`` and, once it is ready, the
+simulated fleet: its last days replayed in about half a minute, then live at the
+current time (so every view has data), and stops all of it on Ctrl-C.
 
 Ctrl-C: the stack takes the terminal's foreground (its own process group, the
 children in groups of their own), so the interrupt reaches ``hub dev`` alone, which
@@ -24,11 +24,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+import simulators
 from hub.commands import apikeys
 from hub.config import Settings
 from hub.devenv import DEV_ENV, write_dev_env
@@ -44,7 +45,10 @@ from simulators.town import DEFAULT_LAT, DEFAULT_LON
 log = logging.getLogger(__name__)
 
 STACK_DIR = Path(".hub")
-LIVE_INTERVAL_S = 60  # the live fleet reports once a minute: a lively demo
+CATCH_UP_S = 30.0  # the history is replayed this fast, then the fleet runs live
+# What goes wrong in the demo town (leaks, a burst main, failing lamps), so the
+# inbox has work in it.
+DEMO_SCENARIO = Path(simulators.__file__).parent / "scenarios" / "winter_night.yaml"
 
 
 def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) -> bytes:
@@ -95,6 +99,16 @@ def take_terminal() -> Callable[[], None]:
     return give_back
 
 
+def _end_with_parent() -> None:
+    """In a child before exec: SIGTERM when the parent dies (Linux), so a killed
+    ``hub dev`` leaves no hub or simulator behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def wait_ready(
     url: str, hub: subprocess.Popen[bytes], stopped: Callable[[], bool], timeout: float = 120
 ) -> bool:
@@ -113,10 +127,16 @@ def wait_ready(
     return False
 
 
-def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int) -> int:
+def run_dev(
+    settings: Settings,
+    *,
+    devices: int,
+    history_days: float,
+    seed: int,
+    scenario: Path | None = DEMO_SCENARIO,
+) -> int:
     started: list[Postgres | Mosquitto] = []
     children: list[subprocess.Popen[bytes]] = []
-    history: subprocess.Popen[bytes] | None = None
     stop_requested = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -124,7 +144,9 @@ def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int)
         stop_requested = True
 
     give_back = take_terminal()
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    # Ctrl-C, a stop, or the terminal closing: the same orderly stop
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, request_stop) for s in stops}
     stack = STACK_DIR.resolve()
     try:
         overrides: dict[str, str] = {}
@@ -162,10 +184,15 @@ def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int)
         env.setdefault("HUB_MAP_DISTRICTS", str(stack / "districts.geojson"))
         fleet = ["--mqtt-url", settings.mqtt_url, "--prefix", settings.topic_prefix,
                  "--devices", str(devices), "--seed", str(seed), "--quiet"]  # fmt: skip
+        if scenario is not None:
+            fleet += ["--scenario", str(scenario)]
 
         def child(*argv: str) -> subprocess.Popen[bytes]:
-            # its own process group: Ctrl-C reaches hub dev, which stops it in order
-            return subprocess.Popen([sys.executable, *argv], env=env, process_group=0)
+            # its own process group: Ctrl-C reaches hub dev, which stops it in order;
+            # and it ends should hub dev itself be killed
+            return subprocess.Popen(
+                [sys.executable, *argv], env=env, process_group=0, preexec_fn=_end_with_parent
+            )
 
         children.append(child("-m", "hub", "run"))
         url = f"http://{settings.api_host}:{settings.api_port}"
@@ -173,18 +200,20 @@ def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int)
         if not wait_ready(url, children[0], lambda: stop_requested):
             return 0 if stop_requested else 1
         now = datetime.now(UTC).replace(microsecond=0)
-        # live from now, and beside it the same town's history up to now
-        children.append(child("-m", "simulators", "fleet", *fleet, "--start", now.isoformat(),
-                              "--interval", str(LIVE_INTERVAL_S)))  # fmt: skip
-        if history_days > 0:
-            history = child("-m", "simulators", "backfill", *fleet, "--days", str(history_days),
-                            "--end", now.isoformat())  # fmt: skip
+        # The town's history replayed fast up to now, then live in real time: one
+        # fleet, so counters (energy, water volume) run on without a jump.
+        history_s = history_days * 86400
+        speedup = max(1.0, history_s / CATCH_UP_S)
+        start = now - timedelta(seconds=history_s)
+        children.append(child("-m", "simulators", "fleet", *fleet, "--start", start.isoformat(),
+                              "--speedup", f"{speedup:g}"))  # fmt: skip
         print(
             f"\n  Sensor hub is running (storage: {level})\n"
             f"  Dashboard:    {url}/\n  API docs:     {url}/docs\n"
             f"  Operator key: {key}\n"
             f"  Database:     {settings.database_url}\n  Broker:       {settings.mqtt_url}\n"
-            f"  History:      the last {history_days:g} days are being filled in\n"
+            f"  History:      the last {history_days:g} days, replayed in about "
+            f"{CATCH_UP_S:g} s, then live\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
@@ -193,16 +222,10 @@ def run_dev(settings: Settings, *, devices: int, history_days: float, seed: int)
                 if proc.poll() is not None and not stop_requested:
                     log.error("%s exited with code %s; stopping", proc.args, proc.returncode)
                     return 1
-            if history is not None and history.poll() is not None:
-                if history.returncode == 0:
-                    print(f"  History of the last {history_days:g} days is in.", flush=True)
-                else:
-                    log.warning("the history fill exited with code %s", history.returncode)
-                history = None
             time.sleep(0.5)
         return 0
     finally:
-        for proc in [*([history] if history is not None else []), *reversed(children)]:
+        for proc in reversed(children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
             try:

@@ -6,6 +6,7 @@ stops everything without an ERROR and without `make` reporting a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -24,6 +25,7 @@ import pytest
 from hub.devstack import free_port, reachable_folder
 from hub.store.db import connect
 from tests.integration.helpers import wait_for
+from tests.integration.test_dev_run import _descendants
 
 
 class Terminal:
@@ -60,7 +62,11 @@ class Terminal:
         return self.status is not None
 
     def kill(self) -> None:
+        """After a failure: make and everything under it (hub dev has its own group)."""
         if not self.exited():
+            for pid in _descendants(self.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
             os.killpg(self.pid, 9)
             os.waitpid(self.pid, 0)
 

@@ -53,7 +53,10 @@ export function chart(box, spec) {
   }
 
   function valueLabels(u, splits) {
-    const labels = splits.map((v) => number(v));
+    // as many decimals as the step between ticks needs: 3 024,1 / 3 024,2, not 3 024 twice
+    const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+    const digits = step > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+    const labels = splits.map((v) => number(v, digits));
     box.dataset.yticks = labels.join("|");
     return labels;
   }

@@ -40,6 +40,10 @@ export async function show(root, ctx) {
   let range = sessionStorage.getItem("hub.range") || "1h";
   if (!RANGES[range]) range = "1h";
   const device = await get(`/api/v1/devices/${encodeURIComponent(id)}`);
+  // metrics the device has never reported (radio figures of a device that is not on
+  // LoRaWAN, say) are named in one line instead of a tile and an empty chart each
+  const silent = device.metrics.filter((m) => !m.latest);
+  device.metrics = device.metrics.filter((m) => m.latest);
   const metrics = device.metrics.filter((m) => m.type !== "bool");
   const charts = new Map(); // metric -> {times, values, view}
   const latestCells = new Map();
@@ -93,7 +97,15 @@ export async function show(root, ctx) {
     el(
       "section",
       { class: "device-body" },
-      el("div", { class: "main", tabindex: "0", role: "region", "aria-label": t("device.readings") }, latest, chartsBox),
+      el(
+        "div",
+        { class: "main", tabindex: "0", role: "region", "aria-label": t("device.readings") },
+        latest,
+        silent.length
+          ? el("p", { class: "quiet", id: "never-reported", text: t("device.neverReported", { names: silent.map((m) => metricLabel(device.profile, m.name)).join(", ") }) })
+          : null,
+        chartsBox,
+      ),
       el("aside", { class: "side", "aria-label": t("device.alerts") }, el("h2", { text: t("device.alerts") }), alertsBox),
     ),
   );

@@ -9,7 +9,7 @@ import { t } from "./i18n.js";
 
 const SEVERITIES = ["critical", "warning", "info"];
 const WINDOW_MS = 60_000; // readings per minute: the counter's growth over the last minute
-const MEASURE_MS = 10_000; // and no figure before ten seconds of it
+const MEASURE_MS = 30_000; // and no figure before half a minute of it (devices report every few minutes)
 
 /** The hub's Prometheus counter of stored readings. */
 async function readingsCounter() {
@@ -306,7 +306,7 @@ export async function show(root, ctx) {
   }
 
   // Readings per minute: the counter's growth over the samples of the last minute;
-  // "measuring" until ten seconds of samples are in, never a made-up 0.
+  // "measuring" until half a minute of samples is in, never a made-up 0.
   const samples = [];
   async function sampleRate() {
     const count = await readingsCounter().catch(() => null);
