@@ -43,17 +43,24 @@ export async function show(root, ctx) {
   const selects = Object.fromEntries(FILTERS.map((f) => [f, el("select", { id: `inbox-${f}` })]));
   const exportButton = el("button", { type: "button", id: "inbox-export", class: "button", text: t("inbox.export") });
   const names = el("datalist", { id: "assignees" });
+  // the filters fold away on a phone, so the alerts come first
+  const tools = el(
+    "details",
+    { class: "inbox-filters", id: "inbox-filters", open: window.innerWidth > 600 },
+    el("summary", { text: t("inbox.filters") }),
+    el(
+      "div",
+      { class: "inbox-tools" },
+      FILTERS.map((f) => el("label", {}, `${t(`filter.${f}`)} `, selects[f])),
+      exportButton,
+    ),
+  );
   root.append(
     el(
       "section",
       { class: "page" },
       el("h1", { text: t("title.alerts") }),
-      el(
-        "div",
-        { class: "inbox-tools" },
-        FILTERS.map((f) => el("label", {}, `${t(`filter.${f}`)} `, selects[f])),
-        exportButton,
-      ),
+      tools,
       summary,
       names,
       list,

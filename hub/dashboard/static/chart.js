@@ -31,6 +31,13 @@ export function chart(box, spec) {
   const tz = zone();
 
   function yRange(u, dmin, dmax) {
+    // a flat line (a lamp at 100 %) is drawn within the metric's whole range
+    const bounded = typeof info.min === "number" && typeof info.max === "number";
+    if (bounded && dmin === dmax && !thresholds.length && info.max - info.min <= 1000) {
+      box.dataset.ymin = String(info.min);
+      box.dataset.ymax = String(info.max);
+      return [info.min, info.max];
+    }
     const marks = thresholds.map((th) => th.value);
     let lo = Math.min(dmin ?? 0, ...marks);
     let hi = Math.max(dmax ?? 1, ...marks);
