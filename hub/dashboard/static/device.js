@@ -159,7 +159,11 @@ export async function show(root, ctx) {
     const view = chart(box, { profile: device.profile, metric: m.name, width: chartWidth(chartsBox, columns()) });
     charts.set(m.name, { times: [], values: [], view });
   }
-  if (!metrics.length) chartsBox.append(el("p", { class: "quiet empty", text: t("device.noCharts") }));
+  if (!metrics.length) {
+    // never heard from, or nothing but booleans: say which
+    const why = device.last_seen || silent.length === 0 ? t("device.noCharts") : t("chart.emptyNever");
+    chartsBox.append(el("p", { class: "quiet empty", id: "charts-empty", text: why }));
+  }
 
   let window_ = { from: 0, to: 0 };
   function emptyText() {
