@@ -38,7 +38,9 @@ def test_dead_letters_say_they_need_an_operator_key(fleet: Fleet, page: Any) -> 
     save_key(page, fleet.operator_key)
     page.reload()
     ready(page)
-    page.wait_for_function("/^\\d+\\+?$/.test(document.querySelector('[data-figure=dead]').textContent)")
+    page.wait_for_function(
+        "/^\\d+\\+?$/.test(document.querySelector('[data-figure=dead]').textContent)"
+    )
     assert page.locator("#dead-note").inner_text() == ""
 
 
@@ -54,7 +56,12 @@ def test_fleet_health_sorts_worst_first(fleet: Fleet, page: Any) -> None:
     page.locator("#health tbody tr").first.wait_for()
     assert page.locator("#health tbody tr").count() == len(fleet.devices)
     # by last-seen age, the oldest first (the default)
-    ages = [int(a) for a in page.eval_on_selector_all("#health td[data-age]", "cs => cs.map((c) => c.dataset.age)")]
+    ages = [
+        int(a)
+        for a in page.eval_on_selector_all(
+            "#health td[data-age]", "cs => cs.map((c) => c.dataset.age)"
+        )
+    ]
     assert ages == sorted(ages, reverse=True)
     # by battery: the lowest first, devices without a battery last
     page.click("button[data-sort=battery]")

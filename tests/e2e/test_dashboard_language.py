@@ -62,6 +62,7 @@ def test_times_are_24_hour_in_oslo_and_numbers_norwegian(fleet: Fleet, page: Any
     page.wait_for_function("document.querySelector('[data-chart=no2]').dataset.ticks")
     ticks = page.locator("[data-chart=no2]").get_attribute("data-ticks") or ""
     assert ticks and all(re.fullmatch(r"\d{2}:\d{2}", t) for t in ticks.split("|")), ticks
+
     # Norwegian numbers: a decimal comma (and the minus sign U+2212)
     def shown_and_stored() -> tuple[str, float]:
         text = page.locator("[data-metric=temperature] .value").inner_text()

@@ -43,20 +43,26 @@ def test_assign_filter_and_export_the_inbox(fleet: Fleet, page: Any) -> None:
 
     # the assignee filter shows only the crew's alerts; "unassigned" hides it
     page.select_option("#inbox-assignee", CREW)
-    shown = page.eval_on_selector_all("#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.alertId)")
+    shown = page.eval_on_selector_all(
+        "#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.alertId)"
+    )
     assert shown == [alert_id]
     page.select_option("#inbox-assignee", "-")
     assert page.locator(f"#inbox li[data-alert-id='{alert_id}']").count() == 0
     page.select_option("#inbox-assignee", "")
     # severity, profile and district filters
     page.select_option("#inbox-severity", "warning")
-    severities = page.eval_on_selector_all("#inbox li[data-alert-id]", "ls => ls.map((l) => l.className)")
+    severities = page.eval_on_selector_all(
+        "#inbox li[data-alert-id]", "ls => ls.map((l) => l.className)"
+    )
     assert all("sev-warning" in c for c in severities)
     page.select_option("#inbox-severity", "critical")
     page.select_option("#inbox-profile", "water_meter")
     district = fleet.get(f"/api/v1/devices/{STAYS_OPEN}")["district"]
     page.select_option("#inbox-district", district)
-    devices = page.eval_on_selector_all("#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.device)")
+    devices = page.eval_on_selector_all(
+        "#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.device)"
+    )
     assert STAYS_OPEN in devices
     assert all(fleet.get(f"/api/v1/devices/{d}")["district"] == district for d in devices)
 
@@ -66,7 +72,9 @@ def test_assign_filter_and_export_the_inbox(fleet: Fleet, page: Any) -> None:
     body = Path(download.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(body)))
     assert {r["id"] for r in rows} == set(
-        page.eval_on_selector_all("#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.alertId)")
+        page.eval_on_selector_all(
+            "#inbox li[data-alert-id]", "ls => ls.map((l) => l.dataset.alertId)"
+        )
     )
     assert all(r["severity"] == "critical" and r["profile"] == "water_meter" for r in rows)
     assert any(r["assignee"] == CREW for r in rows)
