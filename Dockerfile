@@ -1,10 +1,11 @@
 # The hub (and the simulators, same image). Built by docker compose.
 
-# The dashboard's browser libraries (Leaflet, uPlot), from npm as the lock file says.
+# The dashboard's browser libraries (Leaflet, its marker clustering, uPlot), from npm as
+# the lock file says; not the test-only axe-core (a dev dependency).
 FROM node:20-slim AS dashboard
 WORKDIR /build
 COPY hub/dashboard/package.json hub/dashboard/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim
 
