@@ -67,6 +67,8 @@ def test_dev_run_serves_the_fleet_and_ctrl_c_stops_everything(open_tmp: Path) ->
                 return False
 
         wait_for(healthy, 90, "/healthz of the dev hub")
+        # the banner comes once the hub is ready and the fleet starts
+        wait_for(lambda: "Database:" in out.read_text(), 60, "the dev stack's banner")
         match = re.search(r"Database:\s+(\S+)", out.read_text())
         assert match, out.read_text()
 
