@@ -152,9 +152,6 @@ async def serve(settings: Settings) -> None:
             optional.cancel()
             await asyncio.gather(optional, return_exceptions=True)
     silence_task.cancel()
-    if alerts_task is not None:
-        alerts_task.cancel()
-        await asyncio.gather(alerts_task, return_exceptions=True)
     results = await asyncio.gather(ingest_task, api_task, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
