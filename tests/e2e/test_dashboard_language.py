@@ -70,7 +70,7 @@ def test_times_are_24_hour_in_oslo_and_numbers_norwegian(fleet: Fleet, page: Any
         stored = {m["name"]: m["latest"] for m in value["metrics"]}["temperature"]["value"]
         return text, stored
 
-    for _ in range(5):  # a live reading may land between the two looks
+    for _ in range(30):  # a live reading may land between the two looks
         text, stored = shown_and_stored()
         if text == _norwegian(stored):
             break
