@@ -114,6 +114,7 @@ def test_push_sends_every_change_once_through_an_outage_and_a_restart(
         # Changes in quick succession: coalesced per entity, the last state arrives.
         for i in (1, 2, 3):
             _publish_round(hub, i)
+        hub.wait_stored("wm-1", 4 * 4)  # round 3 committed: the broker must catch up with it
         wait_for(lambda: _arrived(hub, receiver), 30, "round 3 at the broker")
 
         # The broker goes away for 30 s while the town keeps reporting.
@@ -143,7 +144,9 @@ def test_push_sends_every_change_once_through_an_outage_and_a_restart(
         hub.process.stop()
         hub.process.start()
         hub.process.wait_ready()
+        in_hub = _hub_entities(hub)
         _publish_round(hub, 6, ("aq-1",))
+        wait_for(lambda: _hub_entities(hub) != in_hub, 30, "aq-1's change in the hub")
         wait_for(lambda: _arrived(hub, receiver), 30, "aq-1's change after the restart")
         after = receiver.entities()[before:]
         assert sorted(e["id"] for e in after) == [
