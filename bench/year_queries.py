@@ -24,8 +24,8 @@ from hub.api.app import create_app
 from hub.config import load_settings
 from hub.events import EventBus
 from hub.profiles import load_profiles
-from hub.store import devices as device_store
 from hub.store import apikeys, readings, year_store
+from hub.store import devices as device_store
 from hub.store.db import aconnect, connect_kwargs
 
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
