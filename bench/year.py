@@ -130,7 +130,13 @@ def town_rows(devices: int) -> list[dict[str, object]]:
 
 
 def load(
-    url: str, level: str, devices: int, days: int, jobs: int, console: Console
+    url: str,
+    level: str,
+    devices: int,
+    days: int,
+    jobs: int,
+    console: Console,
+    chunk_days: int | None = None,
 ) -> dict[str, Any]:
     """Migrate, build the town and write its readings; returns the load's figures."""
     profiles = load_profiles(PROFILES)
@@ -139,6 +145,8 @@ def load(
     with connect(url, "bench", autocommit=True) as conn:
         migrate(conn, storage=level)
         year_store.pause_jobs(conn, level)  # the policies are run to their end below
+        if chunk_days and level == "timescale":
+            year_store.set_chunk_days(conn, chunk_days)
         rows = town_rows(devices)
         bulk_town.insert_devices(conn, rows)
         per_profile = {p: sum(1 for r in rows if r["profile"] == p) for p in MIX}
@@ -244,6 +252,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2, help="loading connections")
+    parser.add_argument(
+        "--chunk-days", type=int, help="TimescaleDB chunk interval (default: the migrations')"
+    )
     parser.add_argument("--data", type=Path, help="keep the cluster in this directory")
     parser.add_argument("--reuse", action="store_true", help="measure --data again, no load")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -269,7 +280,7 @@ def main() -> None:
                     f"[bold]{args.storage}[/bold]: {args.devices} devices x {args.days} days"
                 )
                 report["load"] = load(
-                    url, args.storage, args.devices, args.days, args.jobs, console
+                    url, args.storage, args.devices, args.days, args.jobs, console, args.chunk_days
                 )
                 console.print(
                     f"  {report['load']['readings']:,} readings in {report['load']['seconds']} s"
@@ -282,6 +293,8 @@ def main() -> None:
         with connect(url, "bench", autocommit=True) as conn:
             report["size"] = year_store.sizes(conn, args.storage)
             report["readings"] = year_store.count(conn)
+            if args.storage == "timescale":
+                report["compressed_chunks"] = year_store.compressed(conn)
         report["bytes_per_reading"] = per_reading(report)
         from bench import year_queries  # the measuring half, imported when it is needed
 
@@ -298,6 +311,7 @@ def main() -> None:
     report["command"] = (
         f"python -m bench.year --storage {args.storage} --devices {args.devices} "
         f"--days {args.days} --runs {args.runs} --jobs {args.jobs}"
+        + (f" --chunk-days {args.chunk_days}" if args.chunk_days else "")
     )
     report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     args.output.parent.mkdir(parents=True, exist_ok=True)

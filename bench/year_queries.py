@@ -235,3 +235,5 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         a = report["alert_run"]
         console.print(f"alert engine scheduled run: p50 {a['p50']:.2f} s, p99 {a['p99']:.2f} s")
     console.print(f"bytes per reading: {report.get('bytes_per_reading')}")
+    if report.get("compressed_chunks"):
+        console.print(f"compressed chunks: {report['compressed_chunks']}")

@@ -23,6 +23,7 @@ SELECT count(*) FROM timescaledb_information.jobs j
 CROSS JOIN LATERAL alter_job(j.job_id, scheduled => false) a
 WHERE j.hypertable_name IS NOT NULL
 """
+CHUNK_INTERVAL = "SELECT set_chunk_time_interval('readings', make_interval(days => %(days)s))"
 TIME_RANGE = "SELECT min(time), max(time) FROM readings"
 REFRESH = {
     "readings_1h": "CALL refresh_continuous_aggregate('readings_1h', %(start)s, %(end)s)",
@@ -53,6 +54,18 @@ SELECT c.relname::text, pg_table_size(c.oid), pg_indexes_size(c.oid)
 FROM pg_class c
 WHERE c.relname IN ('readings', 'readings_1h', 'readings_1d') AND c.relkind = 'r'
 """
+# The compressed chunks alone: their bytes before and after (table, indexes, toast)
+# and the readings in them (chunk bounds are whole days, so the daily rollup counts
+# them exactly).
+COMPRESSED = """
+SELECT (SELECT count(*) FROM timescaledb_information.chunks
+        WHERE hypertable_name = 'readings' AND is_compressed),
+       coalesce(s.before_compression_total_bytes, 0), coalesce(s.after_compression_total_bytes, 0),
+       (SELECT coalesce(sum(t.count), 0) FROM readings_1d t
+        WHERE t.bucket < (SELECT max(range_end) FROM timescaledb_information.chunks
+                          WHERE hypertable_name = 'readings' AND is_compressed))
+FROM hypertable_compression_stats('readings') s
+"""
 COUNT = "SELECT coalesce(sum(count), 0)::bigint FROM readings_1d"
 
 # A district's daily sums of one metric of one profile (say the water meters' flow),
@@ -80,6 +93,11 @@ def pause_jobs(conn: Conn, level: str) -> None:
     """Stop TimescaleDB's background jobs while loading (run to their end afterwards)."""
     if level == "timescale":
         conn.execute(PAUSE_JOBS)
+
+
+def set_chunk_days(conn: Conn, days: int) -> None:
+    """The chunk interval of readings from now on (chunks already made keep theirs)."""
+    conn.execute(CHUNK_INTERVAL, {"days": days})
 
 
 def months(conn: Conn) -> list[tuple[datetime, datetime]]:
@@ -116,6 +134,23 @@ def sizes(conn: Conn, level: str) -> dict[str, dict[str, int]]:
     """``{relation: {table, indexes}}`` in bytes (a hypertable with all its chunks)."""
     rows = conn.execute(SIZES_TIMESCALE if level == "timescale" else SIZES_PLAIN).fetchall()
     return {str(n): {"table": int(t or 0), "indexes": int(i or 0)} for n, t, i in rows}
+
+
+def compressed(conn: Conn) -> dict[str, float]:
+    """The compressed chunks: how many, their readings, bytes before/after, per reading."""
+    row = conn.execute(COMPRESSED).fetchone()
+    if row is None:
+        return {}
+    chunks, before, after, n = (int(v or 0) for v in row)
+    per = round(after / n, 2) if n else 0.0
+    return {
+        "chunks": chunks,
+        "readings": n,
+        "bytes_before": before,
+        "bytes_after": after,
+        "bytes_per_reading": per,
+        "bytes_per_reading_before": round(before / n, 2) if n else 0.0,
+    }
 
 
 def count(conn: Conn) -> int:
