@@ -160,8 +160,8 @@ async def measure_all(url: str, level: str, runs: int, console: Console) -> dict
         }
         console.print(f"  timing {len(queries)} queries x {runs} runs")
         out["queries"] = await measure(queries, ids, runs)
-        out["export"] = await _export(client, ids, year, end, max(5, runs // 3))
-        out["alert_run"] = await _alert_run(settings, profiles, level, url, 3)
+        out["export"] = await _export(client, ids, year, end, max(3, runs // 10))
+        out["alert_run"] = await _alert_run(settings, profiles, level, url, 2)
     return out
 
 
