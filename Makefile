@@ -42,7 +42,7 @@ test: lint typecheck $(STAMP) $(DASHBOARD)
 	$(BIN)/pytest -q -rfEs
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(BENCH_YEAR),--year)
 
 clean:
 	rm -rf $(VENV) .hub .pytest_cache .mypy_cache .ruff_cache

@@ -150,7 +150,7 @@ async def _csv_lines(
             ):
                 rows += len(chunk)
                 yield "".join(
-                    f"{_iso(t)},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
+                    f"{t},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
                     for device_id, metric, t, value in chunk
                 )
     finally:

@@ -3,7 +3,10 @@ aggregates, night minima and hourly means (all computed in SQL where they can be
 
 Every query is bounded in time: it looks only at readings newer than
 ``now() - horizon`` (the rule's own span plus :data:`SLACK`), so TimescaleDB can
-skip old chunks and a device silent for days is left to the stale rule.
+skip old chunks and a device silent for days is left to the stale rule. A bound
+computed per row (``newest - span``) does not skip chunks, so each such query also
+carries a constant one in ``now()``; without it a scheduled run read every chunk of
+a year (docs/performance.md, "A year of a town").
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ WITH {_LATEST}
 SELECT l.device, r.time, r.value
 FROM latest l JOIN readings r ON r.series_id = l.series_id
 WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
+  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+  AND r.time > now() - 2 * %(horizon)s::interval
 ORDER BY l.device, r.time
 """
 
@@ -85,7 +90,10 @@ FROM latest l
 JOIN readings r ON r.series_id = l.series_id
 JOIN series os ON os.device = l.device AND os.metric = %(other)s
 JOIN readings o ON o.series_id = os.id AND o.time = r.time
+  AND o.time > now() - 2 * %(horizon)s::interval
 WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
+  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+  AND r.time > now() - 2 * %(horizon)s::interval
 ORDER BY l.device, r.time
 """
 
@@ -165,6 +173,8 @@ bounds AS (
 SELECT b.device, b.t, b.start, {aggregate}(r.value), count(*)
 FROM bounds b JOIN readings r ON r.series_id = b.series_id
 WHERE (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
+  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+  AND r.time > now() - 2 * %(horizon)s::interval
 GROUP BY b.device, b.t, b.start
 """
 
@@ -314,6 +324,7 @@ WITH s AS (
 SELECT s.device, n.bucket - interval '1 hour', s.metric, h.sum / h.count, h.count
 FROM s JOIN newest n ON n.device = s.device
 JOIN readings_1h h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
+  AND h.bucket > now() - %(horizon)s - interval '1 hour'
 WHERE h.count > 0
 """
 
