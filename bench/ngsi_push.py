@@ -29,6 +29,7 @@ from rich.table import Table
 
 from bench import probes
 from bench.ingest import PROFILES, RESULTS, CpuGroups, Hub, run_drain
+from hub.config import Settings
 from hub.devstack import Devstack, free_port
 from hub.store.db import connect
 from hub.store.migrate import migrate
@@ -107,6 +108,12 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=3, choices=range(1, 6))
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="pairs of drains (2)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=Settings.model_fields["ngsi_ld_push_interval_s"].default,
+        help="HUB_NGSI_LD_PUSH_INTERVAL_S of the push run (the hub's default)",
+    )
     parser.add_argument("--storage", choices=["auto", "plain", "timescale"], default="auto")
     parser.add_argument("--output", type=Path, default=RESULTS / "ngsi_push.json")
     args = parser.parse_args()
@@ -131,7 +138,7 @@ def main() -> None:
                     "with",
                     {
                         "HUB_NGSI_LD_BROKER_URL": f"http://127.0.0.1:{receiver.port}",
-                        "HUB_NGSI_LD_PUSH_INTERVAL_S": "1",
+                        "HUB_NGSI_LD_PUSH_INTERVAL_S": str(args.interval),
                     },
                 ),
             ):
