@@ -76,12 +76,14 @@ def connect_packet(
     username: str | None = None,
     password: str | None = None,
     version: int = 5,
+    clean_start: bool = False,
 ) -> bytes:
-    """CONNECT with clean start off, so the broker keeps the session.
+    """CONNECT, by default with clean start off, so the broker keeps the session
+    (``clean_start`` for a publisher that keeps no state at the broker).
 
     ``version`` 4 is MQTT 3.1.1 (no properties: no session expiry, no receive
     maximum), for servers that speak only that (The Things Stack)."""
-    flags = 0
+    flags = 0x02 if clean_start else 0
     if username is not None:
         flags |= 0x80
     if password is not None:
@@ -109,6 +111,11 @@ def subscribe_packet(packet_id: int, topics: list[str], qos: int = 1, version: i
     for topic in topics:
         body += _string(topic) + bytes([qos])
     return _packet(0x82, body)
+
+
+def publish_packet(topic: bytes, payload: bytes) -> bytes:
+    """PUBLISH at QoS 0, not retained (``topic`` already UTF-8)."""
+    return _packet(0x30, struct.pack("!H", len(topic)) + topic + payload)
 
 
 def puback_packet(packet_id: int) -> bytes:

@@ -16,49 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
-import struct
+
+from hub.backoff import backoff_delay
+from hub.ingest.mqtt_codec import connect_packet, publish_packet
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 PINGREQ = b"\xc0\x00"
 DISCONNECT = b"\xe0\x00"
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value % 128
-        value //= 128
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
-
-
-def _string(data: bytes) -> bytes:
-    return struct.pack("!H", len(data)) + data
-
-
-def connect_packet(
-    client_id: str, keepalive_s: int, username: str | None, password: str | None
-) -> bytes:
-    """CONNECT, MQTT 3.1.1, clean session (a publisher keeps no state at the broker)."""
-    flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
-    body = _string(b"MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive_s)
-    body += _string(client_id.encode())
-    if username is not None:
-        body += _string(username.encode())
-    if password is not None:
-        body += _string(password.encode())
-    return b"\x10" + _varint(len(body)) + body
-
-
-def publish_packet(topic: bytes, payload: bytes) -> bytes:
-    """PUBLISH at QoS 0, not retained (``topic`` already UTF-8)."""
-    size = 2 + len(topic) + len(payload)
-    return b"\x30" + _varint(size) + struct.pack("!H", len(topic)) + topic + payload
 
 
 class MqttLink:
@@ -82,7 +49,17 @@ class MqttLink:
         max_buffer_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._host, self._port, self._tls = host, port, tls
-        self._connect = connect_packet(client_id, keepalive_s, username, password)
+        # MQTT 3.1.1, clean session: the feed keeps no state at the broker.
+        self._connect = connect_packet(
+            client_id,
+            keepalive_s=keepalive_s,
+            session_expiry_s=0,
+            receive_maximum=0,
+            username=username,
+            password=password,
+            version=4,
+            clean_start=True,
+        )
         self._keepalive_s = keepalive_s
         self._max_buffer = max_buffer_bytes
         self._writer: asyncio.StreamWriter | None = None
@@ -109,7 +86,7 @@ class MqttLink:
             finally:
                 self._writer = None
                 self.connected.clear()
-            await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1))
+            await asyncio.sleep(backoff_delay(failures, base=0.5, cap=30.0))
 
     async def _session(self) -> None:
         context = ssl.create_default_context() if self._tls else None

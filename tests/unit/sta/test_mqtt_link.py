@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import orjson
 
+from hub.ingest.mqtt_codec import connect_packet, publish_packet
 from hub.model import Reading
 from hub.sta.mqtt import observation_message, topic
-from hub.sta.mqtt_link import connect_packet, publish_packet
 
 
 def test_publish_is_qos0_with_the_topic_length_first() -> None:
@@ -18,7 +18,16 @@ def test_publish_is_qos0_with_the_topic_length_first() -> None:
 
 
 def test_connect_is_a_clean_session_with_credentials() -> None:
-    packet = connect_packet("hub-sta", 30, "hub", "secret")
+    packet = connect_packet(
+        "hub-sta",
+        keepalive_s=30,
+        session_expiry_s=0,
+        receive_maximum=0,
+        username="hub",
+        password="secret",
+        version=4,
+        clean_start=True,
+    )
     assert packet[0] == 0x10
     body = packet[2:]
     assert body[:6] == b"\x00\x04MQTT" and body[6] == 4  # protocol level 4: 3.1.1
