@@ -121,21 +121,24 @@ async def _insert_readings(
     conn: AsyncConn, cur: psycopg.AsyncCursor[Any], rows: list[_Row], storage: str
 ) -> None:
     """Fast path in a savepoint; on a unique violation (a redelivery), the
-    idempotent ``ON CONFLICT DO NOTHING`` path."""
+    idempotent ``ON CONFLICT DO NOTHING`` path. At the plain level, a batch with
+    readings below the rollups' watermark takes the path that adds them to the
+    rollups' late parts."""
+    if storage != "timescale":
+        await cur.execute(q.BELOW_WATERMARK, {"first": min(row[1] for row in rows)})
+        below = await cur.fetchone()
+        if below is not None and below[1]:
+            await _copy(cur, q.COPY_STAGING, rows)
+            await cur.execute(q.INSERT_READINGS_BELOW_WATERMARK)
+            return
     try:
         async with conn.transaction():
-            if storage == "timescale":
-                await _copy(cur, q.COPY_READINGS, rows)
-            else:
-                await _copy(cur, q.COPY_STAGING, rows)
-                await cur.execute(q.INSERT_NEW_READINGS_WITH_ROLLUPS)
+            await _copy(cur, q.COPY_READINGS, rows)
         return
     except psycopg.errors.UniqueViolation:
         pass
     await _copy(cur, q.COPY_STAGING, rows)
-    await cur.execute(
-        q.INSERT_READINGS if storage == "timescale" else q.INSERT_READINGS_WITH_ROLLUPS
-    )
+    await cur.execute(q.INSERT_READINGS)
 
 
 async def _copy(cur: psycopg.AsyncCursor[Any], statement: str, rows: list[_Row]) -> None:

@@ -45,7 +45,8 @@ class BatchWriter:
 
     Args:
         url: PostgreSQL URL.
-        storage: ``plain`` (rollups kept here) or ``timescale`` (continuous aggregates).
+        storage: ``plain`` (rollups refreshed from a watermark: :mod:`hub.store.rollups`)
+            or ``timescale`` (continuous aggregates).
         auto_register: register unknown devices; otherwise their messages are dead letters.
         retry_max_s: cap of the backoff while the database is unreachable.
     """
