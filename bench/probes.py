@@ -149,7 +149,8 @@ def age_percentiles(
 
 def _psql(url: str, command: str) -> None:
     psql = shutil.which("psql") or "/usr/bin/psql"
-    subprocess.run([psql, url, "-qXc", command], check=True)
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run([psql, url, "-qXc", command], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 # The readings the drain stored, in the binary COPY format the hub's writer sends.

@@ -45,26 +45,12 @@ async def write_batch(
             outcome.refused[id(item)] = refused
         elif device is not None:
             accepted.append((item, device))
-    series = await cache.series(conn, accepted)
-
-    rows: list[_Row] = []
-    statuses: dict[int, tuple[str, datetime, str]] = {}
-    seen: dict[int, datetime] = {}
-    f_cnts: list[tuple[int, datetime, int]] = []  # (device pk, time, frame counter)
-    unmapped: list[tuple[int, str, datetime]] = []
-    for item, device in accepted:
-        lorawan = item.lorawan
-        if lorawan is not None:
-            if lorawan.missed_frames and lorawan.f_cnt is not None:
-                f_cnts.append((device.pk, item.received_at, lorawan.f_cnt))
-            unmapped.extend((device.pk, f, item.received_at) for f in lorawan.unmapped)
-        if item.status is not None:
-            statuses[device.pk] = (item.status, item.received_at, item.device_id)
-        for reading in item.readings:
-            rows.append((series[device.pk, reading.metric], reading.time, reading.value))
-        previous = seen.get(device.pk)
-        if previous is None or item.received_at > previous:
-            seen[device.pk] = item.received_at
+    try:  # one pass over the readings while every series is known (the usual case)
+        rows, statuses, seen, f_cnts, unmapped = _collect(accepted, cache.known_series)
+    except KeyError:
+        series = await cache.series(conn, accepted)
+        rows, statuses, seen, f_cnts, unmapped = _collect(accepted, series)
+    series = cache.known_series
     seen = cache.last_seen_due(seen)
 
     missed: list[Reading] = []
@@ -115,6 +101,41 @@ async def write_batch(
     outcome.statuses = [(device_id, s) for s, _, device_id in statuses.values()]
     outcome.dead.update(d.reason for d in rejected)
     return outcome
+
+
+def _collect(
+    accepted: Sequence[tuple[Item, KnownDevice]], series: dict[tuple[int, str], int]
+) -> tuple[
+    list[_Row],
+    dict[int, tuple[str, datetime, str]],
+    dict[int, datetime],
+    list[tuple[int, datetime, int]],
+    list[tuple[int, str, datetime]],
+]:
+    """The rows of the readings, the status changes, the latest receive time by device,
+    LoRaWAN frame counters and unmapped fields; ``KeyError`` when a series is unknown."""
+    rows: list[_Row] = []
+    statuses: dict[int, tuple[str, datetime, str]] = {}
+    seen: dict[int, datetime] = {}
+    f_cnts: list[tuple[int, datetime, int]] = []  # (device pk, time, frame counter)
+    unmapped: list[tuple[int, str, datetime]] = []
+    for item, device in accepted:
+        pk = device.pk
+        lorawan = item.lorawan
+        if lorawan is not None:
+            if lorawan.missed_frames:
+                if (pk, uplinks.MISSED_FRAMES) not in series:  # registered before the COPY
+                    raise KeyError(uplinks.MISSED_FRAMES)
+                if lorawan.f_cnt is not None:
+                    f_cnts.append((pk, item.received_at, lorawan.f_cnt))
+            unmapped.extend((pk, f, item.received_at) for f in lorawan.unmapped)
+        if item.status is not None:
+            statuses[pk] = (item.status, item.received_at, item.device_id)
+        rows.extend([(series[pk, r.metric], r.time, r.value) for r in item.readings])
+        previous = seen.get(pk)
+        if previous is None or item.received_at > previous:
+            seen[pk] = item.received_at
+    return rows, statuses, seen, f_cnts, unmapped
 
 
 async def _insert_readings(
