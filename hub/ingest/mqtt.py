@@ -161,6 +161,19 @@ class MqttSession:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_acks)
 
+    def ack_all(self, messages: list[Inbound]) -> None:
+        """:meth:`ack` for each of ``messages``, in one piece (a committed batch)."""
+        if self._conn is None:
+            return
+        generation = self.generation
+        puback = codec.puback_packet
+        self._pending_acks += b"".join(
+            [puback(m.mid) for m in messages if m.qos and m.generation == generation]
+        )
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+
     def pause_reading(self) -> None:
         """Stop taking messages until :meth:`resume_reading`."""
         self._paused = True

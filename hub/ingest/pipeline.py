@@ -220,9 +220,9 @@ class Ingest:
         other sources stay."""
         self._unacked -= self._inbox.drop_own()
 
-    def _ack(self, message: Inbound) -> None:
+    def _ack(self, messages: list[Inbound]) -> None:
         assert self._session is not None
-        self._session.ack(message)
+        self._session.ack_all(messages)
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
