@@ -242,7 +242,8 @@ class MqttSession:
         conn.transport.close()
         if not conn.closed.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(conn.closed), 2)
+                async with asyncio.timeout(2):
+                    await asyncio.shield(conn.closed)
 
     # -- connection ---------------------------------------------------------------
 
@@ -252,12 +253,12 @@ class MqttSession:
             codec.CONNACK: loop.create_future(),
             codec.SUBACK: loop.create_future(),
         }
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(
+        # asyncio.timeout throughout, not wait_for: on Python 3.11 wait_for can
+        # swallow a cancellation that arrives as the inner await finishes.
+        async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+            _, conn = await loop.create_connection(
                 lambda: _Connection(self), self._host, self._port, ssl=self._ssl
-            ),
-            _CONNECT_TIMEOUT_S,
-        )
+            )
         try:
             conn.write(
                 codec.connect_packet(
@@ -277,12 +278,14 @@ class MqttSession:
             self._conn = conn
             if self._paused:
                 self.pause_reading()
-            body = await asyncio.wait_for(self._replies[codec.CONNACK], _CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                body = await self._replies[codec.CONNACK]
             _, reason = codec.connack_reason(body)
             if reason != 0:
                 raise ConnectionError(f"broker refused the connection (reason code {reason:#x})")
             conn.write(codec.subscribe_packet(1, self._topics, version=self.protocol_version))
-            body = await asyncio.wait_for(self._replies[codec.SUBACK], _CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                body = await self._replies[codec.SUBACK]
             _, reasons = codec.suback_reasons(body, self.protocol_version)
             refused = [t for t, r in zip(self._topics, reasons, strict=False) if r >= 0x80]
             if refused or len(reasons) != len(self._topics):

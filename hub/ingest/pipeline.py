@@ -207,7 +207,8 @@ class Ingest:
         self.running = False
         self._connection_lost()  # the inbox goes back to the broker
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._batches.join(), _SHUTDOWN_GRACE_S)
+            async with asyncio.timeout(_SHUTDOWN_GRACE_S):  # not wait_for (see _collect)
+                await self._batches.join()
 
     # -- stages ---------------------------------------------------------------------
 
@@ -258,8 +259,11 @@ class Ingest:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+                # a cancellation, and it makes a task per wait.
                 try:
-                    message = await asyncio.wait_for(self._inbox.get(), remaining)
+                    async with asyncio.timeout(remaining):
+                        message = await self._inbox.get()
                 except TimeoutError:
                     break
             await self._batches.put((self._acks.number(), batch, items, dead))
