@@ -315,9 +315,10 @@ class Ingest:
 
     def _count(self, messages: list[Entry], items: list[Item], outcome: Outcome) -> None:
         now = time.time()
-        for item in items:
-            if item.readings:
-                metrics.READING_AGE.observe(now - item.readings[0].time.timestamp())
+        metrics.observe_all(
+            metrics.READING_AGE,
+            [now - item.readings[0].time.timestamp() for item in items if item.readings],
+        )
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.READINGS.inc(len(outcome.readings))
         metrics.RECEIVE_TIME_USED.inc(outcome.receive_time_used)
