@@ -40,30 +40,15 @@ DELETE FROM readings_1h_mat WHERE bucket >= (SELECT watermark FROM rollup_waterm
 DELETE FROM readings_1d_mat
 WHERE bucket >= date_trunc('day', (SELECT watermark FROM rollup_watermark), 'UTC');
 
--- The tails are read series by series (the primary key's index), so that a reader
--- that joins the view instead of naming series does not scan all readings.
-CREATE VIEW readings_1h AS
-SELECT m.series_id, m.bucket, m.count, m.sum, m.min, m.max,
-       m.first_time, m.first, m.last_time, m.last
-FROM readings_1h_mat m
-WHERE NOT EXISTS (
-    SELECT 1 FROM readings_1h_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
-UNION ALL
-SELECT p.series_id, p.bucket, sum(p.count)::bigint, sum(p.sum), min(p.min), max(p.max),
-       min(p.first_time), (array_agg(p.first ORDER BY p.first_time))[1],
-       max(p.last_time), (array_agg(p.last ORDER BY p.last_time DESC))[1]
-FROM (
-    SELECT * FROM readings_1h_mat m
-    WHERE EXISTS (
-        SELECT 1 FROM readings_1h_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
-    UNION ALL
-    SELECT * FROM readings_1h_late
-) p
-GROUP BY p.series_id, p.bucket
-UNION ALL
-SELECT s.id, t.bucket, t.count, t.sum, t.min, t.max, t.first_time, t.first, t.last_time, t.last
-FROM series s
-CROSS JOIN LATERAL (
+-- The same view for hours and days: materialized buckets without a late part, then
+-- those with one merged with it, then the tail after the watermark (for hours from
+-- the raw readings, for days from the hourly view), read series by series through
+-- the primary keys, so that a reader that joins the view instead of naming series
+-- does not scan all readings.
+DO $$
+DECLARE
+    units text[] := ARRAY['1h', '1d'];
+    tails text[] := ARRAY[$tail$
     SELECT date_trunc('hour', r.time, 'UTC') AS bucket, count(*) AS count,
            sum(r.value) AS sum, min(r.value) AS min, max(r.value) AS max,
            min(r.time) AS first_time, (array_agg(r.value ORDER BY r.time))[1] AS first,
@@ -71,30 +56,7 @@ CROSS JOIN LATERAL (
     FROM readings r
     WHERE r.series_id = s.id AND r.time >= (SELECT watermark FROM rollup_watermark)
     GROUP BY 1
-) t;
-
-CREATE VIEW readings_1d AS
-SELECT m.series_id, m.bucket, m.count, m.sum, m.min, m.max,
-       m.first_time, m.first, m.last_time, m.last
-FROM readings_1d_mat m
-WHERE NOT EXISTS (
-    SELECT 1 FROM readings_1d_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
-UNION ALL
-SELECT p.series_id, p.bucket, sum(p.count)::bigint, sum(p.sum), min(p.min), max(p.max),
-       min(p.first_time), (array_agg(p.first ORDER BY p.first_time))[1],
-       max(p.last_time), (array_agg(p.last ORDER BY p.last_time DESC))[1]
-FROM (
-    SELECT * FROM readings_1d_mat m
-    WHERE EXISTS (
-        SELECT 1 FROM readings_1d_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
-    UNION ALL
-    SELECT * FROM readings_1d_late
-) p
-GROUP BY p.series_id, p.bucket
-UNION ALL
-SELECT s.id, t.bucket, t.count, t.sum, t.min, t.max, t.first_time, t.first, t.last_time, t.last
-FROM series s
-CROSS JOIN LATERAL (
+$tail$, $tail$
     SELECT date_trunc('day', h.bucket, 'UTC') AS bucket, sum(h.count)::bigint AS count,
            sum(h.sum) AS sum, min(h.min) AS min, max(h.max) AS max,
            min(h.first_time) AS first_time, (array_agg(h.first ORDER BY h.first_time))[1] AS first,
@@ -103,7 +65,35 @@ CROSS JOIN LATERAL (
     WHERE h.series_id = s.id
       AND h.bucket >= date_trunc('day', (SELECT watermark FROM rollup_watermark), 'UTC')
     GROUP BY 1
-) t;
+$tail$];
+BEGIN
+    FOR i IN 1 .. 2 LOOP
+        EXECUTE format($view$
+CREATE VIEW readings_%1$s AS
+SELECT m.series_id, m.bucket, m.count, m.sum, m.min, m.max,
+       m.first_time, m.first, m.last_time, m.last
+FROM readings_%1$s_mat m
+WHERE NOT EXISTS (
+    SELECT 1 FROM readings_%1$s_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
+UNION ALL
+SELECT p.series_id, p.bucket, sum(p.count)::bigint, sum(p.sum), min(p.min), max(p.max),
+       min(p.first_time), (array_agg(p.first ORDER BY p.first_time))[1],
+       max(p.last_time), (array_agg(p.last ORDER BY p.last_time DESC))[1]
+FROM (
+    SELECT * FROM readings_%1$s_mat m
+    WHERE EXISTS (
+        SELECT 1 FROM readings_%1$s_late l WHERE l.series_id = m.series_id AND l.bucket = m.bucket)
+    UNION ALL
+    SELECT * FROM readings_%1$s_late
+) p
+GROUP BY p.series_id, p.bucket
+UNION ALL
+SELECT s.id, t.bucket, t.count, t.sum, t.min, t.max, t.first_time, t.first, t.last_time, t.last
+FROM series s CROSS JOIN LATERAL (%2$s) t
+$view$, units[i], tails[i]);
+    END LOOP;
+END
+$$;
 
 -- The incremental refresh (a hub job calls it): fold the late parts in, materialize
 -- the whole hours from the watermark up to the hour of the newest reading but no later
@@ -118,43 +108,33 @@ DECLARE
     old_mark timestamptz;
     new_mark timestamptz;
     newest   timestamptz;
+    unit     text;
 BEGIN
     PERFORM pg_advisory_xact_lock(7526752636493932);  -- 'hub_rollups', see ingest_sql.py
     SELECT watermark INTO old_mark FROM rollup_watermark FOR UPDATE;
 
-    WITH gone AS (DELETE FROM readings_1h_late RETURNING *)
-    INSERT INTO readings_1h_mat AS r
-        (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-    SELECT series_id, bucket, sum(count), sum(sum), min(min), max(max),
-           min(first_time), (array_agg(first ORDER BY first_time))[1],
-           max(last_time), (array_agg(last ORDER BY last_time DESC))[1]
-    FROM gone GROUP BY series_id, bucket ORDER BY series_id, bucket
-    ON CONFLICT (series_id, bucket) DO UPDATE SET
-        count = r.count + excluded.count,
-        sum = r.sum + excluded.sum,
-        min = least(r.min, excluded.min),
-        max = greatest(r.max, excluded.max),
-        first = CASE WHEN excluded.first_time < r.first_time THEN excluded.first ELSE r.first END,
-        first_time = least(r.first_time, excluded.first_time),
-        last = CASE WHEN excluded.last_time > r.last_time THEN excluded.last ELSE r.last END,
-        last_time = greatest(r.last_time, excluded.last_time);
-
-    WITH gone AS (DELETE FROM readings_1d_late RETURNING *)
-    INSERT INTO readings_1d_mat AS r
-        (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-    SELECT series_id, bucket, sum(count), sum(sum), min(min), max(max),
-           min(first_time), (array_agg(first ORDER BY first_time))[1],
-           max(last_time), (array_agg(last ORDER BY last_time DESC))[1]
-    FROM gone GROUP BY series_id, bucket ORDER BY series_id, bucket
-    ON CONFLICT (series_id, bucket) DO UPDATE SET
-        count = r.count + excluded.count,
-        sum = r.sum + excluded.sum,
-        min = least(r.min, excluded.min),
-        max = greatest(r.max, excluded.max),
-        first = CASE WHEN excluded.first_time < r.first_time THEN excluded.first ELSE r.first END,
-        first_time = least(r.first_time, excluded.first_time),
-        last = CASE WHEN excluded.last_time > r.last_time THEN excluded.last ELSE r.last END,
-        last_time = greatest(r.last_time, excluded.last_time);
+    FOREACH unit IN ARRAY ARRAY['1h', '1d'] LOOP
+        EXECUTE format($fold$
+            WITH gone AS (DELETE FROM readings_%1$s_late RETURNING *)
+            INSERT INTO readings_%1$s_mat AS r
+                (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
+            SELECT series_id, bucket, sum(count), sum(sum), min(min), max(max),
+                   min(first_time), (array_agg(first ORDER BY first_time))[1],
+                   max(last_time), (array_agg(last ORDER BY last_time DESC))[1]
+            FROM gone GROUP BY series_id, bucket ORDER BY series_id, bucket
+            ON CONFLICT (series_id, bucket) DO UPDATE SET
+                count = r.count + excluded.count,
+                sum = r.sum + excluded.sum,
+                min = least(r.min, excluded.min),
+                max = greatest(r.max, excluded.max),
+                first = CASE WHEN excluded.first_time < r.first_time
+                             THEN excluded.first ELSE r.first END,
+                first_time = least(r.first_time, excluded.first_time),
+                last = CASE WHEN excluded.last_time > r.last_time
+                            THEN excluded.last ELSE r.last END,
+                last_time = greatest(r.last_time, excluded.last_time)
+        $fold$, unit);
+    END LOOP;
 
     SELECT max(l.time) INTO newest
     FROM series s
