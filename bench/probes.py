@@ -1,9 +1,9 @@
 """Measurements around the benchmark: process CPU and memory, the hub's /metrics,
-and the raw rates of the broker and of PostgreSQL's COPY for comparison."""
+and the baselines: the broker alone and PostgreSQL's COPY alone, on the same
+backlog and readings as the hub's drain."""
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import shutil
@@ -11,13 +11,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from bench.schema import check_hub_readings
-from hub.devstack import Mosquitto, Postgres
+from hub.devstack import Mosquitto
+from hub.store.db import connect
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -147,53 +147,86 @@ def age_percentiles(
     return results
 
 
-def raw_copy_rate(pg: Postgres, url: str, rows: int, workdir: Path) -> float:
-    """Rows per second of psql's \\copy (a C client) into a table shaped like readings
-    (the migrated database at ``url`` is checked to still have that shape)."""
-    check_hub_readings(url)
-    path = workdir / "copy.csv"
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        for n in range(rows):
-            writer.writerow((n % 3000, (start + timedelta(milliseconds=n)).isoformat(), n * 0.5))
-    path.chmod(0o644)
-    workdir.chmod(0o755)
+def _psql(url: str, command: str) -> None:
     psql = shutil.which("psql") or "/usr/bin/psql"
-    setup = (
-        "DROP TABLE IF EXISTS raw_copy; CREATE TABLE raw_copy (series_id int, "
-        "time timestamptz, value float8, PRIMARY KEY (series_id, time));"
-    )
-    subprocess.run([psql, url, "-qc", setup], check=True)
-    started = time.perf_counter()
-    subprocess.run([psql, url, "-qc", f"\\copy raw_copy FROM '{path}' (FORMAT csv)"], check=True)
-    rate = rows / (time.perf_counter() - started)
-    subprocess.run([psql, url, "-qc", "DROP TABLE raw_copy"], check=True)
-    path.unlink()
-    return rate
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run([psql, url, "-qXc", command], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def raw_broker_rate(broker: Mosquitto, messages: int, publish_backlog: object) -> float:
-    """Messages per second that mosquitto_sub (C) drains from a QoS 1 backlog."""
-    sub = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
-    common = [
-        sub,
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(broker.port),
-        "-q",
-        "1",
-        "-c",
-        "-i",
-        "bench-raw",
-        "-t",
-        "raw/#",
-        "-V",
-        "mqttv311",
-    ]
-    subprocess.run([*common, "-E"], check=True)  # create the persistent session
-    publish_backlog()  # type: ignore[operator]
-    started = time.perf_counter()
-    subprocess.run([*common, "-C", str(messages)], check=True, stdout=subprocess.DEVNULL)
-    return messages / (time.perf_counter() - started)
+# The readings the drain stored, in the binary COPY format the hub's writer sends.
+_EXPORT_DRAIN = (
+    "\\copy (SELECT r.series_id, r.time, r.value FROM readings r "
+    "JOIN series s ON s.id = r.series_id JOIN devices d ON d.id = s.device "
+    "WHERE d.device_id LIKE '{prefix}%') TO '{path}' (FORMAT binary)"
+)
+_BASELINE_TABLE = (
+    "DROP TABLE IF EXISTS copy_baseline; CREATE TABLE copy_baseline (LIKE readings INCLUDING ALL)"
+)
+_BASELINE_HYPERTABLE = (
+    "SELECT create_hypertable('copy_baseline', 'time', chunk_time_interval => "
+    "(SELECT d.time_interval FROM timescaledb_information.dimensions d "
+    "WHERE d.hypertable_name = 'readings'))"
+)
+
+
+def copy_baseline(url: str, prefix: str, workdir: Path, *, hypertable: bool = False) -> float:
+    """Rows per second of psql's ``\\copy`` (a C client, one transaction) of the
+    readings of the devices whose id starts with ``prefix`` (the drain's own
+    readings, exported in binary COPY format as the hub sends them) into an empty
+    table like ``readings`` (same columns and primary key); a plain table unless
+    ``hypertable`` (then with the same chunk interval as ``readings``)."""
+    check_hub_readings(url)
+    workdir.chmod(0o755)
+    path = workdir / "copy-baseline.bin"
+    _psql(url, _EXPORT_DRAIN.format(prefix=prefix, path=path))
+    path.chmod(0o644)
+    try:
+        _psql(url, _BASELINE_TABLE)
+        if hypertable:
+            _psql(url, _BASELINE_HYPERTABLE)
+        started = time.perf_counter()
+        _psql(url, f"\\copy copy_baseline FROM '{path}' (FORMAT binary)")
+        seconds = time.perf_counter() - started
+        with connect(url, "bench") as conn:
+            row = conn.execute("SELECT count(*) FROM copy_baseline").fetchone()
+        _psql(url, "DROP TABLE copy_baseline")
+    finally:
+        path.unlink(missing_ok=True)
+    return int(row[0] if row else 0) / seconds
+
+
+class BrokerBaseline:
+    """A plain QoS 1 subscriber (mosquitto_sub, C) on its own persistent session.
+
+    Subscribed before a backlog is published, it gets the same messages queued as
+    the hub; :meth:`drain` then times how fast it empties its queue.
+    """
+
+    CLIENT_ID = "bench-baseline"
+
+    def __init__(self, broker: Mosquitto, topic: str) -> None:
+        sub = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+        self._command = [
+            sub,
+            *("-h", "127.0.0.1", "-p", str(broker.port)),
+            *("-q", "1", "-c", "-i", self.CLIENT_ID, "-t", topic, "-V", "mqttv311"),
+        ]
+
+    def subscribe(self) -> None:
+        subprocess.run([*self._command, "-E"], check=True)  # create the session
+
+    def remove(self) -> None:
+        """End the session (a clean-session connect), so later loads do not queue for it."""
+        subprocess.run([*(a for a in self._command if a != "-c"), "-E"], check=True)
+
+    def drain(self, messages: int) -> float:
+        """Messages per second of receiving (and acknowledging) ``messages``."""
+        started = time.perf_counter()
+        subprocess.run([*self._command, "-C", str(messages)], check=True, stdout=subprocess.DEVNULL)
+        return messages / (time.perf_counter() - started)
+
+
+def combined_limit(broker_msgs_per_s: float, copy_rows_per_s: float, readings: int) -> float:
+    """Messages per second if each message cost what it costs the broker alone plus
+    what its readings cost COPY alone: 1 / (1/broker + readings/COPY)."""
+    return 1 / (1 / broker_msgs_per_s + readings / copy_rows_per_s)

@@ -121,6 +121,18 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         0, ge=0, description="Drop raw readings older than this many days (0 keeps them forever)."
     )
+    rollup_refresh_s: float = Field(
+        60.0,
+        gt=0,
+        description="Plain storage: seconds between two incremental refreshes of the hourly "
+        "and daily rollups (reads are exact in between: docs/adr/0014).",
+    )
+    rollup_lag_s: int = Field(
+        600,
+        ge=0,
+        description="Plain storage: an hour is materialized once it ended this long ago; "
+        "readings arriving later for it take the ingest's slower late path.",
+    )
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
     mqtt_passwd_file: Path | None = Field(
         None,

@@ -34,15 +34,26 @@ class Event(NamedTuple):
 
 
 EventFilter = Callable[[Event], bool]
+# Whether a subscriber may want readings of this (profile, metric) at all: asked once
+# per key and batch, so that no event is built for a reading nobody takes.
+ReadingFilter = Callable[[str | None, str], bool]
 
 
 class Subscription:
     """A subscriber's bounded buffer; iterate it to receive events."""
 
-    def __init__(self, bus: EventBus, maxsize: int, accept: EventFilter | None, name: str) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        maxsize: int,
+        accept: EventFilter | None,
+        name: str,
+        readings: ReadingFilter | None = None,
+    ) -> None:
         self._bus = bus
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
         self._accept = accept
+        self.readings = readings
         self.name = name
         self.overflowed = False
 
@@ -80,9 +91,16 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
 
     def subscribe(
-        self, *, maxsize: int = 1000, accept: EventFilter | None = None, name: str = "subscriber"
+        self,
+        *,
+        maxsize: int = 1000,
+        accept: EventFilter | None = None,
+        name: str = "subscriber",
+        readings: ReadingFilter | None = None,
     ) -> Subscription:
-        subscription = Subscription(self, maxsize, accept, name)
+        """``accept`` is asked for every event; ``readings``, if given, first for each
+        (profile, metric) of a batch of readings (a no skips them unbuilt)."""
+        subscription = Subscription(self, maxsize, accept, name, readings)
         self._subscribers.add(subscription)
         return subscription
 
@@ -101,13 +119,19 @@ class EventBus:
         """Publish committed readings; ``profiles`` maps device id to profile name."""
         if not self._subscribers:
             return
+        subscribers = list(self._subscribers)
+        takers_of: dict[tuple[str | None, str], list[Subscription]] = {}
         for r in readings:
-            self.publish(
-                Event(
-                    "reading",
-                    r.device_id,
-                    profiles.get(r.device_id),
-                    r.time,
-                    {"metric": r.metric, "value": r.value},
+            profile = profiles.get(r.device_id)
+            key = (profile, r.metric)
+            takers = takers_of.get(key)
+            if takers is None:
+                takers = takers_of[key] = [
+                    s for s in subscribers if s.readings is None or s.readings(profile, r.metric)
+                ]
+            if takers:
+                event = Event(
+                    "reading", r.device_id, profile, r.time, {"metric": r.metric, "value": r.value}
                 )
-            )
+                for subscription in takers:
+                    subscription._offer(event)

@@ -86,16 +86,22 @@ class Engine:
         return self._bus.subscribe(
             maxsize=self._settings.alerts_point_buffer,
             accept=self._wants,
+            readings=self._wants_readings,
             name="alert engine",
         )
 
     def _wants(self, event: Event) -> bool:
+        return event.type == "reading" and self._wants_readings(
+            event.profile, event.data.get("metric", "")
+        )
+
+    def _wants_readings(self, profile: str | None, metric: str) -> bool:
         # Until the rules are loaded, and after a rule change until they are read
         # again, every reading is kept: none may slip by a rule that now applies.
-        return event.type == "reading" and (
+        return (
             not self._book.loaded_once
             or self._rules_changed
-            or (event.profile, event.data.get("metric")) in self._book.point_rules
+            or (profile, metric) in self._book.point_rules
         )
 
     # -- running ----------------------------------------------------------------------

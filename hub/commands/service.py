@@ -26,6 +26,7 @@ from hub.ngsi.runtime import NgsiRuntime
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
+from hub.store import rollups
 from hub.store.db import session
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
@@ -120,6 +121,15 @@ async def serve(settings: Settings) -> None:
     retention_task = asyncio.create_task(
         run_retention(settings.database_url, level, settings.retention_days), name="retention"
     )
+    rollups_task = asyncio.create_task(
+        rollups.run_refresh(
+            settings.database_url,
+            level,
+            interval_s=settings.rollup_refresh_s,
+            lag_s=settings.rollup_lag_s,
+        ),
+        name="rollups",
+    )
     silence_task = asyncio.create_task(
         run_silence_watch(settings.database_url, profiles, bus), name="silence"
     )
@@ -144,6 +154,7 @@ async def serve(settings: Settings) -> None:
         ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
+    rollups_task.cancel()
     for task in ngsi_tasks:
         task.cancel()
     await asyncio.gather(*ngsi_tasks, return_exceptions=True)

@@ -21,11 +21,11 @@ class InOrderAcks:
     """Numbers batches and acknowledges committed ones in their numbering order.
 
     Args:
-        ack: acknowledges one message of the own broker session. A message of
-            another source is told with ``Submission.finish(outcome)`` instead.
+        ack: acknowledges the own broker session's messages of a batch, in order. A
+            message of another source is told with ``Submission.finish(outcome)``.
     """
 
-    def __init__(self, ack: Callable[[Inbound], None]) -> None:
+    def __init__(self, ack: Callable[[list[Inbound]], None]) -> None:
         self._ack = ack
         self._next_batch = 0  # number of the next batch the collector makes
         self._next_ack = 0  # number of the next batch to acknowledge
@@ -44,12 +44,14 @@ class InOrderAcks:
         acked = 0
         while self._next_ack in self._committed:
             done, done_outcome = self._committed.pop(self._next_ack)
-            for message in done:
-                if type(message) is Inbound:
-                    self._ack(message)
-                    acked += 1
-                else:
-                    message.finish(done_outcome)  # type: ignore[union-attr]
+            own = [m for m in done if type(m) is Inbound]
+            if len(own) < len(done):
+                for message in done:
+                    if type(message) is not Inbound:
+                        message.finish(done_outcome)  # type: ignore[union-attr]
+            if own:
+                self._ack(own)
+                acked += len(own)
             self._next_ack += 1
         return acked
 

@@ -50,7 +50,8 @@ class DirectoryLoader:
                     return False
                 self._demanded_at = time.monotonic()
             try:
-                rows = await asyncio.wait_for(self._load(), _TIMEOUT_S)
+                async with asyncio.timeout(_TIMEOUT_S):  # not wait_for (Python 3.11)
+                    rows = await self._load()
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 log.debug("device directory not reloaded: %s", exc)
                 return False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -91,3 +92,22 @@ async def keep_gauges(read: Callable[[], Gauges], every_s: float = 1.0) -> None:
         DATABASE_UP.set(1 if now.database_up else 0)
         BROKER_UP.set(1 if now.broker_up else 0)
         await asyncio.sleep(every_s)
+
+
+def observe_all(histogram: Histogram, amounts: Sequence[float]) -> None:
+    """``histogram.observe`` of each of ``amounts`` (no labels, no exemplars), at the
+    cost of one bisection per amount and one locked increment per bucket touched,
+    not a walk of the buckets and two locked increments per amount: a batch's
+    reading ages (a backfill's lie past every bucket but the last). It reaches
+    into prometheus_client's Histogram; tests/unit/ingest/test_metrics.py checks
+    that the exposition is the same as with ``observe``."""
+    if not amounts:
+        return
+    bounds = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1
+    histogram._sum.inc(sum(amounts))
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)

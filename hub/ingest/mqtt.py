@@ -161,6 +161,19 @@ class MqttSession:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_acks)
 
+    def ack_all(self, messages: list[Inbound]) -> None:
+        """:meth:`ack` for each of ``messages``, in one piece (a committed batch)."""
+        if self._conn is None:
+            return
+        generation = self.generation
+        puback = codec.puback_packet
+        self._pending_acks += b"".join(
+            [puback(m.mid) for m in messages if m.qos and m.generation == generation]
+        )
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+
     def pause_reading(self) -> None:
         """Stop taking messages until :meth:`resume_reading`."""
         self._paused = True
@@ -229,7 +242,8 @@ class MqttSession:
         conn.transport.close()
         if not conn.closed.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(conn.closed), 2)
+                async with asyncio.timeout(2):
+                    await asyncio.shield(conn.closed)
 
     # -- connection ---------------------------------------------------------------
 
@@ -239,12 +253,12 @@ class MqttSession:
             codec.CONNACK: loop.create_future(),
             codec.SUBACK: loop.create_future(),
         }
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(
+        # asyncio.timeout throughout, not wait_for: on Python 3.11 wait_for can
+        # swallow a cancellation that arrives as the inner await finishes.
+        async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+            _, conn = await loop.create_connection(
                 lambda: _Connection(self), self._host, self._port, ssl=self._ssl
-            ),
-            _CONNECT_TIMEOUT_S,
-        )
+            )
         try:
             conn.write(
                 codec.connect_packet(
@@ -264,12 +278,14 @@ class MqttSession:
             self._conn = conn
             if self._paused:
                 self.pause_reading()
-            body = await asyncio.wait_for(self._replies[codec.CONNACK], _CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                body = await self._replies[codec.CONNACK]
             _, reason = codec.connack_reason(body)
             if reason != 0:
                 raise ConnectionError(f"broker refused the connection (reason code {reason:#x})")
             conn.write(codec.subscribe_packet(1, self._topics, version=self.protocol_version))
-            body = await asyncio.wait_for(self._replies[codec.SUBACK], _CONNECT_TIMEOUT_S)
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                body = await self._replies[codec.SUBACK]
             _, reasons = codec.suback_reasons(body, self.protocol_version)
             refused = [t for t, r in zip(self._topics, reasons, strict=False) if r >= 0x80]
             if refused or len(reasons) != len(self._topics):

@@ -207,7 +207,8 @@ class Ingest:
         self.running = False
         self._connection_lost()  # the inbox goes back to the broker
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._batches.join(), _SHUTDOWN_GRACE_S)
+            async with asyncio.timeout(_SHUTDOWN_GRACE_S):  # not wait_for (see _collect)
+                await self._batches.join()
 
     # -- stages ---------------------------------------------------------------------
 
@@ -220,9 +221,9 @@ class Ingest:
         other sources stay."""
         self._unacked -= self._inbox.drop_own()
 
-    def _ack(self, message: Inbound) -> None:
+    def _ack(self, messages: list[Inbound]) -> None:
         assert self._session is not None
-        self._session.ack(message)
+        self._session.ack_all(messages)
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -258,8 +259,11 @@ class Ingest:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+                # a cancellation, and it makes a task per wait.
                 try:
-                    message = await asyncio.wait_for(self._inbox.get(), remaining)
+                    async with asyncio.timeout(remaining):
+                        message = await self._inbox.get()
                 except TimeoutError:
                     break
             await self._batches.put((self._acks.number(), batch, items, dead))
@@ -311,9 +315,10 @@ class Ingest:
 
     def _count(self, messages: list[Entry], items: list[Item], outcome: Outcome) -> None:
         now = time.time()
-        for item in items:
-            if item.readings:
-                metrics.READING_AGE.observe(now - item.readings[0].time.timestamp())
+        metrics.observe_all(
+            metrics.READING_AGE,
+            [now - item.readings[0].time.timestamp() for item in items if item.readings],
+        )
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.READINGS.inc(len(outcome.readings))
         metrics.RECEIVE_TIME_USED.inc(outcome.receive_time_used)

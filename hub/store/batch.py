@@ -45,26 +45,12 @@ async def write_batch(
             outcome.refused[id(item)] = refused
         elif device is not None:
             accepted.append((item, device))
-    series = await cache.series(conn, accepted)
-
-    rows: list[_Row] = []
-    statuses: dict[int, tuple[str, datetime, str]] = {}
-    seen: dict[int, datetime] = {}
-    f_cnts: list[tuple[int, datetime, int]] = []  # (device pk, time, frame counter)
-    unmapped: list[tuple[int, str, datetime]] = []
-    for item, device in accepted:
-        lorawan = item.lorawan
-        if lorawan is not None:
-            if lorawan.missed_frames and lorawan.f_cnt is not None:
-                f_cnts.append((device.pk, item.received_at, lorawan.f_cnt))
-            unmapped.extend((device.pk, f, item.received_at) for f in lorawan.unmapped)
-        if item.status is not None:
-            statuses[device.pk] = (item.status, item.received_at, item.device_id)
-        for reading in item.readings:
-            rows.append((series[device.pk, reading.metric], reading.time, reading.value))
-        previous = seen.get(device.pk)
-        if previous is None or item.received_at > previous:
-            seen[device.pk] = item.received_at
+    try:  # one pass over the readings while every series is known (the usual case)
+        rows, statuses, seen, f_cnts, unmapped = _collect(accepted, cache.known_series)
+    except KeyError:
+        series = await cache.series(conn, accepted)
+        rows, statuses, seen, f_cnts, unmapped = _collect(accepted, series)
+    series = cache.known_series
     seen = cache.last_seen_due(seen)
 
     missed: list[Reading] = []
@@ -117,25 +103,63 @@ async def write_batch(
     return outcome
 
 
+def _collect(
+    accepted: Sequence[tuple[Item, KnownDevice]], series: dict[tuple[int, str], int]
+) -> tuple[
+    list[_Row],
+    dict[int, tuple[str, datetime, str]],
+    dict[int, datetime],
+    list[tuple[int, datetime, int]],
+    list[tuple[int, str, datetime]],
+]:
+    """The rows of the readings, the status changes, the latest receive time by device,
+    LoRaWAN frame counters and unmapped fields; ``KeyError`` when a series is unknown."""
+    rows: list[_Row] = []
+    statuses: dict[int, tuple[str, datetime, str]] = {}
+    seen: dict[int, datetime] = {}
+    f_cnts: list[tuple[int, datetime, int]] = []  # (device pk, time, frame counter)
+    unmapped: list[tuple[int, str, datetime]] = []
+    for item, device in accepted:
+        pk = device.pk
+        lorawan = item.lorawan
+        if lorawan is not None:
+            if lorawan.missed_frames:
+                if (pk, uplinks.MISSED_FRAMES) not in series:  # registered before the COPY
+                    raise KeyError(uplinks.MISSED_FRAMES)
+                if lorawan.f_cnt is not None:
+                    f_cnts.append((pk, item.received_at, lorawan.f_cnt))
+            unmapped.extend((pk, f, item.received_at) for f in lorawan.unmapped)
+        if item.status is not None:
+            statuses[pk] = (item.status, item.received_at, item.device_id)
+        rows.extend([(series[pk, r.metric], r.time, r.value) for r in item.readings])
+        previous = seen.get(pk)
+        if previous is None or item.received_at > previous:
+            seen[pk] = item.received_at
+    return rows, statuses, seen, f_cnts, unmapped
+
+
 async def _insert_readings(
     conn: AsyncConn, cur: psycopg.AsyncCursor[Any], rows: list[_Row], storage: str
 ) -> None:
     """Fast path in a savepoint; on a unique violation (a redelivery), the
-    idempotent ``ON CONFLICT DO NOTHING`` path."""
+    idempotent ``ON CONFLICT DO NOTHING`` path. At the plain level, a batch with
+    readings below the rollups' watermark takes the path that adds them to the
+    rollups' late parts."""
+    if storage != "timescale":
+        await cur.execute(q.BELOW_WATERMARK, {"first": min(row[1] for row in rows)})
+        below = await cur.fetchone()
+        if below is not None and below[1]:
+            await _copy(cur, q.COPY_STAGING, rows)
+            await cur.execute(q.INSERT_READINGS_BELOW_WATERMARK)
+            return
     try:
         async with conn.transaction():
-            if storage == "timescale":
-                await _copy(cur, q.COPY_READINGS, rows)
-            else:
-                await _copy(cur, q.COPY_STAGING, rows)
-                await cur.execute(q.INSERT_NEW_READINGS_WITH_ROLLUPS)
+            await _copy(cur, q.COPY_READINGS, rows)
         return
     except psycopg.errors.UniqueViolation:
         pass
     await _copy(cur, q.COPY_STAGING, rows)
-    await cur.execute(
-        q.INSERT_READINGS if storage == "timescale" else q.INSERT_READINGS_WITH_ROLLUPS
-    )
+    await cur.execute(q.INSERT_READINGS)
 
 
 async def _copy(cur: psycopg.AsyncCursor[Any], statement: str, rows: list[_Row]) -> None:

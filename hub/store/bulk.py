@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from psycopg import sql
-
+from hub.store import rollups
 from hub.store.db import Conn
 
 # A street-light fleet: ``devices`` rows sl-00001.., placed in a grid over four districts.
@@ -42,18 +41,6 @@ SELECT s.id, t,
 FROM series s
 CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz, %(step)s::interval) t
 """
-# Plain level: the writer's rollup tables, filled in one statement each.
-_ROLLUP = sql.SQL("""
-INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-SELECT series_id, date_trunc({unit}, time), count(*), sum(value), min(value), max(value),
-       min(time), (array_agg(value ORDER BY time))[1],
-       max(time), (array_agg(value ORDER BY time DESC))[1]
-FROM readings GROUP BY 1, 2
-""")
-ROLLUPS_PLAIN = (
-    _ROLLUP.format(table=sql.Identifier("readings_1h"), unit=sql.Literal("hour")),
-    _ROLLUP.format(table=sql.Identifier("readings_1d"), unit=sql.Literal("day")),
-)
 # TimescaleDB level: the continuous aggregates, refreshed over all time.
 REFRESH_CAGGS = (
     "CALL refresh_continuous_aggregate('readings_1h', NULL, NULL)",
@@ -108,9 +95,12 @@ def fill_fleet(
 
 def build_rollups(conn: Conn, level: str) -> None:
     """The hourly and daily rollups of everything in readings, as the hub keeps them
-    at this storage level (the writer's tables, or continuous aggregates). Needs an
-    autocommit connection at the timescale level."""
-    for statement in ROLLUPS_PLAIN if level == "plain" else REFRESH_CAGGS:
+    at this storage level (materialized up to the newest hour, or continuous
+    aggregates refreshed). Needs an autocommit connection at the timescale level."""
+    if level == "plain":
+        rollups.rebuild(conn)
+        return
+    for statement in REFRESH_CAGGS:
         conn.execute(statement)
 
 

@@ -105,6 +105,11 @@ class DeviceCache:
         for pk, device_id, profile, decommissioned in await cur.fetchall():
             self._devices[device_id] = KnownDevice(pk, profile, decommissioned)
 
+    @property
+    def known_series(self) -> dict[tuple[int, str], int]:
+        """Series ids by (device pk, metric) known so far (see :meth:`series`)."""
+        return self._series
+
     async def series(
         self, conn: AsyncConn, accepted: Sequence[tuple[Item, KnownDevice]]
     ) -> dict[tuple[int, str], int]:

@@ -12,71 +12,59 @@ CREATE TEMP TABLE IF NOT EXISTS staging (
 COPY_STAGING = "COPY staging (series_id, time, value) FROM STDIN (FORMAT BINARY)"
 
 # Fast path, when no reading of the batch is stored yet (the usual case): COPY
-# straight into readings on TimescaleDB, or a plain INSERT from staging with the
-# rollups on plain PostgreSQL. A redelivered reading makes it fail with a unique
+# straight into readings. A redelivered reading makes it fail with a unique
 # violation; the writer then takes the idempotent path below.
 COPY_READINGS = "COPY readings (series_id, time, value) FROM STDIN (FORMAT BINARY)"
 
-# Idempotent path. TimescaleDB: the continuous aggregates follow by themselves.
+# Idempotent path. TimescaleDB: the continuous aggregates follow by themselves; plain
+# PostgreSQL: so do the rollups, for readings at or after their watermark.
 INSERT_READINGS = """
 INSERT INTO readings (series_id, time, value)
 SELECT series_id, time, value FROM staging
 ON CONFLICT DO NOTHING
 """
 
-# Plain PostgreSQL: the rollups take exactly the rows that were new (RETURNING), so a
-# redelivered message adds nothing. Rows are sorted so that two writers lock rollup
-# rows in the same order.
-_MERGE_ROLLUP = """
-INSERT INTO {table} AS r
-    (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-SELECT series_id, bucket, count, sum, min, max, first_time, first, last_time, last
-FROM {source} ORDER BY series_id, bucket
-ON CONFLICT (series_id, bucket) DO UPDATE SET
-    count = r.count + excluded.count,
-    sum = r.sum + excluded.sum,
-    min = least(r.min, excluded.min),
-    max = greatest(r.max, excluded.max),
-    first = CASE WHEN excluded.first_time < r.first_time THEN excluded.first ELSE r.first END,
-    first_time = least(r.first_time, excluded.first_time),
-    last = CASE WHEN excluded.last_time > r.last_time THEN excluded.last ELSE r.last END,
-    last_time = greatest(r.last_time, excluded.last_time)
+# Plain PostgreSQL (migration 0065, docs/adr/0014-plain-rollups-from-a-watermark.md):
+# the rollups below the watermark are materialized; a reading that arrives below it
+# adds its part to readings_1h_late / readings_1d_late in the ingest's transaction,
+# and the refresh folds those in. The advisory lock, taken shared here until the
+# commit, is the one hub_refresh_rollups() takes exclusively to move the watermark,
+# so a batch is written against the watermark that is in force when it commits.
+ROLLUP_LOCK = 7526752636493932  # 'hub_rollups'
+BELOW_WATERMARK = """
+SELECT pg_advisory_xact_lock_shared(7526752636493932), %(first)s::timestamptz < watermark
+FROM rollup_watermark
 """
-_WITH_ROLLUPS = """
+# Only the rows that were new (RETURNING) add to the late parts, so a redelivered
+# message adds nothing.
+INSERT_READINGS_BELOW_WATERMARK = """
 WITH new AS (
     INSERT INTO readings (series_id, time, value)
     SELECT series_id, time, value FROM staging
-    {on_conflict}
+    ON CONFLICT DO NOTHING
     RETURNING series_id, time, value
 ), hourly AS (
-    SELECT series_id, date_trunc('hour', time) AS bucket,
+    SELECT series_id, date_trunc('hour', time, 'UTC') AS bucket,
            count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max,
            min(time) AS first_time, (array_agg(value ORDER BY time))[1] AS first,
            max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last
-    FROM new GROUP BY 1, 2
-), daily AS (
-    SELECT series_id, date_trunc('day', bucket) AS bucket,
-           sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
-           min(first_time) AS first_time,
-           (array_agg(first ORDER BY first_time))[1] AS first,
-           max(last_time) AS last_time,
-           (array_agg(last ORDER BY last_time DESC))[1] AS last
-    FROM hourly GROUP BY 1, 2
-), merge_hourly AS (
-    {merge_hourly}
+    FROM new WHERE time < (SELECT watermark FROM rollup_watermark)
+    GROUP BY 1, 2
+), late_hours AS (
+    INSERT INTO readings_1h_late
+        (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
+    SELECT * FROM hourly
 )
-{merge_daily}
+INSERT INTO readings_1d_late
+    (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
+SELECT series_id, date_trunc('day', bucket, 'UTC'),
+       sum(count), sum(sum), min(min), max(max),
+       min(first_time), (array_agg(first ORDER BY first_time))[1],
+       max(last_time), (array_agg(last ORDER BY last_time DESC))[1]
+FROM hourly
+WHERE bucket < date_trunc('day', (SELECT watermark FROM rollup_watermark), 'UTC')
+GROUP BY 1, 2
 """
-INSERT_READINGS_WITH_ROLLUPS = _WITH_ROLLUPS.format(
-    on_conflict="ON CONFLICT DO NOTHING",
-    merge_hourly=_MERGE_ROLLUP.format(table="readings_1h", source="hourly"),
-    merge_daily=_MERGE_ROLLUP.format(table="readings_1d", source="daily"),
-)
-INSERT_NEW_READINGS_WITH_ROLLUPS = _WITH_ROLLUPS.format(
-    on_conflict="",
-    merge_hourly=_MERGE_ROLLUP.format(table="readings_1h", source="hourly"),
-    merge_daily=_MERGE_ROLLUP.format(table="readings_1d", source="daily"),
-)
 
 COPY_DEAD_LETTERS = (
     "COPY dead_letters (received_at, topic, payload, reason, detail, device_id, format) "

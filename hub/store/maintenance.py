@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 _REMOVE_POLICY = "SELECT remove_retention_policy('readings', if_exists => true)"
 _ADD_POLICY = "SELECT add_retention_policy('readings', make_interval(days => %(days)s))"
 # Delete in slices so that a first run on a large table does not hold one huge
-# transaction (and its locks) for minutes.
+# transaction (and its locks) for minutes. Only below the rollups' watermark: the
+# readings after it are the rollups' real-time part (hub.store.rollups).
 _DELETE_SLICE = """
 DELETE FROM readings WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM readings
-    WHERE time < now() - make_interval(days => %(days)s)
+    WHERE time < least(now() - make_interval(days => %(days)s),
+                       (SELECT watermark FROM rollup_watermark))
     LIMIT %(limit)s))
 """
 SLICE = 50_000

@@ -45,7 +45,8 @@ class BatchWriter:
 
     Args:
         url: PostgreSQL URL.
-        storage: ``plain`` (rollups kept here) or ``timescale`` (continuous aggregates).
+        storage: ``plain`` (rollups refreshed from a watermark: :mod:`hub.store.rollups`)
+            or ``timescale`` (continuous aggregates).
         auto_register: register unknown devices; otherwise their messages are dead letters.
         retry_max_s: cap of the backoff while the database is unreachable.
     """
@@ -124,8 +125,11 @@ class BatchWriter:
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the inner await finishes.
             with contextlib.suppress(TimeoutError, psycopg.Error, OSError):
-                await asyncio.wait_for(conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await conn.close()
 
     # -- fallback ---------------------------------------------------------------------
 

@@ -49,10 +49,14 @@ CROSS JOIN LATERAL hypertable_detailed_size(
     format('%I.%I', c.materialization_hypertable_schema,
            c.materialization_hypertable_name)::regclass) d
 """
+# The rollups are views over their materialized and late parts (migration 0065).
 SIZES_PLAIN = """
-SELECT c.relname::text, pg_table_size(c.oid), pg_indexes_size(c.oid)
+SELECT split_part(c.relname, '_', 1) || coalesce('_' || nullif(split_part(c.relname, '_', 2), ''), ''),
+       sum(pg_table_size(c.oid))::bigint, sum(pg_indexes_size(c.oid))::bigint
 FROM pg_class c
-WHERE c.relname IN ('readings', 'readings_1h', 'readings_1d') AND c.relkind = 'r'
+WHERE c.relname IN ('readings', 'readings_1h_mat', 'readings_1h_late',
+                    'readings_1d_mat', 'readings_1d_late') AND c.relkind = 'r'
+GROUP BY 1
 """
 # The compressed chunks alone: their bytes before and after (table, indexes, toast)
 # and the readings in them (chunk bounds are whole days, so the daily rollup counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.config import Settings
+from hub.store import rollups
 from hub.store.db import aconnect, connect
 from hub.store.maintenance import apply_retention_policy, delete_expired
 
@@ -35,6 +36,11 @@ async def test_retention_drops_old_raw_readings_at_each_level(
             )
             assert await cur.fetchone() == (0,)
         else:
+            # Nothing is deleted above the rollups' watermark (the real-time part).
+            assert await delete_expired(conn, 30) == 0
+            await rollups.refresh(conn, lag_s=600)
             assert await delete_expired(conn, 30) == 2
             cur = await conn.execute("SELECT count(*) FROM readings")
             assert await cur.fetchone() == (1,)
+            cur = await conn.execute("SELECT sum(count) FROM readings_1d")
+            assert await cur.fetchone() == (3,)

@@ -127,3 +127,28 @@ async def test_committed_readings_become_reading_events_with_their_profile() -> 
               {"metric": "a", "value": 0.1}),
         Event("reading", "xx-9", None, T0 + timedelta(seconds=2), {"metric": "a", "value": 3.0}),
     ]  # fmt: skip
+
+
+async def test_readings_a_subscriber_does_not_take_are_never_offered_to_it() -> None:
+    bus = EventBus()
+    asked: list[tuple[str | None, str]] = []
+
+    def flow_only(profile: str | None, metric: str) -> bool:
+        asked.append((profile, metric))
+        return metric == "flow"
+
+    picky = bus.subscribe(readings=flow_only)
+    everything = bus.subscribe()
+    readings = [Reading("wm-1", m, T0 + timedelta(seconds=n), float(n))
+                for n, m in enumerate(["flow", "temp", "flow", "temp"])]  # fmt: skip
+    bus.publish_readings(readings, {"wm-1": "water_meter"})
+    assert [e.data for e in await take(picky, 2)] == [
+        {"metric": "flow", "value": 0.0},
+        {"metric": "flow", "value": 2.0},
+    ]
+    bus.publish(event(99))  # the next thing the picky one gets: no temperature between
+    assert (await take(picky, 1))[0] == event(99)
+    assert len(await take(everything, 4)) == 4
+    assert asked == [("water_meter", "flow"), ("water_meter", "temp")]  # once per key
+    bus.publish_readings(readings[:1], {"wm-1": "water_meter"})
+    assert asked[-1] == ("water_meter", "flow")  # and asked again in the next batch

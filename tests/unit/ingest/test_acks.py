@@ -41,7 +41,7 @@ def test_acks_go_out_in_receive_order_whatever_order_batches_commit_in(
     commit_order: list[int], acked_after_each: list[int]
 ) -> None:
     acked: list[int] = []
-    acks = InOrderAcks(lambda message: acked.append(message.mid))
+    acks = InOrderAcks(lambda messages: acked.extend(m.mid for m in messages))
     received = batches(len(commit_order))
     numbers = [acks.number() for _ in received]
     assert numbers == list(range(len(received)))
@@ -56,7 +56,7 @@ def test_acks_go_out_in_receive_order_whatever_order_batches_commit_in(
 
 def test_a_committed_batch_waits_visibly_until_the_earlier_one_commits() -> None:
     acked: list[int] = []
-    acks = InOrderAcks(lambda message: acked.append(message.mid))
+    acks = InOrderAcks(lambda messages: acked.extend(m.mid for m in messages))
     first, second = batches(2)
     acks.number(), acks.number()
     assert acks.committed(1, second, Outcome()) == 0
@@ -67,7 +67,7 @@ def test_a_committed_batch_waits_visibly_until_the_earlier_one_commits() -> None
 
 def test_what_waits_at_shutdown_is_never_acknowledged() -> None:
     acked: list[int] = []
-    acks = InOrderAcks(lambda message: acked.append(message.mid))
+    acks = InOrderAcks(lambda messages: acked.extend(m.mid for m in messages))
     first, second = batches(2)
     acks.number(), acks.number()
     acks.committed(1, second, Outcome())
@@ -84,7 +84,7 @@ def test_other_sources_are_told_in_receive_order_with_their_batch_outcome() -> N
         origin = Origin(f"/ingest/{name}", datetime(2026, 1, 1, tzinfo=UTC), "hub", "http")
         return Submission(b"{}", origin, lambda s, committed: told.append((name, committed)))
 
-    acks = InOrderAcks(lambda message: acked.append(message.mid))
+    acks = InOrderAcks(lambda messages: acked.extend(m.mid for m in messages))
     early = [inbound(0), submission("a")]
     late = [submission("b"), inbound(1)]
     acks.number(), acks.number()
