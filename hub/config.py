@@ -125,7 +125,7 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         description="Plain storage: seconds between two incremental refreshes of the hourly "
-        "and daily rollups (reads are exact in between: docs/adr/0014).",
+        "and daily rollups (reads are exact in between: docs/adr/0015).",
     )
     rollup_lag_s: int = Field(
         600,

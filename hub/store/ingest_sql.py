@@ -24,7 +24,7 @@ SELECT series_id, time, value FROM staging
 ON CONFLICT DO NOTHING
 """
 
-# Plain PostgreSQL (migration 0065, docs/adr/0014-plain-rollups-from-a-watermark.md):
+# Plain PostgreSQL (migration 0065, docs/adr/0015-plain-rollups-from-a-watermark.md):
 # the rollups below the watermark are materialized; a reading that arrives below it
 # adds its part to readings_1h_late / readings_1d_late in the ingest's transaction,
 # and the refresh folds those in. The advisory lock, taken shared here until the

@@ -1,7 +1,7 @@
 """The plain level's rollups: an incremental refresh from a watermark.
 
 On plain PostgreSQL, ``readings_1h`` and ``readings_1d`` are views over three parts
-(migration ``0065``, docs/adr/0014-plain-rollups-from-a-watermark.md): buckets
+(migration ``0065``, docs/adr/0015-plain-rollups-from-a-watermark.md): buckets
 materialized before a watermark, the late parts of readings that arrived below
 it, and the raw readings after it, aggregated when read. The ingest's transaction
 only writes readings (and, for a late reading, its part). This job moves the

@@ -1,5 +1,5 @@
 """The plain level's rollups, refreshed from a watermark outside the ingest's
-transaction (hub.store.rollups, docs/adr/0014): the bucketed API gives the values
+transaction (hub.store.rollups, docs/adr/0015): the bucketed API gives the values
 of the readings themselves before a refresh, after it, on both sides of the
 watermark, with readings that arrive late (below it) and with redeliveries; and
 neither a hub killed after its commit nor a refresh killed half-way loses a reading."""

@@ -1,5 +1,5 @@
 -- Plain PostgreSQL: the hourly and daily rollups leave the ingest's transaction
--- (docs/adr/0014-plain-rollups-from-a-watermark.md). As TimescaleDB's real-time
+-- (docs/adr/0015-plain-rollups-from-a-watermark.md). As TimescaleDB's real-time
 -- continuous aggregates do, they are kept in three parts, and readings_1h /
 -- readings_1d become views that combine them, so a reader sees exact values at
 -- any moment:
