@@ -1,15 +1,16 @@
-"""One active alert engine among the hub processes: PostgreSQL session advisory lock.
+"""Work that must run in one hub process only, chosen by a PostgreSQL session
+advisory lock: the alert engine, and the NGSI-LD push.
 
-Every process with the ``alerts`` role runs a :class:`Leadership`: it holds its own
+Every process that may run the work runs a :class:`Leadership`: it holds its own
 connection and tries ``pg_try_advisory_lock`` on it every half evaluation interval.
-The one that gets the lock builds a fresh :class:`~hub.alerts.engine.Engine` (which
-rebuilds its state from the database) and runs it; the others stand by. The lock
-belongs to the session, so it goes when the holder dies (the server sees the
+The one that gets the lock builds a fresh worker (the alert engine rebuilds its
+state from the database; the push rescans) and runs it; the others stand by. The
+lock belongs to the session, so it goes when the holder dies (the server sees the
 socket close) or when its host stops answering (server-side TCP keepalives on that
-session, a few seconds). The holder checks its lock connection every
-:func:`check_period` and stops its engine when the check fails or hangs, before
-the server can give the lock away. docs/adr/0012-one-alert-engine-by-advisory-lock.md
-has the alternatives.
+session, :func:`server_drop_s`). The holder checks its lock connection every
+:func:`check_period` and stops its worker when a check fails or takes longer than
+:func:`check_timeout`, before the server can give the lock away.
+docs/adr/0012-one-alert-engine-by-advisory-lock.md has the alternatives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import psycopg
@@ -30,17 +31,39 @@ from hub.store.db import AsyncConn, aconnect, first_line
 log = logging.getLogger(__name__)
 
 ACTIVE = Gauge("hub_alerts_engine_active", "1 while this process runs the one alert engine")
-TAKEOVERS = Counter("hub_alerts_engine_takeovers", "Times this process became the active engine")
-_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+LEADING = Gauge(
+    "hub_cluster_leading", "1 while this process holds the lock of that one-process work", ["work"]
+)
+TAKEOVERS = Counter(
+    "hub_cluster_takeovers", "Times this process took the lock of that one-process work", ["work"]
+)
+# A check or a try that hangs is treated as a lost connection.
+_LOST = (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError)
 
 
-class RunsEngine(Protocol):
+class Worker(Protocol):
     async def run(self) -> None: ...
 
 
+def keepalive_idle_s(interval_s: float) -> int:
+    """Seconds of silence before the server probes the lock session."""
+    return max(2, int(interval_s / 2))
+
+
+def server_drop_s(interval_s: float) -> float:
+    """When the server ends a lock session whose host went silent: idle + 2 probes, 1 s apart."""
+    return keepalive_idle_s(interval_s) + 2.0
+
+
 def check_period(interval_s: float) -> float:
-    """How often the holder checks its lock connection (and how long a check may take)."""
+    """How often the holder checks its lock connection."""
     return max(0.2, min(1.0, interval_s / 4))
+
+
+def check_timeout(interval_s: float) -> float:
+    """How long one check may take. The holder stops its worker at most a period and
+    a timeout after its link went, well before :func:`server_drop_s` (at least 4 s)."""
+    return min(2.0, server_drop_s(interval_s) / 2 - check_period(interval_s))
 
 
 def poll_period(interval_s: float) -> float:
@@ -52,73 +75,115 @@ class Leadership:
     """Args:
     url: PostgreSQL URL (the primary; libpq multi-host URLs find it).
     interval_s: the engine's evaluation interval (``HUB_ALERTS_INTERVAL_S``).
-    make_engine: builds a fresh engine each time this process becomes active.
+    make_worker: builds a fresh worker each time this process takes the lock.
+    work: the name in the log and in the metrics' ``work`` label.
+    key: the advisory lock key of that work.
+    ready: awaited before the lock is first tried (the readings channel listening,
+        so the worker misses nothing committed after its rebuild).
     """
 
-    def __init__(self, url: str, interval_s: float, make_engine: Callable[[], RunsEngine]) -> None:
+    def __init__(
+        self,
+        url: str,
+        interval_s: float,
+        make_worker: Callable[[], Worker],
+        *,
+        work: str = "alerts",
+        key: int = cluster.ENGINE_LOCK_KEY,
+        ready: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._url = url
         self._interval_s = interval_s
-        self._make_engine = make_engine
+        self._make_worker = make_worker
+        self._work = work
+        self._key = key
+        self._ready = ready
         self.active = False
+        LEADING.labels(work).set(0)
+        TAKEOVERS.labels(work)
+
+    def _label(self) -> str:
+        return "alert engine" if self._work == "alerts" else self._work
 
     async def run(self) -> None:
+        """Stand by, lead, stand by again: until cancelled, whatever fails."""
         attempt = 0
         while True:
+            if self._ready is not None:
+                await self._ready()
             try:
                 conn = await self._connect()
-            except _DB_ERRORS as exc:
+            except (*_LOST, OSError) as exc:
                 attempt += 1
                 if attempt == 1:
-                    log.warning("alert engine standby: database unreachable: %s", first_line(exc))
+                    log.warning(
+                        "%s standby: database unreachable: %s", self._label(), first_line(exc)
+                    )
                 await asyncio.sleep(backoff_delay(attempt, base=0.2, cap=5.0))
                 continue
             attempt = 0
             try:
                 await self._stand_by(conn)
                 await self._lead(conn)
-            except _DB_ERRORS as exc:
-                log.warning("alert engine lock connection lost: %s", first_line(exc))
+            except _LOST as exc:
+                log.warning(
+                    "%s lock connection lost: %s", self._label(), first_line(exc) or repr(exc)
+                )
+            except Exception:  # never leave this process without a standby
+                log.exception("%s leadership failed; standing by again", self._label())
+                await asyncio.sleep(poll_period(self._interval_s))
             finally:
+                # Closing the session is what releases the lock (if it was ever granted).
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(conn.close(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await conn.close()
 
     async def _connect(self) -> AsyncConn:
-        conn = await aconnect(self._url, "alerts-lock", autocommit=True)
-        idle = max(2, int(self._interval_s / 2))
-        await cluster.keep_alive(conn, idle_s=idle, interval_s=1)
+        async with asyncio.timeout(10):
+            conn = await aconnect(self._url, f"{self._work}-lock", autocommit=True)
+            await cluster.keep_alive(conn, idle_s=keepalive_idle_s(self._interval_s), interval_s=1)
         return conn
 
     async def _stand_by(self, conn: AsyncConn) -> None:
         announced = False
-        while not await asyncio.wait_for(cluster.try_lock(conn), poll_period(self._interval_s)):
+        while True:
+            # A try that hangs may have been granted: the caller closes the session.
+            async with asyncio.timeout(check_timeout(self._interval_s)):
+                if await cluster.try_lock(conn, self._key):
+                    return
             if not announced:
-                log.info("alert engine standing by (another process holds the lock)")
+                log.info("%s standing by (another process holds the lock)", self._label())
                 announced = True
             await asyncio.sleep(poll_period(self._interval_s))
 
     async def _lead(self, conn: AsyncConn) -> None:
-        check = check_period(self._interval_s)
-        engine_task = asyncio.create_task(self._make_engine().run(), name="alerts")
-        self.active = True
-        ACTIVE.set(1)
-        TAKEOVERS.inc()
-        log.info("alert engine active (advisory lock held)")
+        period, limit = check_period(self._interval_s), check_timeout(self._interval_s)
+        task = asyncio.create_task(self._make_worker().run(), name=self._work)
+        self._set_active(True)
+        TAKEOVERS.labels(self._work).inc()
+        log.info("%s active (advisory lock held)", self._label())
         try:
-            while not engine_task.done():
-                done, _ = await asyncio.wait({engine_task}, timeout=check)
+            while not task.done():
+                done, _ = await asyncio.wait({task}, timeout=period)
                 if done:
                     break
                 try:
-                    await asyncio.wait_for(cluster.alive(conn), check)
-                except (*_DB_ERRORS, TimeoutError) as exc:
+                    async with asyncio.timeout(limit):
+                        await cluster.alive(conn)
+                except _LOST as exc:
                     raise psycopg.OperationalError(f"lock check failed: {exc!r}") from exc
         finally:
-            self.active = False
-            ACTIVE.set(0)
-            if not engine_task.done():
-                engine_task.cancel()
-            with contextlib.suppress(BaseException):
-                await engine_task
-            log.info("alert engine stepped down")
-        # The engine ended by itself (it logged why): give the lock to another process.
+            if not task.done():
+                task.cancel()
+            await asyncio.wait({task})  # its own end (logged by it); a cancel of ours goes up
+            # Only now, with the worker stopped, may the caller release the lock.
+            self._set_active(False)
+            log.info("%s stepped down", self._label())
+        # The worker ended by itself (it logged why): give the lock to another process.
         await asyncio.sleep(poll_period(self._interval_s))
+
+    def _set_active(self, active: bool) -> None:
+        self.active = active
+        LEADING.labels(self._work).set(1 if active else 0)
+        if self._work == "alerts":
+            ACTIVE.set(1 if active else 0)

@@ -72,7 +72,7 @@ class ReadingsRelay:
                 LISTENING.set(1)
                 self.listening.set()
                 await self._receive(conn)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
                 log.warning("readings channel lost (%s); listening again", first_line(exc))
             finally:
                 LISTENING.set(0)
@@ -94,4 +94,5 @@ class ReadingsRelay:
                 for event in events:
                     self._bus.publish(event)
                 RELAYED.inc(len(events))
-            await asyncio.wait_for(conn.execute(cluster.ALIVE), 5.0)
+            async with asyncio.timeout(5.0):  # not wait_for: it may swallow a cancel (3.11)
+                await conn.execute(cluster.ALIVE)

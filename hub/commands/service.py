@@ -18,9 +18,10 @@ from hub.alerts.leader import Leadership
 from hub.api.app import create_app
 from hub.api.stream import close_streams
 from hub.cluster import roles
+from hub.cluster.push import PushWork
 from hub.cluster.relay import ReadingsRelay
 from hub.config import Settings
-from hub.errors import MigrationError
+from hub.errors import ConfigError, MigrationError
 from hub.events import Event, EventBus
 from hub.ingest.http_gate import HttpGate
 from hub.ingest.pipeline import Ingest
@@ -30,6 +31,7 @@ from hub.ngsi.runtime import NgsiRuntime
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
+from hub.store.cluster import PUSH_LOCK_KEY
 from hub.store.db import session
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
@@ -79,8 +81,26 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
+def check_roles(settings: Settings) -> None:
+    """An alert engine in a process without the ingest sees readings only through the
+    readings channel: without it its point rules would never fire."""
+    engine_here = settings.alerts_enabled and settings.has_role("alerts")
+    if engine_here and not settings.has_role("ingest") and not settings.readings_notify:
+        raise ConfigError(
+            "HUB_READINGS_NOTIFY",
+            f"must be true with HUB_ROLES={settings.roles}: the alert engine takes the "
+            "other processes' readings from the readings channel",
+        )
+    if engine_here and settings.mqtt_share_group and not settings.readings_notify:
+        log.warning(
+            "HUB_MQTT_SHARE_GROUP without HUB_READINGS_NOTIFY: the alert engine sees only "
+            "the readings this process ingests"
+        )
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; unacknowledged messages stay with the broker."""
+    check_roles(settings)
     profiles = load_profiles(settings.profiles_dir)
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s, roles %s", len(profiles), level, settings.roles)
@@ -104,11 +124,15 @@ async def serve(settings: Settings) -> None:
         engines[:] = [engine]
         return engine
 
+    # Work of one process at a time (the lock's holder): it starts once the readings
+    # channel listens, so nothing committed after its rebuild passes it by.
+    listening = relay.listening.wait if relay is not None else None
     leadership = (
         Leadership(
             settings.database_url,
             settings.alerts_interval_s,
             lambda: _new_engine(Engine(settings, profiles, storage=level, bus=bus)),
+            ready=listening,
         )
         if settings.alerts_enabled and settings.has_role("alerts")
         else None
@@ -116,8 +140,21 @@ async def serve(settings: Settings) -> None:
     ngsi = NgsiRuntime(settings, profiles)
     if ingest is not None:
         ingest.add_listener(ngsi.listener)
+    push_lead = None
+    if ngsi.pusher is not None and ngsi.push_feed is not None:
+        push = PushWork(ngsi.pusher, ngsi.push_feed, bus if relay is not None else None)
+        push_lead = Leadership(
+            settings.database_url,
+            settings.ngsi_ld_push_interval_s,
+            lambda: push,
+            work="ngsi_push",
+            key=PUSH_LOCK_KEY,
+            ready=listening,
+        )
     sta_mqtt = ObservationPublisher(settings) if settings.sta_mqtt and ingest else None
-    if ingest is not None and sta_mqtt is not None:  # SensorThings MQTT (docs/sensorthings.md)
+    # SensorThings MQTT (docs/sensorthings.md): each ingest process publishes what it
+    # committed, with its own client id, so every observation goes out once.
+    if ingest is not None and sta_mqtt is not None:
         ingest.add_listener(sta_mqtt.offer)
     app = create_app(
         settings,
@@ -167,11 +204,13 @@ async def serve(settings: Settings) -> None:
         background.append(asyncio.create_task(relay.run(), name="readings relay"))
     if leadership is not None:
         background.append(asyncio.create_task(leadership.run(), name="alerts leadership"))
+    if push_lead is not None:
+        background.append(asyncio.create_task(push_lead.run(), name="ngsi push leadership"))
     if sta_mqtt is not None:
         background.append(asyncio.create_task(sta_mqtt.run(), name="sta-mqtt"))
     ingest_task = asyncio.create_task(ingest.run(), name="ingest") if ingest else None
     api_task = asyncio.create_task(server.serve(), name="api")
-    ngsi_tasks = ngsi.start()
+    ngsi_tasks = ngsi.start(push=False)  # the push: push_lead, in one process
     stop_task = asyncio.create_task(stop.wait(), name="stop")
     log.info(
         "hub running: HTTP on http://%s:%d/ (docs at /docs)",

@@ -7,10 +7,12 @@ from typing import Any
 
 from hub.store.db import AsyncConn
 
-# The advisory lock key of the one active alert engine: the first 8 bytes of
-# sha256("hub alert engine") read as a signed bigint, so no other user of advisory
-# locks in the same database is likely to pick it.
-ENGINE_LOCK_KEY = 0x2F1B_8E0C_6A3D_5E71
+# The advisory lock keys of the one-process work: the first 8 bytes of
+# sha256("hub alert engine") and sha256("hub ngsi-ld push") read as signed
+# bigints, so no other user of advisory locks in the same database is likely to
+# pick them.
+ENGINE_LOCK_KEY = -0x223C_F713_6736_6EFC
+PUSH_LOCK_KEY = -0x19D0_5D75_41B2_1FF5
 
 TRY_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
 ALIVE = "SELECT 1"

@@ -157,6 +157,7 @@ class SeqPublisher:
         self._pub = Qos1Publisher(client_id, persistent=True, max_inflight=100)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._done = threading.Event()
+        self._stop = threading.Event()
         self.error: BaseException | None = None
 
     @property
@@ -183,6 +184,9 @@ class SeqPublisher:
             self._pub.connect(self.host, self.port, keepalive=10)
             started = time.monotonic()
             for seq in range(self.messages):
+                if self._stop.is_set():
+                    self.messages = seq  # whole rounds only: every device has 0..seq-1
+                    break
                 for device in self.devices:
                     self._pub.publish(self.topic(device), telemetry(seq))
                 self._pub.pace(started + self._pub.published / self.rate, max_unacked=2000)
@@ -192,6 +196,10 @@ class SeqPublisher:
         finally:
             self._pub.close()
             self._done.set()
+
+    def stop(self) -> None:
+        """End the stream after the current round (``messages`` becomes the rounds sent)."""
+        self._stop.set()
 
     def wait(self, timeout: float = 180) -> None:
         assert self._done.wait(timeout), "publisher did not finish"

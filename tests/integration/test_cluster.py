@@ -5,14 +5,19 @@ the one alert engine, and readings passed between processes (docs/operations.md,
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import orjson
 
 from bench.publisher import Qos1Publisher
+from hub.commands.apikeys import create as create_key
 from hub.config import Settings, mqtt_endpoint
 from hub.model import RuleSpec
 from hub.store import rules as rule_store
@@ -29,7 +34,8 @@ from tests.integration.helpers import (
 )
 
 ACTIVE = "hub_alerts_engine_active"
-INTERVAL_S = 1.0
+INTERVAL_S = 2.0  # the takeover bound is two of them
+ALARM = 1000.0  # the threshold: the sequence traffic stays below it (a = seq / 10)
 
 
 def _hub(settings: Settings, tmp_path: Path, n: int, roles: str, **env: str) -> HubProcess:
@@ -42,6 +48,7 @@ def _hub(settings: Settings, tmp_path: Path, n: int, roles: str, **env: str) -> 
         HUB_MQTT_CLIENT_ID=f"{settings.mqtt_client_id}-{n}",
         HUB_ALERTS_INTERVAL_S=str(INTERVAL_S),
         HUB_OPEN_DATA="true",
+        HUB_LOG_FORMAT="json",
         **env,
     )
 
@@ -65,6 +72,17 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         assert httpx.get(f"http://127.0.0.1:{ingest.port}/api/v1/devices").status_code == 404
         assert metric_value(ingest.port, 'hub_process_role{role="ingest"}') == 1
         assert metric_value(ingest.port, 'hub_process_role{role="api"}') == 0
+        # The HTTP ingest belongs to the ingest role: an API-only process says so.
+        key = create_key(migrated, role="ingest", name="test ingest", out=io.StringIO())
+        refused = httpx.post(
+            f"http://127.0.0.1:{api.port}/api/v1/ingest/load_meter/lm-x1",
+            content=telemetry(1),
+            headers={"X-API-Key": key},
+        )
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["role"] == "ingest" and "HUB_ROLES=api" in refused.json()["detail"]
+        assert "Retry-After" in refused.headers
         wait_for(lambda: metric_value(api.port, "hub_cluster_listening") == 1, 20, "listening")
         received: list[str] = []
         connected = threading.Event()
@@ -103,57 +121,150 @@ def _threshold_rule(settings: Settings, above: float) -> int:
     return asyncio.run(create())
 
 
-def test_three_processes_one_killed_every_few_seconds_lose_and_repeat_nothing(
+def _engine_log(hub: HubProcess, run: int) -> list[tuple[float, str]]:
+    """(wall time, "active" | "stepped down") of the alert engine in one run of a hub."""
+    path = hub.log_dir / f"hub-{hub.port}-{run}.log"
+    marks = []
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = orjson.loads(line)
+        if entry["logger"] != "hub.alerts.leader":
+            continue
+        for mark in ("active", "stepped down"):
+            if entry["message"].startswith(f"alert engine {mark}"):
+                at = datetime.fromisoformat(entry["time"]).timestamp()
+                marks.append((at, mark))
+    return marks
+
+
+class Cluster:
+    """The hubs of the test, with when each run of each was killed."""
+
+    def __init__(self, hubs: list[HubProcess]) -> None:
+        self.hubs = hubs
+        self.killed: dict[tuple[int, int], float] = {}  # (hub, run) -> wall time of the kill
+
+    def kill(self, i: int) -> float:
+        at = time.time()  # before the signal: the run surely ended after it
+        self.killed[i, self.hubs[i].starts] = at
+        self.hubs[i].kill()
+        return at
+
+    def leader(self) -> int:
+        """The one hub whose current run's engine is active (waits for one)."""
+        found: list[int] = []
+
+        def one() -> bool:
+            found[:] = [
+                i
+                for i, h in enumerate(self.hubs)
+                if (m := _engine_log(h, h.starts)) and m[-1][1] == "active"
+            ]
+            return len(found) == 1
+
+        wait_for(one, 30, "one active alert engine")
+        return found[0]
+
+    def took_over(self, i: int, since: float) -> float:
+        """Seconds from ``since`` until hub ``i``'s engine became active (waits for it)."""
+        hub = self.hubs[i]
+        wait_for(
+            lambda: any(at > since and m == "active" for at, m in _engine_log(hub, hub.starts)),
+            30,
+            "a takeover",
+        )
+        return (
+            min(a for a, m in _engine_log(hub, hub.starts) if a > since and m == "active") - since
+        )
+
+    def terms(self) -> list[tuple[float, float, str]]:
+        """Every term of an active engine: (start, end, which run); end is when it
+        stepped down, or the kill, or +inf for one still running."""
+        terms = []
+        for i, hub in enumerate(self.hubs):
+            for run in range(1, hub.starts + 1):
+                start: float | None = None
+                for at, mark in _engine_log(hub, run):
+                    if mark == "active":
+                        start = at
+                    elif start is not None:
+                        terms.append((start, at, f"hub {i} run {run}"))
+                        start = None
+                if start is not None:
+                    end = self.killed.get((i, run), float("inf"))
+                    terms.append((start, end, f"hub {i} run {run}"))
+        return sorted(terms)
+
+
+def _alarm(port: int, key: str, device: str) -> None:
+    """One reading over the threshold, over the HTTP ingest: committed when it answers."""
+    body = orjson.dumps({"ts": int(time.time() * 1000), "a": ALARM * 5})
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/ingest/load_meter/{device}",
+        content=body,
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_time(
     migrated: Settings, tmp_path: Path
 ) -> None:
-    messages, devices = 1200, 3
-    # a = seq/10: each device crosses 60 at seq 601, in the middle of the stream.
-    rule_id = _threshold_rule(migrated, above=60.0)
+    rule_id = _threshold_rule(migrated, above=ALARM)
+    key = create_key(migrated, role="ingest", name="test ingest", out=io.StringIO())
     receiver = Receiver()
     env = {"HUB_ALERTS_WEBHOOK_URLS": receiver.url, "HUB_ALERTS_NOTIFY_BACKOFF_S": "0.2"}
-    hubs = [
-        _hub(migrated, tmp_path, 1, "ingest,alerts", **env).start(),
-        _hub(migrated, tmp_path, 2, "ingest,api,alerts", **env).start(),
-        _hub(migrated, tmp_path, 3, "ingest,api", **env).start(),
-    ]
-    samples: list[list[float]] = []
-    sampling = threading.Event()
-
-    def sample() -> None:
-        while not sampling.is_set():
-            samples.append([_active(hub) for hub in hubs])
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
+    cluster = Cluster(
+        [
+            _hub(migrated, tmp_path, 1, "ingest,alerts", **env),
+            _hub(migrated, tmp_path, 2, "ingest,api,alerts", **env),
+            _hub(migrated, tmp_path, 3, "ingest,api", **env),
+        ]
+    )
+    hubs = cluster.hubs
+    engines = (0, 1)  # the hubs with the alerts role
     try:
         for hub in hubs:
+            hub.start()
+        for hub in hubs:
             hub.wait_ready()
-        wait_for(lambda: sum(_active(h) for h in hubs) == 1, 20, "one active engine")
-        sampler.start()
         publisher = SeqPublisher(
-            migrated, devices=devices, messages=messages, rate=300, client_id="pub-cluster"
+            migrated, devices=3, messages=100_000, rate=200, client_id="pub-cluster"
         ).start()
+        wait_for(lambda: stored_counts(migrated.database_url, publisher.devices)[0] > 0, 30, "a")
         takeovers: list[float] = []
-        victim = 0
-        while publisher.published < publisher.total:
-            time.sleep(2.0)
-            leader = next((i for i, h in enumerate(hubs) if _active(h) == 1), None)
-            # Every second kill hits the active engine; the others an ingest process.
-            target = leader if victim % 2 == 0 and leader is not None else victim % 3
-            victim += 1
-            killed_at = time.monotonic()
-            hubs[target].kill()
-            if target == leader:
-                others = [h for i, h in enumerate(hubs) if i != target]
-                wait_for(
-                    lambda others=others: any(_active(h) == 1 for h in others),  # type: ignore[misc]
-                    10,
-                    "a takeover",
-                    0.05,
-                )
-                takeovers.append(time.monotonic() - killed_at)
-            hubs[target].start().wait_ready()  # so a standby is up before the next kill
+
+        # 1. The active engine is killed: the standby takes over; the victim comes back.
+        active = cluster.leader()
+        killed_at = cluster.kill(active)
+        takeovers.append(cluster.took_over(1 - active, killed_at))
+        hubs[active].start().wait_ready()
+        # 2. An ingest-only process is killed mid-stream and restarted.
+        cluster.kill(2)
+        hubs[2].start().wait_ready()
+        # 3. No engine at all (standby, then the active one killed) while an alarm is
+        #    committed: the engine that takes over opens it from the database.
+        active = cluster.leader()
+        cluster.kill(1 - active)
+        cluster.kill(active)
+        _alarm(hubs[2].port, key, "lm-alarm-1")
+        for i in engines:
+            hubs[i].start()
+        for i in engines:
+            hubs[i].wait_ready()
+        # 4. The active engine is killed and an alarm committed at once, in the takeover.
+        active = cluster.leader()
+        killed_at = cluster.kill(active)
+        _alarm(hubs[2].port, key, "lm-alarm-2")
+        takeovers.append(cluster.took_over(1 - active, killed_at))
+        hubs[active].start().wait_ready()
+        publisher.stop()
         publisher.wait()
+        assert publisher.messages > 0
+
+        # Every reading exactly once.
         expected = publisher.total * 3
         wait_for(
             lambda: stored_counts(migrated.database_url, publisher.devices)[0] >= expected,
@@ -161,32 +272,54 @@ def test_three_processes_one_killed_every_few_seconds_lose_and_repeat_nothing(
             f"{expected} readings",
             every=0.5,
         )
-        assert missing_sequences(migrated.database_url, publisher.devices, messages) == {}
+        assert missing_sequences(migrated.database_url, publisher.devices, publisher.messages) == {}
         assert stored_counts(migrated.database_url, publisher.devices) == (expected, expected)
-        assert len(takeovers) >= 2, takeovers
-        assert max(takeovers) <= 2 * INTERVAL_S + 1.0, takeovers  # + the kill and the scrape
 
-        # Exactly one alert per device, and each opening delivered once.
-        with connect(migrated.database_url, "test") as conn:
-            opened = conn.execute(
-                "SELECT count(*), count(DISTINCT device) FROM alerts WHERE rule_id = %s",
-                (rule_id,),
-            ).fetchone()
-        assert opened == (devices, devices)
+        # Within two evaluation intervals of each kill a standby led (from its log).
+        assert max(takeovers) <= 2 * INTERVAL_S, takeovers
+        # At every moment at most one active engine: the terms in the logs never overlap.
+        terms = cluster.terms()
+        for (_, end, who), (start, _, next_who) in itertools.pairwise(terms):
+            assert start >= end, f"{who} and {next_who} were active at once: {terms}"
+        assert len(terms) >= 4, terms
 
-        def deliveries() -> Counter[int]:
-            return Counter(
-                b["alert"]["id"]
-                for b in receiver.bodies()
-                if b["transition"] == "open" and b["alert"]["rule_id"] == rule_id
-            )
+        # Each alarm opened exactly one alert, and its webhook came exactly once.
+        def opened() -> dict[str, int]:
+            with connect(migrated.database_url, "test") as conn:
+                rows = conn.execute(
+                    """SELECT d.device_id, count(*) FROM alerts a
+                       JOIN devices d ON d.id = a.device WHERE a.rule_id = %s
+                       GROUP BY d.device_id""",
+                    (rule_id,),
+                ).fetchall()
+            return {device: n for device, n in rows}
 
-        wait_for(lambda: len(deliveries()) == devices, 30, "the webhooks of the openings")
-        assert set(deliveries().values()) == {1}, deliveries()
+        wait_for(lambda: len(opened()) == 2, 30, "the alarms' alerts")
+        assert opened() == {"lm-alarm-1": 1, "lm-alarm-2": 1}
+
+        def deliveries() -> list[tuple[str, int]]:
+            with connect(migrated.database_url, "test") as conn:
+                rows = conn.execute(
+                    """SELECT d.state, d.attempts FROM alert_deliveries d
+                       JOIN alerts a ON a.id = d.alert_id
+                       WHERE a.rule_id = %s AND d.notifier LIKE 'webhook %%'""",
+                    (rule_id,),
+                ).fetchall()
+            return [(state, attempts) for state, attempts in rows]
+
+        # Delivered is final: no process sends that row again.
+        try:
+            wait_for(lambda: deliveries() == [("delivered", 1)] * 2, 30, "the webhooks")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {deliveries()} {receiver.bodies()}") from None
+        openings = Counter(
+            b["alert"]["device_id"]
+            for b in receiver.bodies()
+            if b["transition"] == "open" and b["alert"]["rule_id"] == rule_id
+        )
+        assert openings == {"lm-alarm-1": 1, "lm-alarm-2": 1}, receiver.bodies()
+        assert sum(metric_value(hubs[i].port, ACTIVE) for i in engines) == 1
     finally:
-        sampling.set()
         for hub in hubs:
             hub.stop()
         receiver.close()
-    assert samples and max(sum(s) for s in samples) <= 1, "two active engines at once"
-    assert any(sum(s) == 1 for s in samples)
