@@ -7,6 +7,13 @@
   process than the ingest does per message, instead of taking them in-process).
 
     python -m bench.cluster [--batches 20] [--batch 5000] [--readings 3]
+
+With ``--drain``: the drain of ``bench.ingest`` with 1, 2 and 3 hub processes on
+one shared subscription (``--workers``, each with every role and the readings
+channel on, one alert engine active), and one process without the channel as the
+baseline, the configurations alternating round after round in this one run:
+
+    python -m bench.cluster --drain [--rounds 2] [--drain-messages 300000]
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -109,14 +118,57 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+# (label, hub processes, readings channel)
+DRAIN_RUNS = (
+    ("1 process", 1, False),
+    ("1 process, channel", 1, True),
+    ("2 processes", 2, True),
+    ("3 processes", 3, True),
+)
+
+
+def drain(args: argparse.Namespace) -> dict[str, object]:
+    """Each configuration of DRAIN_RUNS per round, through ``bench.ingest``."""
+    runs: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="hub-bench-drain-") as tmp:
+        for round_ in range(1, args.rounds + 1):
+            for label, workers, notify in DRAIN_RUNS:
+                out = Path(tmp) / f"{round_}-{workers}-{notify}.json"
+                argv = [sys.executable, "-m", "bench.ingest", "--mode", "drain", "--skip-raw"]
+                argv += ["--workers", str(workers), "--drain-messages", str(args.drain_messages)]
+                argv += ["--output", str(out)] + (["--notify"] if notify else [])
+                load_before = os.getloadavg()[0]
+                subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+                got = json.loads(out.read_text())
+                run = {
+                    "round": round_,
+                    "run": label,
+                    "msgs_per_s": got["drain_msgs_per_s"],
+                    "lost": got["drain_lost"],
+                    "duplicated": got["drain_duplicated"],
+                    "load": round((load_before + os.getloadavg()[0]) / 2, 1),
+                }
+                console.print(run)
+                runs.append(run)
+    return {"drain_messages": args.drain_messages, "runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
+    parser.add_argument("--drain", action="store_true", help="the drain with 1, 2, 3 processes")
+    parser.add_argument("--rounds", type=int, default=2, help="--drain: rounds (2)")
+    parser.add_argument("--drain-messages", type=int, default=300_000, help="--drain: backlog")
     parser.add_argument("--batches", type=int, default=20, help="batches of each kind (20)")
     parser.add_argument("--batch", type=int, default=5000, help="messages per batch (5000)")
     parser.add_argument("--readings", type=int, default=3, choices=range(1, 6))
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--output", type=Path, default=RESULTS / "cluster.json")
     args = parser.parse_args()
+    if args.drain:
+        output = args.output.with_name("cluster_drain.json")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(drain(args), indent=2) + "\n")
+        return
     root = Path(tempfile.mkdtemp(prefix="hub-bench-cluster-"))
     root.chmod(0o755)
     pg = Postgres(root / "pg").start()

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     readings_notify: bool = Field(
         False,
         description="Pass committed readings between hub processes on the PostgreSQL channel "
-        "hub_readings (LISTEN/NOTIFY): turn on in every process when more than one runs.",
+        "hub_readings (LISTEN/NOTIFY): turn on in every process when more than one runs "
+        "(required with the alerts role but not the ingest role).",
     )
     mqtt_url: str = Field(
         "mqtt://localhost:1883",

@@ -88,8 +88,14 @@ async def readyz(request: Request) -> Any:
         if check is not None
         else await _broker_reachable(request.app.state.settings.mqtt_url)
     )
-    # An API process with a replica is ready to answer reads while the primary is away.
-    ready = (database or bool(replica)) and broker and storage is not None
+    # A process without the ingest role needs no broker, and with a replica it is
+    # ready to answer reads while the primary is away.
+    ingest = request.app.state.settings.has_role("ingest")
+    ready = (
+        (database or (bool(replica) and not ingest))
+        and (broker or not ingest)
+        and storage is not None
+    )
     # Background work that does not decide readiness (e.g. the NGSI-LD push) says how it is.
     details = getattr(request.app.state, "readiness_details", None) or {}
     body = Readiness(

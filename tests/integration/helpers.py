@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -248,3 +249,20 @@ def metric_value(port: int, name: str) -> float:
         if key == name:
             return float(value)
     return 0.0
+
+
+def engine_marks(log: Path) -> list[tuple[float, str]]:
+    """(wall time, "active" | "stepped down") of the alert engine in a hub's JSON log
+    (HUB_LOG_FORMAT=json): "active" is logged once the lock is held, "stepped down"
+    once the engine has stopped and before the lock is let go."""
+    marks = []
+    for line in log.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = orjson.loads(line)
+        if entry.get("logger") != "hub.alerts.leader":
+            continue
+        for mark in ("active", "stepped down"):
+            if entry["message"].startswith(f"alert engine {mark}"):
+                marks.append((datetime.fromisoformat(entry["time"]).timestamp(), mark))
+    return marks

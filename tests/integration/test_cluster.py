@@ -10,7 +10,6 @@ import itertools
 import threading
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -26,14 +25,17 @@ from tests.integration.alert_receivers import Receiver
 from tests.integration.helpers import (
     HubProcess,
     SeqPublisher,
+    engine_marks,
     metric_value,
     missing_sequences,
     stored_counts,
     telemetry,
     wait_for,
 )
+from tests.integration.ngsi_receiver import Receiver as NgsiReceiver
 
 ACTIVE = "hub_alerts_engine_active"
+PUSHING = 'hub_cluster_leading{work="ngsi_push"}'
 INTERVAL_S = 2.0  # the takeover bound is two of them
 ALARM = 1000.0  # the threshold: the sequence traffic stays below it (a = seq / 10)
 
@@ -53,21 +55,18 @@ def _hub(settings: Settings, tmp_path: Path, n: int, roles: str, **env: str) -> 
     )
 
 
-def _active(hub: HubProcess) -> float:
-    try:
-        return metric_value(hub.port, ACTIVE)
-    except httpx.HTTPError:
-        return 0.0  # killed or starting: not active
-
-
 def test_an_api_only_process_streams_readings_another_process_ingested(
     migrated: Settings, tmp_path: Path
 ) -> None:
-    ingest = _hub(migrated, tmp_path, 1, "ingest").start()
-    api = _hub(migrated, tmp_path, 2, "api").start()
+    broker = NgsiReceiver().start()  # a context broker for the NGSI-LD push
+    push = {"HUB_NGSI_LD_BROKER_URL": broker.url, "HUB_NGSI_LD_PUSH_INTERVAL_S": "0.2"}
+    api = _hub(migrated, tmp_path, 2, "api", **push).start()
+    ingest = _hub(migrated, tmp_path, 1, "ingest", **push)
     try:
-        ingest.wait_ready()
         api.wait_ready()
+        # The push runs in one process: the API-only one took it first, the other stands by.
+        wait_for(lambda: metric_value(api.port, PUSHING) == 1, 20, "the push lock")
+        ingest.start().wait_ready()
         # The ingest-only process serves no API, only the operations endpoints.
         assert httpx.get(f"http://127.0.0.1:{ingest.port}/api/v1/devices").status_code == 404
         assert metric_value(ingest.port, 'hub_process_role{role="ingest"}') == 1
@@ -107,9 +106,15 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         publisher.close()
         reader.join(20)
         assert received and '"lm-x1"' in received[0], received
+        # The pusher took the other process's reading from the channel and sent it.
+        wait_for(
+            lambda: any("lm-x1" in e["id"] for e in broker.entities()), 20, "the entity pushed"
+        )
+        assert metric_value(ingest.port, PUSHING) == 0
     finally:
         api.stop()
         ingest.stop()
+        broker.stop()
 
 
 def _threshold_rule(settings: Settings, above: float) -> int:
@@ -122,20 +127,8 @@ def _threshold_rule(settings: Settings, above: float) -> int:
 
 
 def _engine_log(hub: HubProcess, run: int) -> list[tuple[float, str]]:
-    """(wall time, "active" | "stepped down") of the alert engine in one run of a hub."""
-    path = hub.log_dir / f"hub-{hub.port}-{run}.log"
-    marks = []
-    for line in path.read_text(errors="replace").splitlines():
-        if not line.startswith("{"):
-            continue
-        entry = orjson.loads(line)
-        if entry["logger"] != "hub.alerts.leader":
-            continue
-        for mark in ("active", "stepped down"):
-            if entry["message"].startswith(f"alert engine {mark}"):
-                at = datetime.fromisoformat(entry["time"]).timestamp()
-                marks.append((at, mark))
-    return marks
+    """The alert engine's marks in one run of a hub."""
+    return engine_marks(hub.log_dir / f"hub-{hub.port}-{run}.log")
 
 
 class Cluster:
@@ -260,6 +253,9 @@ def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_
         _alarm(hubs[2].port, key, "lm-alarm-2")
         takeovers.append(cluster.took_over(1 - active, killed_at))
         hubs[active].start().wait_ready()
+        # 5. A running engine, the alarm ingested by a process without the alerts role:
+        #    the point rule sees it through the readings channel only.
+        _alarm(hubs[2].port, key, "lm-alarm-3")
         publisher.stop()
         publisher.wait()
         assert publisher.messages > 0
@@ -294,8 +290,9 @@ def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_
                 ).fetchall()
             return {device: n for device, n in rows}
 
-        wait_for(lambda: len(opened()) == 2, 30, "the alarms' alerts")
-        assert opened() == {"lm-alarm-1": 1, "lm-alarm-2": 1}
+        alarms = {"lm-alarm-1": 1, "lm-alarm-2": 1, "lm-alarm-3": 1}
+        wait_for(lambda: len(opened()) == len(alarms), 30, "the alarms' alerts")
+        assert opened() == alarms
 
         def deliveries() -> list[tuple[str, int]]:
             with connect(migrated.database_url, "test") as conn:
@@ -309,7 +306,7 @@ def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_
 
         # Delivered is final: no process sends that row again.
         try:
-            wait_for(lambda: deliveries() == [("delivered", 1)] * 2, 30, "the webhooks")
+            wait_for(lambda: deliveries() == [("delivered", 1)] * 3, 30, "the webhooks")
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {deliveries()} {receiver.bodies()}") from None
         openings = Counter(
@@ -317,7 +314,7 @@ def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_
             for b in receiver.bodies()
             if b["transition"] == "open" and b["alert"]["rule_id"] == rule_id
         )
-        assert openings == {"lm-alarm-1": 1, "lm-alarm-2": 1}, receiver.bodies()
+        assert openings == alarms, receiver.bodies()
         assert sum(metric_value(hubs[i].port, ACTIVE) for i in engines) == 1
     finally:
         for hub in hubs:

@@ -136,7 +136,8 @@ def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
         assert devices.status_code == 200, devices.text
         assert {d["device_id"] for d in devices.json()["items"]} == set(publisher.devices)
         ready = httpx.get(f"{api}/readyz", timeout=10).json()
-        assert ready["database"] is False and ready["replica"] is True, ready
+        assert ready["status"] == "ready" and ready["database"] is False, ready
+        assert ready["replica"] is True and ready["replica_lag_s"] == 0.0, ready
 
         subprocess.run(
             [find_pg_binary("pg_ctl"), "promote", "-w", "-D", str(pair.standby.data)],

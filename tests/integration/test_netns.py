@@ -1,8 +1,10 @@
 """Several hosts, made of network namespaces on a private bridge: a services host
 (PostgreSQL and Mosquitto) and two hub hosts on one shared subscription. One hub
 host's link is cut mid-stream for 20 s, then restored: nothing is lost, nothing
-duplicated, and the other hub carried the stream meanwhile. Needs root and
-iproute2 (`ip netns`); skipped with the reason otherwise."""
+duplicated, the other hub carried the stream meanwhile, and its alert engine took
+over only after the cut-off one had stopped (the link of the host whose engine
+leads is the one cut). Needs root and iproute2 (`ip netns`); skipped with the
+reason otherwise."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from hub.store.db import connect
 from hub.store.migrate import migrate
 from tests.integration.helpers import (
     SeqPublisher,
+    engine_marks,
     hub_env,
     missing_sequences,
     stored_counts,
@@ -33,6 +36,7 @@ from tests.integration.helpers import (
 )
 
 CUT_S = 20.0  # how long the link is down: the scenario, not a wait
+INTERVAL_S = 2.0  # alert interval: the server drops a silent lock session after ~4 s
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -213,6 +217,8 @@ def test_a_hub_hosts_link_cut_for_20s_loses_and_duplicates_nothing(
                 HUB_MQTT_SHARE_GROUP="ingest",
                 HUB_MQTT_CLIENT_ID=f"hub-{host}",
                 HUB_READINGS_NOTIFY="true",
+                HUB_ALERTS_INTERVAL_S=str(INTERVAL_S),
+                HUB_LOG_FORMAT="json",
             )
             hubs[host] = net.run(
                 host,
@@ -238,14 +244,32 @@ def test_a_hub_hosts_link_cut_for_20s_loses_and_duplicates_nothing(
             here, devices=3, messages=1200, rate=120, client_id="pub-netns"
         ).start()
         wait_for(lambda: stored_counts(url, publisher.devices)[0] > 300, 30, "readings")
-        _ip("link", "set", net.link("h1"), "down")
-        cut_at = time.monotonic()
-        h2_before = _readings(net.hosts["h2"])
-        # The other hub host carries the stream while h1 is cut off.
-        wait_for(lambda: _readings(net.hosts["h2"]) > h2_before + 300, CUT_S, "h2 ingesting")
+        # The host whose alert engine leads is the one cut off.
+        logs = {host: open_tmp / f"{host}.log" for host in hubs}
+
+        def leading() -> list[str]:
+            return [
+                h for h, log in logs.items() if (m := engine_marks(log)) and m[-1][1] == "active"
+            ]
+
+        wait_for(lambda: len(leading()) == 1, 30, "one active alert engine")
+        cut, other = leading()[0], next(h for h in hubs if h not in leading())
+        _ip("link", "set", net.link(cut), "down")
+        cut_at, cut_wall = time.monotonic(), time.time()
+        other_before = _readings(net.hosts[other])
+        # The other hub host carries the stream while the first is cut off, and its
+        # engine takes over once the server has dropped the cut-off holder's session.
+        wait_for(
+            lambda: _readings(net.hosts[other]) > other_before + 300, CUT_S, f"{other} ingesting"
+        )
+        wait_for(
+            lambda: any(m == "active" and at > cut_wall for at, m in engine_marks(logs[other])),
+            CUT_S - (time.monotonic() - cut_at),
+            f"the engine of {other} taking over",
+        )
         assert publisher.published < publisher.total, "the stream ended during the cut"
         time.sleep(max(0.0, CUT_S - (time.monotonic() - cut_at)))
-        _ip("link", "set", net.link("h1"), "up")
+        _ip("link", "set", net.link(cut), "up")
 
         publisher.wait()
         expected = publisher.total * 3
@@ -253,7 +277,11 @@ def test_a_hub_hosts_link_cut_for_20s_loses_and_duplicates_nothing(
         assert missing_sequences(url, publisher.devices, publisher.messages) == {}
         assert stored_counts(url, publisher.devices) == (expected, expected)
         assert hubs["h1"].poll() is None and hubs["h2"].poll() is None
-        assert _readings(net.hosts["h1"]) > 0  # h1 took its share before and after the cut
+        assert _readings(net.hosts[cut]) > 0  # it took its share before and after the cut
+        # The cut-off holder stopped its engine before the other one started.
+        stepped_down = [at for at, m in engine_marks(logs[cut]) if m == "stepped down"]
+        took_over = [at for at, m in engine_marks(logs[other]) if m == "active" and at > cut_wall]
+        assert stepped_down and took_over and stepped_down[0] < took_over[0]
     finally:
         for proc in reversed(procs):
             _stop(proc, signal.SIGINT if proc is procs[0] else signal.SIGTERM)
