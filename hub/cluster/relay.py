@@ -2,6 +2,9 @@
 channel ``hub_readings`` (the ingest notifies in the batch's transaction, see
 :mod:`hub.store.batch`) and are published on this process's event bus, where the
 live stream and the alert engine take them as if this process had ingested them.
+A process's own batches go to its bus in-process (as with one process), so the
+relay leaves its own payloads out undecoded, and decodes none while nobody in the
+process subscribes (an ingest-only process, a standby).
 
 A notification is delivered only to sessions that were listening when it was
 committed. When the relay's connection drops it reconnects and *interrupts* the
@@ -36,6 +39,10 @@ NOTIFIES = Counter("hub_cluster_notifies", "Payloads received on the hub_reading
 NOTIFY_BYTES = Counter("hub_cluster_notify_bytes", "Bytes received on the hub_readings channel")
 RELAYED = Counter("hub_cluster_relayed_events", "Events of other processes' batches published")
 LISTENING = Gauge("hub_cluster_listening", "1 while the readings channel is listened to")
+SKIPPED = Counter(
+    "hub_cluster_skipped_payloads",
+    "Payloads not decoded: this process's own, or no subscriber in this process",
+)
 INTERRUPTS = Counter(
     "hub_cluster_interrupts", "Reconnects of the readings channel (subscribers caught up)"
 )
@@ -86,6 +93,12 @@ class ReadingsRelay:
             async for notify in conn.notifies(timeout=5.0):
                 NOTIFIES.inc()
                 NOTIFY_BYTES.inc(len(notify.payload))
+                # This process's own batches went to the bus in-process; and with no
+                # subscriber here (no live-stream client, no active engine) there is
+                # nobody to decode for.
+                if wire.own(notify.payload) or not self._bus.subscribers:
+                    SKIPPED.inc()
+                    continue
                 try:
                     events = wire.decode(notify.payload, datetime.now(UTC))
                 except (ValueError, TypeError, KeyError):

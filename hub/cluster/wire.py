@@ -2,15 +2,18 @@
 changes of one batch, as compact JSON, split so no payload passes
 :data:`MAX_PAYLOAD_BYTES` (PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more).
 
-One payload::
+Each payload starts with the sending process's :data:`ORIGIN`, so a process can
+leave its own out without decoding them (it publishes its own batches in-process)::
 
-    {"p": {"lamp-1": "streetlight"},
+    {"o": "3f9a0c1b2d4e",
+     "p": {"lamp-1": "streetlight"},
      "r": [["lamp-1", "power_w", "2026-12-01T09:00:00+00:00", 41.5]],
      "s": [["lamp-1", "online"]]}
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -20,6 +23,15 @@ from hub.events import Event
 from hub.model import Reading
 
 MAX_PAYLOAD_BYTES = 7900
+# This process, on the payloads it sends (random: a restarted process is a new one).
+ORIGIN = secrets.token_hex(6)
+_HEAD_TEXT = '{"o":"' + ORIGIN + '","p":'
+_HEAD = _HEAD_TEXT.encode()
+
+
+def own(payload: str) -> bool:
+    """Whether this process sent the payload."""
+    return payload.startswith(_HEAD_TEXT)
 
 
 def encode(
@@ -60,7 +72,7 @@ _BUDGET = MAX_PAYLOAD_BYTES - 64
 
 def _dump(names: dict[str, str], rows: list[bytes], statuses: list[list[str]]) -> str:
     head = orjson.dumps({d: p for d, p in names.items() if p})
-    body = b'{"p":' + head + b',"r":[' + b",".join(rows) + b"]"
+    body = _HEAD + head + b',"r":[' + b",".join(rows) + b"]"
     if statuses:
         body += b',"s":' + orjson.dumps(statuses)
     return (body + b"}").decode()

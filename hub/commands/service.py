@@ -81,6 +81,11 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
+# The NGSI-LD push's lock: a standby tries every second, the holder checks twice a
+# second (a takeover within about two seconds of the holder's end).
+PUSH_LOCK_INTERVAL_S = 2.0
+
+
 def check_roles(settings: Settings) -> None:
     """An alert engine in a process without the ingest sees readings only through the
     readings channel: without it its point rules would never fire."""
@@ -112,10 +117,10 @@ async def serve(settings: Settings) -> None:
         if settings.has_role("ingest")
         else None
     )
-    # With the readings channel, every process (this one too) gets committed readings
-    # from the database's notifications; otherwise from this process's own ingest.
+    # This process's committed readings go to its bus in-process; with the readings
+    # channel, the other processes' arrive from the database's notifications too.
     relay = ReadingsRelay(settings.database_url, bus) if settings.readings_notify else None
-    if ingest is not None and relay is None:
+    if ingest is not None:
         ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
     # Each engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engines: list[Engine] = []  # the engine this process runs while it leads
@@ -145,7 +150,7 @@ async def serve(settings: Settings) -> None:
         push = PushWork(ngsi.pusher, ngsi.push_feed, bus if relay is not None else None)
         push_lead = Leadership(
             settings.database_url,
-            settings.ngsi_ld_push_interval_s,
+            PUSH_LOCK_INTERVAL_S,
             lambda: push,
             work="ngsi_push",
             key=PUSH_LOCK_KEY,

@@ -22,6 +22,7 @@ from hub.model import RuleSpec
 from hub.store import rules as rule_store
 from hub.store.db import aconnect, connect
 from tests.integration.alert_receivers import Receiver
+from tests.integration.api_helpers import SHIPPED_PROFILES
 from tests.integration.helpers import (
     HubProcess,
     SeqPublisher,
@@ -29,13 +30,20 @@ from tests.integration.helpers import (
     metric_value,
     missing_sequences,
     stored_counts,
-    telemetry,
     wait_for,
 )
 from tests.integration.ngsi_receiver import Receiver as NgsiReceiver
 
 ACTIVE = "hub_alerts_engine_active"
 PUSHING = 'hub_cluster_leading{work="ngsi_push"}'
+
+
+def _water() -> bytes:
+    """A water_meter message (a shipped profile with an NGSI-LD type), stamped now."""
+    now = int(time.time() * 1000)
+    return orjson.dumps({"ts": now, "volume": 12.5, "flow": 40.0, "battery": 90})
+
+
 INTERVAL_S = 2.0  # the takeover bound is two of them
 ALARM = 1000.0  # the threshold: the sequence traffic stays below it (a = seq / 10)
 
@@ -59,7 +67,11 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
     migrated: Settings, tmp_path: Path
 ) -> None:
     broker = NgsiReceiver().start()  # a context broker for the NGSI-LD push
-    push = {"HUB_NGSI_LD_BROKER_URL": broker.url, "HUB_NGSI_LD_PUSH_INTERVAL_S": "0.2"}
+    push = {
+        "HUB_NGSI_LD_BROKER_URL": broker.url,
+        "HUB_NGSI_LD_PUSH_INTERVAL_S": "0.2",
+        "HUB_PROFILES_DIR": str(SHIPPED_PROFILES),  # with their NGSI-LD types
+    }
     api = _hub(migrated, tmp_path, 2, "api", **push).start()
     ingest = _hub(migrated, tmp_path, 1, "ingest", **push)
     try:
@@ -74,8 +86,8 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         # The HTTP ingest belongs to the ingest role: an API-only process says so.
         key = create_key(migrated, role="ingest", name="test ingest", out=io.StringIO())
         refused = httpx.post(
-            f"http://127.0.0.1:{api.port}/api/v1/ingest/load_meter/lm-x1",
-            content=telemetry(1),
+            f"http://127.0.0.1:{api.port}/api/v1/ingest/water_meter/wm-x1",
+            content=_water(),
             headers={"X-API-Key": key},
         )
         assert refused.status_code == 503
@@ -87,7 +99,7 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         connected = threading.Event()
 
         def listen() -> None:
-            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=reading&device=lm-x1"
+            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=reading&device=wm-x1"
             with httpx.stream("GET", url, timeout=30) as response:
                 connected.set()
                 for line in response.iter_lines():
@@ -101,14 +113,14 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         host, port, _, _, _ = mqtt_endpoint(migrated.mqtt_url)
         publisher = Qos1Publisher("pub-sse", persistent=False, max_inflight=10)
         publisher.connect(host, port, keepalive=10)
-        publisher.publish(f"{migrated.topic_prefix}/load_meter/lm-x1/telemetry", telemetry(7))
+        publisher.publish(f"{migrated.topic_prefix}/water_meter/wm-x1/telemetry", _water())
         publisher.wait_acked(10)
         publisher.close()
         reader.join(20)
-        assert received and '"lm-x1"' in received[0], received
+        assert received and '"wm-x1"' in received[0], received
         # The pusher took the other process's reading from the channel and sent it.
         wait_for(
-            lambda: any("lm-x1" in e["id"] for e in broker.entities()), 20, "the entity pushed"
+            lambda: any("wm-x1" in e["id"] for e in broker.entities()), 20, "the entity pushed"
         )
         assert metric_value(ingest.port, PUSHING) == 0
     finally:

@@ -41,3 +41,12 @@ def test_many_status_changes_alone_are_split_too() -> None:
 
 def test_an_empty_batch_sends_nothing() -> None:
     assert wire.encode([], {}) == []
+
+
+def test_a_process_knows_its_own_payloads_without_decoding_them() -> None:
+    (mine,) = wire.encode([Reading("lamp-1", "power_w", T0, 41.5)], {"lamp-1": "street_light"})
+    assert wire.own(mine)
+    theirs = mine.replace(wire.ORIGIN, "0" * len(wire.ORIGIN))
+    assert not wire.own(theirs)
+    (event,) = wire.decode(theirs, T0)
+    assert (event.device_id, event.profile, event.data["value"]) == ("lamp-1", "street_light", 41.5)
