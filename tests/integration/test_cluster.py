@@ -48,7 +48,7 @@ INTERVAL_S = 2.0  # the takeover bound is two of them
 # A restart on a machine whose cores are shared with other test suites can take
 # long (imports alone took 29 s at a load average of 18): a bound, not a wait.
 READY_S = 120.0
-ALARM = 1e6  # the threshold: the sequence traffic (a = seq / 10, seq < 100,000) stays below
+ALARM = 50_000.0  # the threshold: the sequence traffic (a = seq / 10, seq < 100,000) stays below
 
 
 def _hub(settings: Settings, tmp_path: Path, n: int, roles: str, **env: str) -> HubProcess:
