@@ -25,6 +25,14 @@ from hub.store.db import connect_kwargs
 BrokerCheck = Callable[[], bool]
 
 
+async def _open_pool(url: str, purpose: str) -> AsyncConnectionPool[Any]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, kwargs=connect_kwargs(purpose), min_size=1, max_size=8, open=False, timeout=5
+    )
+    await pool.open(wait=False)
+    return pool
+
+
 def create_app(
     settings: Settings,
     *,
@@ -46,28 +54,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            settings.database_url,
-            kwargs=connect_kwargs("api"),
-            min_size=1,
-            max_size=8,
-            open=False,
-            timeout=5,
-        )
-        await pool.open(wait=False)
+        pool = await _open_pool(settings.database_url, "api")
         app.state.pool = pool
         # GET requests read from a replica when one is configured.
         read_pool = pool
         if settings.database_read_url:
-            read_pool = AsyncConnectionPool(
-                settings.database_read_url,
-                kwargs=connect_kwargs("api-read"),
-                min_size=1,
-                max_size=8,
-                open=False,
-                timeout=5,
-            )
-            await read_pool.open(wait=False)
+            read_pool = await _open_pool(settings.database_read_url, "api-read")
         app.state.read_pool = read_pool
         try:
             yield
