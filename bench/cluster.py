@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,6 +129,18 @@ DRAIN_RUNS = (
 )
 
 
+def _run_alone(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a benchmark in its own process group and end whatever it left behind
+    (a run that fails may leave its hub processes running)."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    _, err = proc.communicate()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    return subprocess.CompletedProcess(argv, proc.returncode, b"", err)
+
+
 def drain(args: argparse.Namespace) -> dict[str, object]:
     """Each configuration of DRAIN_RUNS per round, through ``bench.ingest``."""
     runs: list[dict[str, object]] = []
@@ -138,7 +152,7 @@ def drain(args: argparse.Namespace) -> dict[str, object]:
                 argv += ["--workers", str(workers), "--drain-messages", str(args.drain_messages)]
                 argv += ["--output", str(out)] + (["--notify"] if notify else [])
                 load_before = os.getloadavg()[0]
-                done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                done = _run_alone(argv)
                 load = round((load_before + os.getloadavg()[0]) / 2, 1)
                 run: dict[str, object] = {"round": round_, "run": label, "load": load}
                 if done.returncode != 0:  # reported, not hidden: the other runs go on

@@ -96,7 +96,10 @@ class HubProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, timeout, "the hub to be ready")
+        try:
+            wait_for(ready, timeout, "the hub to be ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its log:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
         assert self.proc is not None
