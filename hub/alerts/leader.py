@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from prometheus_client import Counter, Gauge
@@ -39,6 +39,7 @@ TAKEOVERS = Counter(
 )
 # A check or a try that hangs is treated as a lost connection.
 _LOST = (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError)
+T = TypeVar("T")
 
 
 class Worker(Protocol):
@@ -140,7 +141,17 @@ class Leadership:
 
     async def _connect(self) -> AsyncConn:
         async with asyncio.timeout(10):
-            conn = await aconnect(self._url, f"{self._work}-lock", autocommit=True)
+            # Client-side too: unacknowledged data on a dead link fails the socket.
+            conn = await aconnect(
+                self._url,
+                f"{self._work}-lock",
+                autocommit=True,
+                keepalives=1,
+                keepalives_idle=keepalive_idle_s(self._interval_s),
+                keepalives_interval=1,
+                keepalives_count=2,
+                tcp_user_timeout=int(1000 * check_timeout(self._interval_s)),
+            )
             await cluster.keep_alive(conn, idle_s=keepalive_idle_s(self._interval_s), interval_s=1)
         return conn
 
@@ -148,9 +159,8 @@ class Leadership:
         announced = False
         while True:
             # A try that hangs may have been granted: the caller closes the session.
-            async with asyncio.timeout(check_timeout(self._interval_s)):
-                if await cluster.try_lock(conn, self._key):
-                    return
+            if await _bounded(cluster.try_lock(conn, self._key), check_timeout(self._interval_s)):
+                return
             if not announced:
                 log.info("%s standing by (another process holds the lock)", self._label())
                 announced = True
@@ -168,15 +178,16 @@ class Leadership:
                 if done:
                     break
                 try:
-                    async with asyncio.timeout(limit):
-                        await cluster.alive(conn)
+                    await _bounded(cluster.alive(conn), limit)
                 except _LOST as exc:
                     raise psycopg.OperationalError(f"lock check failed: {exc!r}") from exc
         finally:
             if not task.done():
                 task.cancel()
-            await asyncio.wait({task})  # its own end (logged by it); a cancel of ours goes up
-            # Only now, with the worker stopped, may the caller release the lock.
+            # Once cancelled the worker evaluates and sends nothing more; its queries on
+            # a dead link may keep psycopg busy for seconds (it tries to cancel them at
+            # the server first), which must not hold the step-down.
+            await asyncio.wait({task}, timeout=1.0)
             self._set_active(False)
             log.info("%s stepped down", self._label())
         # The worker ended by itself (it logged why): give the lock to another process.
@@ -187,3 +198,25 @@ class Leadership:
         LEADING.labels(self._work).set(1 if active else 0)
         if self._work == "alerts":
             ACTIVE.set(1 if active else 0)
+
+
+async def _bounded(query: Coroutine[object, object, T], limit: float) -> T:
+    """The query's result, or TimeoutError after ``limit`` seconds *at once*: unlike
+    ``asyncio.timeout``, it does not wait for the cancelled query to end (psycopg
+    first tries to cancel it at the server, up to 10 s on a dead link)."""
+    task = asyncio.ensure_future(query)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise TimeoutError(f"no answer within {limit:.1f} s")
+    return task.result()
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a late failure of an abandoned query: nothing to do

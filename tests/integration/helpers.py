@@ -82,7 +82,7 @@ class HubProcess:
             )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
         import httpx
 
         def ready() -> bool:
