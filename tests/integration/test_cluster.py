@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from bench.publisher import Qos1Publisher
 from hub.commands.apikeys import create as create_key
@@ -217,6 +218,9 @@ def _alarm(port: int, key: str, device: str) -> None:
     assert r.status_code == 200, r.text
 
 
+# Six starts of a hub: about 100 s on a quiet machine, up to 7 minutes at a load
+# average of 30 (a start then takes about a minute).
+@pytest.mark.timeout(900)
 def test_three_processes_killed_in_turn_lose_and_repeat_nothing_one_engine_at_a_time(
     migrated: Settings, tmp_path: Path
 ) -> None:
