@@ -393,6 +393,12 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="hub processes on a shared subscription (1)"
     )
+    parser.add_argument(
+        "--notify",
+        action="store_true",
+        help="pass readings between processes on LISTEN/NOTIFY (HUB_READINGS_NOTIFY=true): "
+        "the alert engine of one process takes the readings of all",
+    )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes (2)")
     parser.add_argument("--storage", choices=["auto", "plain", "timescale"], default="auto")
     parser.add_argument(
@@ -452,6 +458,8 @@ def main() -> None:
             env["HUB_MQTT_RECEIVE_MAXIMUM"] = str(args.receive_maximum)
         if args.no_alerts:
             env["HUB_ALERTS_ENABLED"] = "false"
+        if args.notify:
+            env["HUB_READINGS_NOTIFY"] = "true"
         if args.db_writers:
             env["HUB_DB_WRITERS"] = str(args.db_writers)
         if args.sta_mqtt:
@@ -474,6 +482,7 @@ def main() -> None:
             "batch_max_messages": args.batch,
             "alert_engine": not args.no_alerts,
             "sta_mqtt": args.sta_mqtt,
+            "readings_notify": args.notify,
             "cores": os.cpu_count(),
         }
         hub = Hub(env, args.workers, root, args.profile, args.hub_tree)

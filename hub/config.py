@@ -29,6 +29,23 @@ class Settings(BaseSettings):
         "postgresql://localhost:5432/hub",
         description="PostgreSQL connection URL (libpq form).",
     )
+    database_read_url: str | None = Field(
+        None,
+        description="PostgreSQL URL of a streaming replica that the API's GET requests read "
+        "from (unset: the primary); /readyz reports its replay lag.",
+    )
+    roles: str = Field(
+        "ingest,api,alerts",
+        description="What this process runs, comma-separated: ingest (MQTT and HTTP ingest), "
+        "api (the HTTP API and dashboard), alerts (stands by for the one alert engine). "
+        "/healthz, /readyz and /metrics are served by every process.",
+    )
+    readings_notify: bool = Field(
+        False,
+        description="Pass committed readings between hub processes on the PostgreSQL channel "
+        "hub_readings (LISTEN/NOTIFY): turn on in every process when more than one runs "
+        "(required with the alerts role but not the ingest role).",
+    )
     mqtt_url: str = Field(
         "mqtt://localhost:1883",
         description="Broker URL: mqtt://[user:password@]host:port, or mqtts:// for TLS.",
@@ -216,8 +233,8 @@ class Settings(BaseSettings):
     )
     alerts_enabled: bool = Field(
         True,
-        description="Run the alert engine in this process (turn off in all but one process "
-        "when several hub processes share the stream).",
+        description="Alert rules are evaluated at all (off: no process of this one's settings "
+        "stands by for the engine, whatever HUB_ROLES says).",
     )
     alerts_interval_s: float = Field(
         30.0,
@@ -310,6 +327,25 @@ class Settings(BaseSettings):
             raise ValueError("must start with postgresql://")
         return value
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _check_read_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"postgresql", "postgres"}:
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _check_roles(cls, value: str) -> str:
+        roles = parse_roles(value)
+        unknown = roles - ROLES
+        if unknown or not roles:
+            raise ValueError(f"roles are any of {', '.join(sorted(ROLES))} (got {value!r})")
+        return value
+
+    def has_role(self, role: str) -> bool:
+        return role in parse_roles(self.roles)
+
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
@@ -368,6 +404,14 @@ def load_settings(**overrides: object) -> Settings:
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"HUB_{field.upper()}", message) from None
+
+
+ROLES = frozenset({"ingest", "api", "alerts"})
+
+
+def parse_roles(value: str) -> frozenset[str]:
+    """The roles of ``HUB_ROLES`` (comma-separated)."""
+    return frozenset(r.strip() for r in value.split(",") if r.strip())
 
 
 def webhook_urls(value: str | None) -> list[str]:

@@ -63,12 +63,18 @@ class Subscription:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
             log.warning("event subscriber %s too slow: dropped", self.name)
-            self._bus.unsubscribe(self)
-            # Make room for the end marker so the reader wakes up and stops.
+            self.end()
+
+    def end(self) -> None:
+        """End the subscription as on an overflow: its reader stops after what it has."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self._bus.unsubscribe(self)
+        if self._queue.full():  # make room for the end marker so the reader wakes up
             self._queue.get_nowait()
-            self._queue.put_nowait(None)
+        self._queue.put_nowait(None)
 
     def close(self) -> None:
         self._bus.unsubscribe(self)
@@ -110,6 +116,12 @@ class EventBus:
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+    def interrupt(self) -> None:
+        """Events may have been missed (the readings channel reconnected): end every
+        subscription as on an overflow, so each subscriber catches up its own way."""
+        for subscription in list(self._subscribers):
+            subscription.end()
 
     def publish(self, event: Event) -> None:
         for subscription in list(self._subscribers):

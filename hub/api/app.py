@@ -25,12 +25,21 @@ from hub.store.db import connect_kwargs
 BrokerCheck = Callable[[], bool]
 
 
+async def _open_pool(url: str, purpose: str) -> AsyncConnectionPool[Any]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, kwargs=connect_kwargs(purpose), min_size=1, max_size=8, open=False, timeout=5
+    )
+    await pool.open(wait=False)
+    return pool
+
+
 def create_app(
     settings: Settings,
     *,
     broker_connected: BrokerCheck | None = None,
     bus: EventBus | None = None,
     profiles: dict[str, Profile] | None = None,
+    api: bool = True,
 ) -> FastAPI:
     """The API app.
 
@@ -40,24 +49,24 @@ def create_app(
             (without it, /readyz tries a TCP connection to the broker).
         bus: committed readings and alert changes, for the live stream.
         profiles: the device profiles (loaded from ``settings.profiles_dir`` if not given).
+        api: serve the API and the dashboard (off: /healthz, /readyz and /metrics only).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            settings.database_url,
-            kwargs=connect_kwargs("api"),
-            min_size=1,
-            max_size=8,
-            open=False,
-            timeout=5,
-        )
-        await pool.open(wait=False)
+        pool = await _open_pool(settings.database_url, "api")
         app.state.pool = pool
+        # GET requests read from a replica when one is configured.
+        read_pool = pool
+        if settings.database_read_url:
+            read_pool = await _open_pool(settings.database_read_url, "api-read")
+        app.state.read_pool = read_pool
         try:
             yield
         finally:
             stream.close_streams(app)
+            if read_pool is not pool:
+                await read_pool.close()
             await pool.close()
 
     app = FastAPI(
@@ -76,12 +85,14 @@ def create_app(
     app.state.rules_changed = lambda: None
     app.state.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
     app.include_router(ops.router)
-    for router in API_ROUTERS:
-        app.include_router(router)
+    if api:
+        for router in API_ROUTERS:
+            app.include_router(router)
     ingest.install(app)  # the HTTP ingest's routes first, without FastAPI's machinery
-    ngsi.install(app)
-    app.include_router(sta.router)
-    dashboard.install(app)
+    if api:
+        ngsi.install(app)
+        app.include_router(sta.router)
+        dashboard.install(app)
     problems.install(app)
     stream.install(app)
     app.add_middleware(LatencyMiddleware)

@@ -23,7 +23,12 @@ API_PREFIX = "/api/v1"
 async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
     # The pool commits when the block ends without error and rolls back otherwise;
     # scope="function" ends it before the response is sent, so a 2xx means committed.
-    async with pooled(request.app.state.pool) as conn:
+    # A read (GET, HEAD) goes to the replica pool (the primary's when none is set).
+    state = request.app.state
+    pool = (
+        getattr(state, "read_pool", state.pool) if request.method in ("GET", "HEAD") else state.pool
+    )
+    async with pooled(pool) as conn:
         yield conn
 
 

@@ -61,10 +61,10 @@ def _problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _unavailable(request: Request, detail: str) -> JSONResponse:
+def _unavailable(request: Request, detail: str, **extra: Any) -> JSONResponse:
     retry = str(request.app.state.settings.ingest_retry_after_s)
     metrics.HTTP_UNAVAILABLE.inc()
-    return _problem(HTTPStatus.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": retry})
+    return _problem(HTTPStatus.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": retry}, **extra)
 
 
 async def _body(request: Request) -> bytes | JSONResponse:
@@ -92,8 +92,13 @@ async def _body(request: Request) -> bytes | JSONResponse:
 async def _ingest(request: Request, payload: bytes, origin: Origin) -> Response:
     """Submit one message and answer once its batch is committed."""
     gate = request.app.state.ingest_gate
-    if gate is None:
-        return _unavailable(request, "this hub process does not run the ingest")
+    if gate is None:  # HUB_ROLES without ingest: a load balancer tries another process
+        return _unavailable(
+            request,
+            "this hub process does not run the ingest (HUB_ROLES="
+            f"{request.app.state.settings.roles}); processes with the ingest role serve it",
+            role="ingest",
+        )
     try:
         submission, done = gate.take(payload, origin)
     except GateClosed as exc:

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from hub.api.metrics import refresh_alert_gauge
-from hub.store import queries_meta
+from hub.store import cluster, queries_meta
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class Readiness(BaseModel):
     broker: bool
     storage: str | None
     detail: dict[str, Any] | None = None
+    replica: bool | None = None  # the read replica answers (None: no HUB_DATABASE_READ_URL)
+    replica_lag_s: float | None = None  # seconds its replay is behind the primary
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
@@ -69,13 +71,31 @@ async def readyz(request: Request) -> Any:
             database = True
     except Exception:  # any failure means "not ready"; the reason is in the server log
         database = False
+    replica: bool | None = None
+    lag: float | None = None
+    read_pool = getattr(request.app.state, "read_pool", pool)
+    if read_pool is not pool:
+        try:
+            async with asyncio.timeout(3), read_pool.connection() as conn:
+                storage = storage or await queries_meta.storage_level(conn)
+                lag = await cluster.replica_lag(conn)
+                replica = True
+        except Exception:
+            replica = False
     check = request.app.state.broker_connected
     broker = (
         check()
         if check is not None
         else await _broker_reachable(request.app.state.settings.mqtt_url)
     )
-    ready = database and broker and storage is not None
+    # A process without the ingest role needs no broker, and with a replica it is
+    # ready to answer reads while the primary is away.
+    ingest = request.app.state.settings.has_role("ingest")
+    ready = (
+        (database or (bool(replica) and not ingest))
+        and (broker or not ingest)
+        and storage is not None
+    )
     # Background work that does not decide readiness (e.g. the NGSI-LD push) says how it is.
     details = getattr(request.app.state, "readiness_details", None) or {}
     body = Readiness(
@@ -84,6 +104,8 @@ async def readyz(request: Request) -> Any:
         broker=broker,
         storage=storage,
         detail={name: describe() for name, describe in details.items()} or None,
+        replica=replica,
+        replica_lag_s=lag,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -101,6 +101,7 @@ class Ingest:
                 settings.database_url,
                 storage=storage,
                 auto_register=settings.auto_register_devices,
+                notify=settings.readings_notify,
             )
             for _ in range(settings.db_writers)
         ]

@@ -45,12 +45,13 @@ class NgsiRuntime:
     def readiness(self) -> dict[str, Callable[[], dict[str, Any]]]:
         return {"ngsi_ld_push": self.pusher.detail} if self.pusher is not None else {}
 
-    def start(self) -> list[asyncio.Task[None]]:
+    def start(self, *, push: bool = True) -> list[asyncio.Task[None]]:
+        """``push=False``: the caller runs the pusher (hub.cluster.push: one process)."""
         work: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("ngsi match", self.matcher.run),
             ("ngsi notify", self.sender.run),
         ]
-        if self.pusher is not None:
+        if self.pusher is not None and push:
             work.append(("ngsi push", self.pusher.run))
         return [asyncio.create_task(_keep_running(name, run), name=name) for name, run in work]
 

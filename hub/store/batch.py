@@ -12,9 +12,10 @@ from typing import Any
 
 import psycopg
 
+from hub.cluster import wire
 from hub.model import DeadLetter, Item, Outcome, Reading
+from hub.store import cluster, uplinks
 from hub.store import ingest_sql as q
-from hub.store import uplinks
 from hub.store.copy_binary import encode_readings
 from hub.store.db import AsyncConn
 from hub.store.ingest_devices import DeviceCache, KnownDevice, refusal
@@ -30,8 +31,12 @@ async def write_batch(
     *,
     storage: str,
     keep_refused: bool,
+    notify: bool = False,
 ) -> Outcome:
-    """Commit ``items`` and ``dead`` in one transaction; psycopg's errors go up."""
+    """Commit ``items`` and ``dead`` in one transaction; psycopg's errors go up.
+
+    With ``notify``, the committed readings and status changes also go out on the
+    ``hub_readings`` channel, in the same transaction (so only once committed)."""
     outcome = Outcome()
     devices, outcome.registered = await cache.devices(conn, items)
     accepted: list[tuple[Item, KnownDevice]] = []
@@ -90,6 +95,14 @@ async def write_batch(
             )
         if seen:
             await cur.execute(q.UPDATE_LAST_SEEN, {"ids": list(seen), "ats": list(seen.values())})
+        if notify:
+            payloads = wire.encode(
+                [r for item, _ in accepted for r in item.readings] + missed,
+                {item.device_id: item.profile for item, _ in accepted},
+                [(device_id, s) for s, _, device_id in statuses.values()],
+            )
+            if payloads:
+                await cluster.notify_readings(cur, payloads)
 
     cache.last_seen_written(seen)
     for item, _ in accepted:

@@ -52,9 +52,16 @@ class BatchWriter:
     """
 
     def __init__(
-        self, url: str, *, storage: str, auto_register: bool, retry_max_s: float = 5.0
+        self,
+        url: str,
+        *,
+        storage: str,
+        auto_register: bool,
+        retry_max_s: float = 5.0,
+        notify: bool = False,
     ) -> None:
         self._url = url
+        self._notify = notify
         self._storage = storage
         self._retry_max_s = retry_max_s
         self._conn: AsyncConn | None = None
@@ -112,6 +119,7 @@ class BatchWriter:
             dead,
             storage=self._storage,
             keep_refused=keep_refused,
+            notify=self._notify,
         )
 
     async def _connection(self) -> AsyncConn:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -81,7 +82,7 @@ class HubProcess:
             )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
         import httpx
 
         def ready() -> bool:
@@ -95,7 +96,10 @@ class HubProcess:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, timeout, "the hub to be ready")
+        try:
+            wait_for(ready, timeout, "the hub to be ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its log:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -157,6 +161,7 @@ class SeqPublisher:
         self._pub = Qos1Publisher(client_id, persistent=True, max_inflight=100)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._done = threading.Event()
+        self._stop = threading.Event()
         self.error: BaseException | None = None
 
     @property
@@ -183,6 +188,9 @@ class SeqPublisher:
             self._pub.connect(self.host, self.port, keepalive=10)
             started = time.monotonic()
             for seq in range(self.messages):
+                if self._stop.is_set():
+                    self.messages = seq  # whole rounds only: every device has 0..seq-1
+                    break
                 for device in self.devices:
                     self._pub.publish(self.topic(device), telemetry(seq))
                 self._pub.pace(started + self._pub.published / self.rate, max_unacked=2000)
@@ -192,6 +200,10 @@ class SeqPublisher:
         finally:
             self._pub.close()
             self._done.set()
+
+    def stop(self) -> None:
+        """End the stream after the current round (``messages`` becomes the rounds sent)."""
+        self._stop.set()
 
     def wait(self, timeout: float = 180) -> None:
         assert self._done.wait(timeout), "publisher did not finish"
@@ -240,3 +252,20 @@ def metric_value(port: int, name: str) -> float:
         if key == name:
             return float(value)
     return 0.0
+
+
+def engine_marks(log: Path) -> list[tuple[float, str]]:
+    """(wall time, "active" | "stepped down") of the alert engine in a hub's JSON log
+    (HUB_LOG_FORMAT=json): "active" is logged once the lock is held, "stepped down"
+    once the engine has stopped and before the lock is let go."""
+    marks = []
+    for line in log.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = orjson.loads(line)
+        if entry.get("logger") != "hub.alerts.leader":
+            continue
+        for mark in ("active", "stepped down"):
+            if entry["message"].startswith(f"alert engine {mark}"):
+                marks.append((datetime.fromisoformat(entry["time"]).timestamp(), mark))
+    return marks

@@ -1,0 +1,1 @@
+"""The hub as a set of processes: roles, the one alert engine, readings between processes."""

@@ -1,0 +1,156 @@
+"""PostgreSQL failover: a private primary with a synchronous streaming standby,
+the primary SIGKILLed mid-stream and the standby promoted (docs/operations.md,
+"Synchronous replication")."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.config import Settings
+from hub.devstack import Postgres, _server_user, find_pg_binary, free_port
+from hub.store.db import connect
+from hub.store.migrate import migrate
+from tests.integration.helpers import (
+    HubProcess,
+    SeqPublisher,
+    missing_sequences,
+    stored_counts,
+    wait_for,
+)
+
+
+def _as_postgres() -> dict[str, int]:
+    user = _server_user()
+    return {} if user is None else {"user": user.pw_uid, "group": user.pw_gid}
+
+
+@dataclasses.dataclass
+class Pair:
+    primary: Postgres
+    standby: Postgres
+
+    def url(self, dbname: str) -> str:
+        """The libpq multi-host URL the hub is given: whichever host takes writes."""
+        hosts = f"127.0.0.1:{self.primary.port},127.0.0.1:{self.standby.port}"
+        return f"postgresql://postgres@{hosts}/{dbname}?target_session_attrs=read-write"
+
+
+@pytest.fixture
+def pair(open_tmp: Path) -> Iterator[Pair]:
+    primary = Postgres(open_tmp / "primary", timescaledb=False).start()
+    standby = Postgres(open_tmp / "standby", port=free_port(), timescaledb=False)
+    try:
+        standby.root.mkdir(mode=0o755)
+        os.chown(standby.root, *_server_user_ids())
+        subprocess.run(
+            [
+                find_pg_binary("pg_basebackup"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(standby.data),
+                "-R",  # standby.signal and primary_conninfo
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+            ],
+            check=True,
+            capture_output=True,
+            **_as_postgres(),  # type: ignore[call-overload]
+        )
+        standby.start()
+        with connect(primary.url(), "test", autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            conn.execute("SELECT pg_reload_conf()")
+
+            def synchronous() -> bool:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"
+                ).fetchone()
+                return bool(row and row[0] == 1)
+
+            wait_for(synchronous, 30, "a synchronous standby")
+        yield Pair(primary, standby)
+    finally:
+        standby.stop()
+        if primary.proc is not None and primary.proc.poll() is None:
+            primary.stop()
+
+
+def _server_user_ids() -> tuple[int, int]:
+    user = _server_user()
+    return (os.getuid(), os.getgid()) if user is None else (user.pw_uid, user.pw_gid)
+
+
+def _kill_server(pg: Postgres) -> None:
+    """SIGKILL the postmaster and every backend: the machine is gone."""
+    assert pg.proc is not None
+    os.killpg(pg.proc.pid, signal.SIGKILL)
+    pg.proc.wait(10)
+    pg.proc = None
+
+
+def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
+    pair: Pair, settings: Settings, tmp_path: Path
+) -> None:
+    primary_url = pair.primary.create_database("hub")
+    with connect(primary_url, "test") as conn:
+        migrate(conn, storage="plain")
+    url = pair.url("hub")
+    hub_settings = settings.model_copy(update={"database_url": url})
+    hub = HubProcess(hub_settings, tmp_path, HUB_ROLES="ingest,alerts").start()
+    reader = HubProcess(
+        hub_settings,
+        tmp_path,
+        HUB_ROLES="api",
+        HUB_DATABASE_READ_URL=pair.standby.url("hub"),
+        HUB_OPEN_DATA="true",
+        HUB_MQTT_CLIENT_ID="unused-api-only",
+    ).start()
+    try:
+        hub.wait_ready()
+        reader.wait_ready()
+        publisher = SeqPublisher(
+            hub_settings, devices=3, messages=1500, rate=300, client_id="pub-failover"
+        ).start()
+        wait_for(lambda: stored_counts(url, publisher.devices)[0] > 600, 60, "readings")
+        assert publisher.published < publisher.total, "the stream ended before the fault"
+        _kill_server(pair.primary)
+
+        # With the primary gone, the API-only process answers reads from the standby.
+        api = f"http://127.0.0.1:{reader.port}"
+        devices = httpx.get(f"{api}/api/v1/devices", params={"profile": "load_meter"}, timeout=10)
+        assert devices.status_code == 200, devices.text
+        assert {d["device_id"] for d in devices.json()["items"]} == set(publisher.devices)
+        ready = httpx.get(f"{api}/readyz", timeout=10).json()
+        assert ready["status"] == "ready" and ready["database"] is False, ready
+        assert ready["replica"] is True and ready["replica_lag_s"] == 0.0, ready
+
+        subprocess.run(
+            [find_pg_binary("pg_ctl"), "promote", "-w", "-D", str(pair.standby.data)],
+            check=True,
+            capture_output=True,
+            **_as_postgres(),  # type: ignore[call-overload]
+        )
+        publisher.wait()
+        expected = publisher.total * 3
+        wait_for(lambda: stored_counts(url, publisher.devices)[0] >= expected, 90, "all readings")
+        assert missing_sequences(url, publisher.devices, publisher.messages) == {}
+        assert stored_counts(url, publisher.devices) == (expected, expected)
+        assert hub.proc is not None and hub.proc.poll() is None, "the hub exited"
+    finally:
+        reader.stop()
+        hub.stop()
