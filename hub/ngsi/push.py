@@ -12,7 +12,9 @@ that came before the round; on start, after a failure and after an overflow of
 the feed it rescans every device, which sends exactly what changed meanwhile.
 
 A failing broker is retried with a doubling backoff up to
-``ngsi_ld_push_backoff_max_s``; the ingest never waits for the push.
+``ngsi_ld_push_backoff_max_s``; the ingest never waits for the push. The pusher
+runs in a process of its own (:mod:`hub.ngsi.push_process`), which reports its
+state with :meth:`Pusher.status` after each round and batch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +36,7 @@ import psycopg
 from hub import __version__
 from hub.backoff import backoff_delay
 from hub.config import Settings
-from hub.ngsi import metrics, models
+from hub.ngsi import models
 from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Entity, Mapper
 from hub.store import ngsi as store
@@ -65,9 +68,16 @@ class Pusher:
     settings: the broker, tenant, token, context, batch, interval and timeouts.
     mapper: how devices become entities.
     feed: the ingest's changes.
+    report: called with :meth:`status` whenever it changed.
     """
 
-    def __init__(self, settings: Settings, mapper: Mapper, feed: ChangeFeed) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        mapper: Mapper,
+        feed: ChangeFeed,
+        report: Callable[[dict[str, Any]], None] = lambda status: None,
+    ) -> None:
         assert settings.ngsi_ld_broker_url is not None
         self._settings = settings
         self._mapper = mapper
@@ -88,21 +98,26 @@ class Pusher:
         self.last_success: datetime | None = None
         self.backlog = 0
         self._oldest: float | None = None
+        self._report = report
+        # Totals for the metrics (the process that serves /metrics adds them up).
+        self.entities = 0
+        self.requests = {"ok": 0, "partial": 0, "failed": 0, "error": 0}
+        self.overflows = 0
 
-    def detail(self) -> dict[str, Any]:
-        """What /readyz shows of the push."""
+    def status(self) -> dict[str, Any]:
+        """Backlog, oldest change not yet accepted (a time.monotonic() value, which all
+        processes of the machine share), failures and totals."""
+        oldest = [t for t in (self._oldest, self._feed.oldest) if t is not None]
         return {
-            "broker": self._settings.ngsi_ld_broker_url,
             "backlog_devices": self.backlog + len(self._feed),
-            "lag_s": round(self.lag(), 3),
+            "oldest": min(oldest) if oldest else None,
             "failures": self.failures,
             "last_error": self.last_error,
             "last_success": self.last_success.isoformat() if self.last_success else None,
+            "entities": self.entities,
+            "requests": dict(self.requests),
+            "overflows": self.overflows,
         }
-
-    def lag(self) -> float:
-        oldest = [t for t in (self._oldest, self._feed.oldest) if t is not None]
-        return time.monotonic() - min(oldest) if oldest else 0.0
 
     def _context(self, entity: Entity) -> Any:
         if self._settings.ngsi_ld_context_url:
@@ -123,7 +138,7 @@ class Pusher:
                                 await self._feed.wakeup.wait()
                     changes, overflowed, oldest = self._feed.take()
                     if overflowed:
-                        metrics.PUSH_OVERFLOWS.inc()
+                        self.overflows += 1
                         rescan = True
                     if oldest is not None and (self._oldest is None or oldest < self._oldest):
                         self._oldest = oldest
@@ -171,8 +186,7 @@ class Pusher:
                         await conn.close()
 
     def _gauges(self) -> None:
-        metrics.PUSH_BACKLOG.set(self.backlog + len(self._feed))
-        metrics.PUSH_LAG.set(self.lag())
+        self._report(self.status())
 
     async def _round(
         self, conn: AsyncConn, client: httpx.AsyncClient, device_ids: list[str] | None
@@ -196,7 +210,8 @@ class Pusher:
             await ngsi_push.save(conn, self.target, [(c.pk, c.version) for c in accepted])
             self.backlog -= len(batch)
             self.last_success = datetime.now(UTC)
-            metrics.PUSH_ENTITIES.inc(sum(len(c.entities) for c in accepted))
+            self.entities += sum(len(c.entities) for c in accepted)
+            self._gauges()
 
     async def _send(self, client: httpx.AsyncClient, batch: list[_Change]) -> list[_Change]:
         body = [{**e, "@context": self._context(e)} for c in batch for e in c.entities]
@@ -205,12 +220,12 @@ class Pusher:
                 self.url, content=orjson.dumps(body), headers=self._headers
             )
         except httpx.HTTPError as exc:
-            metrics.PUSH_REQUESTS.labels("error").inc()
+            self.requests["error"] += 1
             raise PushError(f"{type(exc).__name__}: {exc}") from None
         if response.status_code == 207:
             # Partly accepted: keep the devices whose entities all went in; the rest
             # are logged and sent again with their next change or after a restart.
-            metrics.PUSH_REQUESTS.labels("partial").inc()
+            self.requests["partial"] += 1
             try:
                 errors = orjson.loads(response.content).get("errors", [])
             except (orjson.JSONDecodeError, AttributeError):
@@ -220,7 +235,7 @@ class Pusher:
                 log.error("NGSI-LD broker refused an entity: %s", error)
             return [c for c in batch if not any(e["id"] in refused for e in c.entities)]
         if not 200 <= response.status_code < 300:
-            metrics.PUSH_REQUESTS.labels("failed").inc()
+            self.requests["failed"] += 1
             raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
-        metrics.PUSH_REQUESTS.labels("ok").inc()
+        self.requests["ok"] += 1
         return batch
