@@ -96,7 +96,13 @@ def _variant(
     logdir = root / name
     logdir.mkdir()
     profile = args.profile / name if args.profile is not None else None
-    result = run_drain(args, stack, Hub(env, 1, logdir, profile), url, cpu_groups)
+    hub = Hub(env, 1, logdir, profile)
+    groups: CpuGroups = {
+        **cpu_groups,
+        # The push's own process (hub.ngsi.push_process), a child of the hub's.
+        "push": lambda: [p for pid in hub.pids for p in probes.descendants(pid)],
+    }
+    result = run_drain(args, stack, hub, url, groups)
     return result, url
 
 
@@ -160,6 +166,7 @@ def main() -> None:
                     "drain_seconds": result["drain_seconds"],
                     "drain_lost": result["drain_lost"],
                     "hub_cores": result["drain_cpu"].get("hub"),
+                    "push_cores": result["drain_cpu"].get("push"),
                     "postgres_cores": result["drain_cpu"].get("postgres"),
                     "bench_cores": result["drain_cpu"].get("bench"),
                     "entities_pushed": receiver.entities - before,
@@ -196,6 +203,7 @@ def main() -> None:
             "seconds",
             "lost",
             "hub cores",
+            "push cores",
             "pg cores",
             "bench cores",
             "hub us/msg",
@@ -211,6 +219,7 @@ def main() -> None:
                 str(r["drain_seconds"]),
                 str(r["drain_lost"]),
                 str(r["hub_cores"]),
+                str(r["push_cores"]),
                 str(r["postgres_cores"]),
                 str(r["bench_cores"]),
                 str(r["hub_cpu_us_per_msg"]),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import orjson
 import pytest
 
 from hub.devstack import Devstack
-from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
+from tests.integration.api_helpers import ApiHub
 from tests.integration.helpers import wait_for
-from tests.integration.ngsi_fleet import STEPS, aq_values, register_and_feed, time_of
+from tests.integration.ngsi_fleet import STEPS, aq_values, fed_town, time_of
 from tests.integration.ngsi_receiver import Receiver
 
 CLIENT = Path(__file__).resolve().parents[1] / "ngsi_client"
@@ -41,17 +40,8 @@ def _node() -> str:
 
 @pytest.fixture(scope="module", params=["plain", "timescale"])
 def hub(request: pytest.FixtureRequest, stack: Devstack) -> Iterator[ApiHub]:
-    if request.param == "timescale" and not stack.postgres.timescaledb:
-        pytest.skip("TimescaleDB not installed: timescale storage path not exercised")
-    api = start_hub(
-        stack,
-        Path(tempfile.mkdtemp(prefix="hub-ngsi-client-")),
-        storage=request.param,
-        profiles_dir=SHIPPED_PROFILES,
-    )
-    register_and_feed(api)
-    yield api
-    api.stop()
+    with fed_town(stack, request.param, "hub-ngsi-client-") as api:
+        yield api
 
 
 def _drive(hub: ApiHub, role: str, *calls: tuple[str, list[Any]]) -> list[dict[str, Any]]:
@@ -72,9 +62,7 @@ def _drive(hub: ApiHub, role: str, *calls: tuple[str, list[Any]]) -> list[dict[s
 def _own(hub: ApiHub, path: str, **params: Any) -> Any:
     """What the hub answers itself, to compare the library's results with."""
     with hub.client("viewer") as client:
-        r = client.get(path, params=params)
-    assert r.status_code == 200, r.text
-    return r.json()
+        return client.get(path, params=params).raise_for_status().json()
 
 
 def _bare(body: Any) -> Any:
