@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,13 +38,16 @@ from hub.backoff import backoff_delay
 from hub.config import Settings
 from hub.ngsi import models
 from hub.ngsi.changes import ChangeFeed
-from hub.ngsi.mapping import Entity, Mapper
+from hub.ngsi.mapping import Entity, Mapper, Target, entity_id, iso
 from hub.store import ngsi as store
 from hub.store import ngsi_push
 from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 UPSERT_PATH = "/ngsi-ld/v1/entityOperations/upsert"
+TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
+TEMPORAL_BATCH = 1000  # instances of one attribute per temporal request, at most
+TEMPORAL_BACKFILL = timedelta(days=1)  # how far back a device's first temporal push goes
 
 
 class PushError(Exception):
@@ -83,6 +86,14 @@ class Pusher:
         self._mapper = mapper
         self._feed = feed
         self.url = settings.ngsi_ld_broker_url.rstrip("/") + UPSERT_PATH
+        self.temporal_url = settings.ngsi_ld_broker_url.rstrip("/") + TEMPORAL_PATH
+        # Profile -> metric -> target of the attributes whose history goes out too.
+        wanted = {a.strip() for a in (settings.ngsi_ld_temporal_attrs or "").split(",")} - {""}
+        self._temporal: dict[str, dict[str, Target]] = {
+            profile: found
+            for profile, targets in mapper.targets.items()
+            if (found := {m: t for m, t in targets.items() if t.attribute in wanted})
+        }
         self.target = hashlib.sha256(
             f"{settings.ngsi_ld_broker_url}|{settings.ngsi_ld_broker_tenant or ''}".encode()
         ).hexdigest()[:16]
@@ -103,6 +114,7 @@ class Pusher:
         self.entities = 0
         self.requests = {"ok": 0, "partial": 0, "failed": 0, "error": 0}
         self.overflows = 0
+        self.temporal_instances = 0
 
     def status(self) -> dict[str, Any]:
         """Backlog, oldest change not yet accepted (a time.monotonic() value, which all
@@ -117,6 +129,7 @@ class Pusher:
             "entities": self.entities,
             "requests": dict(self.requests),
             "overflows": self.overflows,
+            "temporal": self.temporal_instances,
         }
 
     def _context(self, entity: Entity) -> Any:
@@ -212,16 +225,24 @@ class Pusher:
             self.last_success = datetime.now(UTC)
             self.entities += sum(len(c.entities) for c in accepted)
             self._gauges()
+        if self._temporal:
+            await self._push_temporal(conn, client, located)
 
-    async def _send(self, client: httpx.AsyncClient, batch: list[_Change]) -> list[_Change]:
-        body = [{**e, "@context": self._context(e)} for c in batch for e in c.entities]
+    async def _post(self, client: httpx.AsyncClient, url: str, body: Any) -> httpx.Response:
+        """The broker's 2xx answer to ``body``; PushError for anything else."""
         try:
-            response = await client.post(
-                self.url, content=orjson.dumps(body), headers=self._headers
-            )
+            response = await client.post(url, content=orjson.dumps(body), headers=self._headers)
         except httpx.HTTPError as exc:
             self.requests["error"] += 1
             raise PushError(f"{type(exc).__name__}: {exc}") from None
+        if not 200 <= response.status_code < 300:
+            self.requests["failed"] += 1
+            raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
+        return response
+
+    async def _send(self, client: httpx.AsyncClient, batch: list[_Change]) -> list[_Change]:
+        body = [{**e, "@context": self._context(e)} for c in batch for e in c.entities]
+        response = await self._post(client, self.url, body)
         if response.status_code == 207:
             # Partly accepted: keep the devices whose entities all went in; the rest
             # are logged and sent again with their next change or after a restart.
@@ -234,8 +255,58 @@ class Pusher:
             for error in errors[:5]:
                 log.error("NGSI-LD broker refused an entity: %s", error)
             return [c for c in batch if not any(e["id"] in refused for e in c.entities)]
-        if not 200 <= response.status_code < 300:
-            self.requests["failed"] += 1
-            raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
         self.requests["ok"] += 1
         return batch
+
+    async def _push_temporal(
+        self, conn: AsyncConn, client: httpx.AsyncClient, located: list[store.Located]
+    ) -> None:
+        """Every reading of the temporal attributes after each device's cursor, as
+        attribute instances, to ``POST /temporal/entities`` (create or update the
+        temporal representation); the cursor moves only after the broker's 2xx."""
+        cursors = await ngsi_push.temporal_cursors(conn, self.target, [i.pk for i in located])
+        for item in located:
+            targets = self._temporal.get(item.snapshot.profile, {})
+            seen = [o.time for m, o in item.snapshot.values.items() if m in targets]
+            after = cursors.get(item.pk) or datetime.now(UTC) - TEMPORAL_BACKFILL
+            while seen and max(seen) > after:
+                found = await ngsi_push.readings_after(
+                    conn, item.pk, sorted(targets), after, TEMPORAL_BATCH
+                )
+                if not found:
+                    break
+                # A metric cut at TEMPORAL_BATCH bounds this request; the rest is next.
+                full = [rows[-1][0] for rows in found.values() if len(rows) == TEMPORAL_BATCH]
+                until = min(full) if full else max(rows[-1][0] for rows in found.values())
+                bodies: dict[str, Entity] = {}
+                for metric, rows in found.items():
+                    target = targets[metric]
+                    instances = [
+                        {
+                            "type": "Property",
+                            "value": target.convert(value),
+                            "observedAt": iso(time),
+                            **({"unitCode": target.unit_code} if target.unit_code else {}),
+                        }
+                        for time, value in rows
+                        if time <= until
+                    ]
+                    if instances:
+                        entity = bodies.setdefault(
+                            target.type,
+                            {
+                                "id": entity_id(target.type, item.snapshot.device_id),
+                                "type": target.type,
+                            },
+                        )
+                        entity[target.attribute] = instances
+                for entity in bodies.values():
+                    body = {**entity, "@context": self._context(entity)}
+                    await self._post(client, self.temporal_url, body)
+                    self.requests["ok"] += 1
+                    self.temporal_instances += sum(
+                        len(v) for v in entity.values() if isinstance(v, list)
+                    )
+                await ngsi_push.save_temporal(conn, self.target, item.pk, until)
+                after = until
+        self._gauges()

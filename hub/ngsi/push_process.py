@@ -154,7 +154,7 @@ class PushProcess:
     def _update(self, status: dict[str, Any]) -> None:
         """Take the child's report; its totals go into the metrics as increments."""
         self.status = status
-        totals = {"entities": status["entities"], "overflows": status["overflows"]}
+        totals = {k: status[k] for k in ("entities", "overflows", "temporal")}
         totals.update({f"requests:{k}": v for k, v in status["requests"].items()})
         for key, total in totals.items():
             added = total - self._counted.get(key, 0)
@@ -165,6 +165,8 @@ class PushProcess:
                 metrics.PUSH_ENTITIES.inc(added)
             elif key == "overflows":
                 metrics.PUSH_OVERFLOWS.inc(added)
+            elif key == "temporal":
+                metrics.PUSH_TEMPORAL.inc(added)
             else:
                 metrics.PUSH_REQUESTS.labels(key.split(":", 1)[1]).inc(added)
         self._gauges()
