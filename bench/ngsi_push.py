@@ -180,6 +180,7 @@ def main() -> None:
                     ),
                 }
                 runs.append(result)
+                console.print(f"  {json.dumps(result)}")  # each run as it ends
         without = [r["drain_msgs_per_s"] for r in runs if not r["push"]]
         with_push = [r["drain_msgs_per_s"] for r in runs if r["push"]]
         summary = {
