@@ -46,6 +46,7 @@ from hub.store.db import AsyncConn, aconnect
 log = logging.getLogger(__name__)
 UPSERT_PATH = "/ngsi-ld/v1/entityOperations/upsert"
 TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
+REPORT_S = 0.5  # the state goes to the hub process at most this often within a round
 TEMPORAL_BATCH = 1000  # instances of one attribute per temporal request, at most
 TEMPORAL_BACKFILL = timedelta(days=1)  # how far back a device's first temporal push goes
 
@@ -115,6 +116,7 @@ class Pusher:
         self.requests = {"ok": 0, "partial": 0, "failed": 0, "error": 0}
         self.overflows = 0
         self.temporal_instances = 0
+        self._reported = 0.0
 
     def status(self) -> dict[str, Any]:
         """Backlog, oldest change not yet accepted (a time.monotonic() value, which all
@@ -190,7 +192,7 @@ class Pusher:
                                 cap=self._settings.ngsi_ld_push_backoff_max_s,
                             )
                         )
-                    self._gauges()
+                    self._gauges(force=True)
                     spent = time.monotonic() - started
                     await asyncio.sleep(max(0.0, self._settings.ngsi_ld_push_interval_s - spent))
             finally:
@@ -198,8 +200,12 @@ class Pusher:
                     with contextlib.suppress(Exception):
                         await conn.close()
 
-    def _gauges(self) -> None:
-        self._report(self.status())
+    def _gauges(self, *, force: bool = False) -> None:
+        """Report the state: at the end of a round, else at most every REPORT_S."""
+        now = time.monotonic()
+        if force or now - self._reported >= REPORT_S:
+            self._reported = now
+            self._report(self.status())
 
     async def _round(
         self, conn: AsyncConn, client: httpx.AsyncClient, device_ids: list[str] | None

@@ -11,7 +11,8 @@ has the profile). So the :class:`~hub.ngsi.push.Pusher` runs in a child process
   further, per ``ngsi_ld_push_interval_s``), with the feed's overflow flag and the
   time of its oldest change;
 - push -> hub: the pusher's :meth:`~hub.ngsi.push.Pusher.status` after each round
-  and batch, from which the hub process serves ``/readyz`` and ``/metrics``.
+  (and every ``REPORT_S`` within a long one), from which the hub process serves
+  ``/readyz`` and ``/metrics``.
 
 A child that ends (a bug, killed) is started again after ``RESTART_S``; it
 rescans on start, as after a restart of the hub, so nothing is lost. The hub
@@ -40,7 +41,7 @@ from hub.profiles import Profile
 
 log = logging.getLogger(__name__)
 
-PARENT_TICK_S = 0.25  # the hub process hands its changes over at most this often
+PARENT_TICK_S = 0.5  # the hub process hands its changes over at most this often
 RESTART_S = 5.0
 
 

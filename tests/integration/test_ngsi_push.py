@@ -6,6 +6,8 @@ and a hub restart lose nothing and send nothing twice, and the backlog shows in
 from __future__ import annotations
 
 import math
+import os
+import signal
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -163,6 +165,20 @@ def test_push_sends_every_change_once_through_an_outage_and_a_restart(
         receiver.stop()
 
 
+def _push_processes(hub_pid: int) -> list[int]:
+    """The hub's push process (hub.ngsi.push_process), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == hub_pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _instances(receiver: Receiver) -> Counter[tuple[str, str, str, Any]]:
     """(entity id, attribute, observedAt, value) of every instance at the temporal API."""
     found: Counter[tuple[str, str, str, Any]] = Counter()
@@ -247,6 +263,18 @@ def test_temporal_push_sends_every_instance_once(stack: Devstack, default_storag
         )
         metrics = httpx.get(f"{hub.url}/metrics", timeout=5).text
         assert "hub_ngsi_push_temporal_instances_total 3.0" in metrics
+
+        # The push's own process killed: the hub starts it again, nothing is lost.
+        assert hub.process.proc is not None
+        (child,) = _push_processes(hub.process.proc.pid)
+        os.kill(child, signal.SIGKILL)
+        _publish_round(hub, 6, start=start)
+        wait_for(
+            lambda: _instances(receiver) == _expected(start, range(7)),
+            30,
+            "the instances after the push process was killed",
+        )
+        assert _push_processes(hub.process.proc.pid) != [child]
     finally:
         hub.stop()
         receiver.stop()
