@@ -89,20 +89,30 @@ def _detail(hub: ApiHub) -> dict[str, Any]:
     return detail["ngsi_ld_push"]  # type: ignore[no-any-return]
 
 
+def _pushing_hub(stack: Devstack, storage: str, receiver: Receiver, **env: str) -> ApiHub:
+    """A hub with the shipped profiles pushing to ``receiver`` every 0.2 s."""
+    return start_hub(
+        stack,
+        Path(tempfile.mkdtemp(prefix="hub-ngsi-push-")),
+        storage=storage,
+        profiles_dir=SHIPPED_PROFILES,
+        HUB_NGSI_LD_BROKER_URL=receiver.url,
+        HUB_NGSI_LD_PUSH_INTERVAL_S="0.2",
+        HUB_NGSI_LD_PUSH_BACKOFF_MAX_S="2",
+        **env,
+    )
+
+
 def test_push_sends_every_change_once_through_an_outage_and_a_restart(
     stack: Devstack, default_storage: str
 ) -> None:
     receiver = Receiver().start()
-    hub = start_hub(
+    hub = _pushing_hub(
         stack,
-        Path(tempfile.mkdtemp(prefix="hub-ngsi-push-")),
-        storage=default_storage,
-        profiles_dir=SHIPPED_PROFILES,
-        HUB_NGSI_LD_BROKER_URL=receiver.url,
+        default_storage,
+        receiver,
         HUB_NGSI_LD_BROKER_TENANT="kommune",
         HUB_NGSI_LD_BROKER_TOKEN="test-token",
-        HUB_NGSI_LD_PUSH_INTERVAL_S="0.2",
-        HUB_NGSI_LD_PUSH_BACKOFF_MAX_S="2",
         HUB_NGSI_LD_PUSH_BATCH="4",
     )
     try:
@@ -207,15 +217,8 @@ def _expected(start: datetime, rounds: range) -> Counter[tuple[str, str, str, An
 
 def test_temporal_push_sends_every_instance_once(stack: Devstack, default_storage: str) -> None:
     receiver = Receiver().start()
-    hub = start_hub(
-        stack,
-        Path(tempfile.mkdtemp(prefix="hub-ngsi-temporal-")),
-        storage=default_storage,
-        profiles_dir=SHIPPED_PROFILES,
-        HUB_NGSI_LD_BROKER_URL=receiver.url,
-        HUB_NGSI_LD_PUSH_INTERVAL_S="0.2",
-        HUB_NGSI_LD_PUSH_BACKOFF_MAX_S="2",
-        HUB_NGSI_LD_TEMPORAL_ATTRS="pm10,waterConsumption",
+    hub = _pushing_hub(
+        stack, default_storage, receiver, HUB_NGSI_LD_TEMPORAL_ATTRS="pm10,waterConsumption"
     )
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
     try:
