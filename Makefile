@@ -19,6 +19,13 @@ $(DASHBOARD): hub/dashboard/package.json hub/dashboard/package-lock.json
 	npm ci --prefix hub/dashboard --no-audit --no-fund
 	touch $(DASHBOARD)
 
+# The NGSI-LD client library that tests/integration/test_ngsi_client.py drives the hub with.
+NGSI_CLIENT := tests/ngsi_client/node_modules/.package-lock.json
+
+$(NGSI_CLIENT): tests/ngsi_client/package.json tests/ngsi_client/package-lock.json
+	npm ci --prefix tests/ngsi_client --no-audit --no-fund
+	touch $(NGSI_CLIENT)
+
 run: $(STAMP) $(DASHBOARD)
 	$(BIN)/hub dev
 
@@ -32,13 +39,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(STAMP)
+integration: $(STAMP) $(NGSI_CLIENT)
 	$(BIN)/pytest tests/integration -q
 
 e2e: $(STAMP) $(DASHBOARD)
 	$(BIN)/pytest tests/e2e -q -rs
 
-test: lint typecheck $(STAMP) $(DASHBOARD)
+test: lint typecheck $(STAMP) $(DASHBOARD) $(NGSI_CLIENT)
 	$(BIN)/pytest -q -rfEs
 
 bench: $(STAMP)

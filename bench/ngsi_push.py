@@ -95,7 +95,14 @@ def _variant(
     )
     logdir = root / name
     logdir.mkdir()
-    result = run_drain(args, stack, Hub(env, 1, logdir), url, cpu_groups)
+    profile = args.profile / name if args.profile is not None else None
+    hub = Hub(env, 1, logdir, profile)
+    groups: CpuGroups = {
+        **cpu_groups,
+        # The push's own process (hub.ngsi.push_process), a child of the hub's.
+        "push": lambda: [p for pid in hub.pids for p in probes.descendants(pid)],
+    }
+    result = run_drain(args, stack, hub, url, groups)
     return result, url
 
 
@@ -116,6 +123,11 @@ def main() -> None:
     )
     parser.add_argument("--storage", choices=["auto", "plain", "timescale"], default="auto")
     parser.add_argument("--output", type=Path, default=RESULTS / "ngsi_push.json")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory for py-spy's raw stacks of each run's hub (py-spy on PATH)",
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hub-bench-ngsi-"))
@@ -129,6 +141,8 @@ def main() -> None:
         cpu_groups: CpuGroups = {
             "postgres": lambda: [postmaster, *probes.descendants(postmaster)],
             "mosquitto": lambda: [mosquitto],
+            # The receiver's JSON parsing: CPU a real broker would spend elsewhere.
+            "bench": lambda: [os.getpid()],
         }
         load_before = os.getloadavg()[0]
         for n in range(args.rounds):
@@ -152,6 +166,9 @@ def main() -> None:
                     "drain_seconds": result["drain_seconds"],
                     "drain_lost": result["drain_lost"],
                     "hub_cores": result["drain_cpu"].get("hub"),
+                    "push_cores": result["drain_cpu"].get("push"),
+                    "postgres_cores": result["drain_cpu"].get("postgres"),
+                    "bench_cores": result["drain_cpu"].get("bench"),
                     "entities_pushed": receiver.entities - before,
                     # Hub CPU per message: less sensitive than the rate to other load.
                     "hub_cpu_us_per_msg": round(
@@ -163,6 +180,7 @@ def main() -> None:
                     ),
                 }
                 runs.append(result)
+                console.print(f"  {json.dumps(result)}")  # each run as it ends
         without = [r["drain_msgs_per_s"] for r in runs if not r["push"]]
         with_push = [r["drain_msgs_per_s"] for r in runs if r["push"]]
         summary = {
@@ -179,7 +197,19 @@ def main() -> None:
             ),
         }
         table = Table(title="ingest drain with and without the NGSI-LD push")
-        columns = ("round", "push", "msg/s", "seconds", "lost", "hub cores", "hub us/msg", "pushed")
+        columns = (
+            "round",
+            "push",
+            "msg/s",
+            "seconds",
+            "lost",
+            "hub cores",
+            "push cores",
+            "pg cores",
+            "bench cores",
+            "hub us/msg",
+            "pushed",
+        )
         for column in columns:
             table.add_column(column, justify="right")
         for r in runs:
@@ -190,6 +220,9 @@ def main() -> None:
                 str(r["drain_seconds"]),
                 str(r["drain_lost"]),
                 str(r["hub_cores"]),
+                str(r["push_cores"]),
+                str(r["postgres_cores"]),
+                str(r["bench_cores"]),
                 str(r["hub_cpu_us_per_msg"]),
                 f"{r['entities_pushed']:,}",
             )

@@ -315,6 +315,10 @@ class Settings(BaseSettings):
     ngsi_ld_push_backoff_max_s: float = Field(
         60.0, gt=0, description="Longest wait between two attempts while the broker fails."
     )
+    ngsi_ld_temporal_attrs: str | None = Field(
+        None,
+        description="NGSI-LD attributes (comma-separated, e.g. pm10,no2) whose every instance the push also sends to the broker's temporal API; unset: none.",
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log lines as text or JSON.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."

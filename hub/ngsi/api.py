@@ -15,7 +15,7 @@ import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from hub.api.auth import Reader
 from hub.api.deps import DbConn
@@ -39,7 +39,7 @@ def _mapper(request: Request) -> Mapper:
 
 
 Mapping = Annotated[Mapper, Depends(_mapper)]
-Text = Annotated[str | None, Query()]
+Text = http.Text
 
 
 async def select_entities(conn: DbConn, mapper: Mapper, request: Request) -> list[Entity]:
@@ -113,18 +113,8 @@ async def query_entities(
     conn: DbConn,
     _: Reader,
     mapper: Mapping,
-    type: Text = None,
-    id: Text = None,
-    idPattern: Text = None,
-    attrs: Text = None,
-    q: Text = None,
-    georel: Text = None,
-    geometry: Text = None,
-    coordinates: Text = None,
-    geoproperty: Text = None,
-    limit: Text = None,
-    offset: Text = None,
-    count: Text = None,
+    _selection: http.Selected,
+    _paging: http.Paged,
     options: Text = None,
 ) -> Response:
     """Entities in the normalized form (``options=keyValues`` or ``concise`` for the
@@ -132,9 +122,7 @@ async def query_entities(
     ``count=true`` adds the total in ``NGSILD-Results-Count``."""
     form = http.options(request).form
     wanted_attrs = http.terms(request, "attrs") or None
-    size = http.integer(request, "limit", http.DEFAULT_LIMIT, low=0, high=http.MAX_LIMIT)
-    skip = http.integer(request, "offset", 0, low=0, high=10**9)
-    counted = http.flag(request, "count")
+    size, skip, counted = http.paging(request, low=0)
     if size == 0 and not counted:
         raise BadRequestData("limit: 0 is only allowed with count=true")
     found = await select_entities(conn, mapper, request)

@@ -59,6 +59,19 @@ class ChangeFeed:
             self.overflowed = True
         self.wakeup.set()
 
+    def merge(self, device_ids: list[str], overflowed: bool, oldest: float | None) -> None:
+        """Add changes taken from another feed (the push process's side of the pipe)."""
+        pending = self._pending
+        for device_id in device_ids:
+            pending.setdefault(device_id, set())
+        if oldest is not None and (self.oldest is None or oldest < self.oldest):
+            self.oldest = oldest
+        if overflowed or len(pending) > self.bound:
+            pending.clear()
+            self.overflowed = True
+        if pending or self.overflowed:
+            self.wakeup.set()
+
     def take(self) -> tuple[dict[str, set[str]], bool, float | None]:
         """The changes so far, whether some were dropped, and when the oldest came."""
         changes, overflowed, oldest = self._pending, self.overflowed, self.oldest

@@ -10,13 +10,14 @@ the answer, the hub's own context document otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from hub.ngsi import models
 from hub.ngsi.errors import BadRequestData, InvalidRequest, NotAcceptable
@@ -211,3 +212,41 @@ def flag(request: Request, name: str) -> bool:
     if text not in ("true", "false"):
         raise BadRequestData(f"{name}: must be true or false")
     return text == "true"
+
+
+def paging(request: Request, *, low: int) -> tuple[int, int, bool]:
+    """``limit`` (``low`` to MAX_LIMIT, default DEFAULT_LIMIT), ``offset`` and ``count``."""
+    size = integer(request, "limit", DEFAULT_LIMIT, low=low, high=MAX_LIMIT)
+    skip = integer(request, "offset", 0, low=0, high=10**9)
+    return size, skip, flag(request, "count")
+
+
+# The query parameters of the entity queries, declared once for the OpenAPI document
+# (as FastAPI dependencies); the handlers read them from the request with the helpers
+# above, which apply the spec's rules (repeats, lists, expanded terms).
+Text = Annotated[str | None, Query()]
+
+
+def _declared(name: str, *params: str) -> Any:
+    return Depends(dataclasses.make_dataclass(name, [(p, Text, None) for p in params]))
+
+
+# Which entities: type, id, idPattern, attrs, q and the geo-query.
+Selected = Annotated[
+    object,
+    _declared(
+        "Selection",
+        *("type", "id", "idPattern", "attrs", "q"),
+        *("georel", "geometry", "coordinates", "geoproperty"),
+    ),
+]
+Paged = Annotated[object, _declared("Paging", "limit", "offset", "count")]
+# The temporal query: the time range, lastN, the form and the aggregation.
+TemporalQuery = Annotated[
+    object,
+    _declared(
+        "Temporal",
+        *("attrs", "timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", "options"),
+        *("aggrMethods", "aggrPeriodDuration"),
+    ),
+]

@@ -11,6 +11,10 @@ PUSH_LAG = Gauge(
     "hub_ngsi_push_lag_seconds", "Age of the oldest change not yet accepted by the broker"
 )
 PUSH_ENTITIES = Counter("hub_ngsi_push_entities", "Entities accepted by the broker")
+PUSH_TEMPORAL = Counter(
+    "hub_ngsi_push_temporal_instances",
+    "Attribute instances accepted by the broker's temporal API (HUB_NGSI_LD_TEMPORAL_ATTRS)",
+)
 PUSH_REQUESTS = Counter(
     "hub_ngsi_push_requests", "Upsert requests to the broker by outcome", ["outcome"]
 )

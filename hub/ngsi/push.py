@@ -12,7 +12,9 @@ that came before the round; on start, after a failure and after an overflow of
 the feed it rescans every device, which sends exactly what changed meanwhile.
 
 A failing broker is retried with a doubling backoff up to
-``ngsi_ld_push_backoff_max_s``; the ingest never waits for the push.
+``ngsi_ld_push_backoff_max_s``; the ingest never waits for the push. The pusher
+runs in a process of its own (:mod:`hub.ngsi.push_process`), which reports its
+state with :meth:`Pusher.status` after each round and batch.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,15 +36,19 @@ import psycopg
 from hub import __version__
 from hub.backoff import backoff_delay
 from hub.config import Settings
-from hub.ngsi import metrics, models
+from hub.ngsi import models
 from hub.ngsi.changes import ChangeFeed
-from hub.ngsi.mapping import Entity, Mapper
+from hub.ngsi.mapping import Entity, Mapper, Target, entity_id, iso
 from hub.store import ngsi as store
 from hub.store import ngsi_push
 from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
 UPSERT_PATH = "/ngsi-ld/v1/entityOperations/upsert"
+TEMPORAL_PATH = "/ngsi-ld/v1/temporal/entities"
+REPORT_S = 0.5  # the state goes to the hub process at most this often within a round
+TEMPORAL_BATCH = 1000  # instances of one attribute per temporal request, at most
+TEMPORAL_BACKFILL = timedelta(days=1)  # how far back a device's first temporal push goes
 
 
 class PushError(Exception):
@@ -65,14 +72,29 @@ class Pusher:
     settings: the broker, tenant, token, context, batch, interval and timeouts.
     mapper: how devices become entities.
     feed: the ingest's changes.
+    report: called with :meth:`status` whenever it changed.
     """
 
-    def __init__(self, settings: Settings, mapper: Mapper, feed: ChangeFeed) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        mapper: Mapper,
+        feed: ChangeFeed,
+        report: Callable[[dict[str, Any]], None] = lambda status: None,
+    ) -> None:
         assert settings.ngsi_ld_broker_url is not None
         self._settings = settings
         self._mapper = mapper
         self._feed = feed
         self.url = settings.ngsi_ld_broker_url.rstrip("/") + UPSERT_PATH
+        self.temporal_url = settings.ngsi_ld_broker_url.rstrip("/") + TEMPORAL_PATH
+        # Profile -> metric -> target of the attributes whose history goes out too.
+        wanted = {a.strip() for a in (settings.ngsi_ld_temporal_attrs or "").split(",")} - {""}
+        self._temporal: dict[str, dict[str, Target]] = {
+            profile: found
+            for profile, targets in mapper.targets.items()
+            if (found := {m: t for m, t in targets.items() if t.attribute in wanted})
+        }
         self.target = hashlib.sha256(
             f"{settings.ngsi_ld_broker_url}|{settings.ngsi_ld_broker_tenant or ''}".encode()
         ).hexdigest()[:16]
@@ -88,21 +110,29 @@ class Pusher:
         self.last_success: datetime | None = None
         self.backlog = 0
         self._oldest: float | None = None
+        self._report = report
+        # Totals for the metrics (the process that serves /metrics adds them up).
+        self.entities = 0
+        self.requests = {"ok": 0, "partial": 0, "failed": 0, "error": 0}
+        self.overflows = 0
+        self.temporal_instances = 0
+        self._reported = 0.0
 
-    def detail(self) -> dict[str, Any]:
-        """What /readyz shows of the push."""
+    def status(self) -> dict[str, Any]:
+        """Backlog, oldest change not yet accepted (a time.monotonic() value, which all
+        processes of the machine share), failures and totals."""
+        oldest = [t for t in (self._oldest, self._feed.oldest) if t is not None]
         return {
-            "broker": self._settings.ngsi_ld_broker_url,
             "backlog_devices": self.backlog + len(self._feed),
-            "lag_s": round(self.lag(), 3),
+            "oldest": min(oldest) if oldest else None,
             "failures": self.failures,
             "last_error": self.last_error,
             "last_success": self.last_success.isoformat() if self.last_success else None,
+            "entities": self.entities,
+            "requests": dict(self.requests),
+            "overflows": self.overflows,
+            "temporal": self.temporal_instances,
         }
-
-    def lag(self) -> float:
-        oldest = [t for t in (self._oldest, self._feed.oldest) if t is not None]
-        return time.monotonic() - min(oldest) if oldest else 0.0
 
     def _context(self, entity: Entity) -> Any:
         if self._settings.ngsi_ld_context_url:
@@ -123,7 +153,7 @@ class Pusher:
                                 await self._feed.wakeup.wait()
                     changes, overflowed, oldest = self._feed.take()
                     if overflowed:
-                        metrics.PUSH_OVERFLOWS.inc()
+                        self.overflows += 1
                         rescan = True
                     if oldest is not None and (self._oldest is None or oldest < self._oldest):
                         self._oldest = oldest
@@ -162,7 +192,7 @@ class Pusher:
                                 cap=self._settings.ngsi_ld_push_backoff_max_s,
                             )
                         )
-                    self._gauges()
+                    self._gauges(force=True)
                     spent = time.monotonic() - started
                     await asyncio.sleep(max(0.0, self._settings.ngsi_ld_push_interval_s - spent))
             finally:
@@ -170,9 +200,12 @@ class Pusher:
                     with contextlib.suppress(Exception):
                         await conn.close()
 
-    def _gauges(self) -> None:
-        metrics.PUSH_BACKLOG.set(self.backlog + len(self._feed))
-        metrics.PUSH_LAG.set(self.lag())
+    def _gauges(self, *, force: bool = False) -> None:
+        """Report the state: at the end of a round, else at most every REPORT_S."""
+        now = time.monotonic()
+        if force or now - self._reported >= REPORT_S:
+            self._reported = now
+            self._report(self.status())
 
     async def _round(
         self, conn: AsyncConn, client: httpx.AsyncClient, device_ids: list[str] | None
@@ -196,21 +229,30 @@ class Pusher:
             await ngsi_push.save(conn, self.target, [(c.pk, c.version) for c in accepted])
             self.backlog -= len(batch)
             self.last_success = datetime.now(UTC)
-            metrics.PUSH_ENTITIES.inc(sum(len(c.entities) for c in accepted))
+            self.entities += sum(len(c.entities) for c in accepted)
+            self._gauges()
+        if self._temporal:
+            await self._push_temporal(conn, client, located)
+
+    async def _post(self, client: httpx.AsyncClient, url: str, body: Any) -> httpx.Response:
+        """The broker's 2xx answer to ``body``; PushError for anything else."""
+        try:
+            response = await client.post(url, content=orjson.dumps(body), headers=self._headers)
+        except httpx.HTTPError as exc:
+            self.requests["error"] += 1
+            raise PushError(f"{type(exc).__name__}: {exc}") from None
+        if not 200 <= response.status_code < 300:
+            self.requests["failed"] += 1
+            raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
+        return response
 
     async def _send(self, client: httpx.AsyncClient, batch: list[_Change]) -> list[_Change]:
         body = [{**e, "@context": self._context(e)} for c in batch for e in c.entities]
-        try:
-            response = await client.post(
-                self.url, content=orjson.dumps(body), headers=self._headers
-            )
-        except httpx.HTTPError as exc:
-            metrics.PUSH_REQUESTS.labels("error").inc()
-            raise PushError(f"{type(exc).__name__}: {exc}") from None
+        response = await self._post(client, self.url, body)
         if response.status_code == 207:
             # Partly accepted: keep the devices whose entities all went in; the rest
             # are logged and sent again with their next change or after a restart.
-            metrics.PUSH_REQUESTS.labels("partial").inc()
+            self.requests["partial"] += 1
             try:
                 errors = orjson.loads(response.content).get("errors", [])
             except (orjson.JSONDecodeError, AttributeError):
@@ -219,8 +261,58 @@ class Pusher:
             for error in errors[:5]:
                 log.error("NGSI-LD broker refused an entity: %s", error)
             return [c for c in batch if not any(e["id"] in refused for e in c.entities)]
-        if not 200 <= response.status_code < 300:
-            metrics.PUSH_REQUESTS.labels("failed").inc()
-            raise PushError(f"HTTP {response.status_code} from the broker: {response.text[:200]}")
-        metrics.PUSH_REQUESTS.labels("ok").inc()
+        self.requests["ok"] += 1
         return batch
+
+    async def _push_temporal(
+        self, conn: AsyncConn, client: httpx.AsyncClient, located: list[store.Located]
+    ) -> None:
+        """Every reading of the temporal attributes after each device's cursor, as
+        attribute instances, to ``POST /temporal/entities`` (create or update the
+        temporal representation); the cursor moves only after the broker's 2xx."""
+        cursors = await ngsi_push.temporal_cursors(conn, self.target, [i.pk for i in located])
+        for item in located:
+            targets = self._temporal.get(item.snapshot.profile, {})
+            seen = [o.time for m, o in item.snapshot.values.items() if m in targets]
+            after = cursors.get(item.pk) or datetime.now(UTC) - TEMPORAL_BACKFILL
+            while seen and max(seen) > after:
+                found = await ngsi_push.readings_after(
+                    conn, item.pk, sorted(targets), after, TEMPORAL_BATCH
+                )
+                if not found:
+                    break
+                # A metric cut at TEMPORAL_BATCH bounds this request; the rest is next.
+                full = [rows[-1][0] for rows in found.values() if len(rows) == TEMPORAL_BATCH]
+                until = min(full) if full else max(rows[-1][0] for rows in found.values())
+                bodies: dict[str, Entity] = {}
+                for metric, rows in found.items():
+                    target = targets[metric]
+                    instances = [
+                        {
+                            "type": "Property",
+                            "value": target.convert(value),
+                            "observedAt": iso(time),
+                            **({"unitCode": target.unit_code} if target.unit_code else {}),
+                        }
+                        for time, value in rows
+                        if time <= until
+                    ]
+                    if instances:
+                        entity = bodies.setdefault(
+                            target.type,
+                            {
+                                "id": entity_id(target.type, item.snapshot.device_id),
+                                "type": target.type,
+                            },
+                        )
+                        entity[target.attribute] = instances
+                for entity in bodies.values():
+                    body = {**entity, "@context": self._context(entity)}
+                    await self._post(client, self.temporal_url, body)
+                    self.requests["ok"] += 1
+                    self.temporal_instances += sum(
+                        len(v) for v in entity.values() if isinstance(v, list)
+                    )
+                await ngsi_push.save_temporal(conn, self.target, item.pk, until)
+                after = until
+        self._gauges()

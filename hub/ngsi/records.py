@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from hub.model import Device
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,18 +16,11 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceSnapshot:
-    """What the hub knows of one device now."""
+class DeviceSnapshot(Device):
+    """What the hub knows of one device now: its record, latest values, open alert
+    rules and air-quality class."""
 
-    device_id: str
-    profile: str
-    name: str | None
-    district: str | None
-    lat: float | None
-    lon: float | None
-    status: str
-    last_seen: datetime | None
-    values: Mapping[str, Observation]
+    values: Mapping[str, Observation] = field(default_factory=dict)
     open_rules: frozenset[str] = frozenset()
     air_quality: tuple[str, datetime] | None = None
 

@@ -1,11 +1,11 @@
 """The NGSI-LD background work of a ``hub run`` process: subscription matching and
-delivery always, the push to a context broker when ``HUB_NGSI_LD_BROKER_URL`` is set.
-Both take the ingest's committed changes through their own bounded feeds."""
+delivery always, the push to a context broker when ``HUB_NGSI_LD_BROKER_URL`` is set
+(in a process of its own, :mod:`hub.ngsi.push_process`). Both take the ingest's
+committed changes through their own bounded feeds."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,10 +14,8 @@ from hub.model import Outcome
 from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Mapper
 from hub.ngsi.notify import Matcher, Sender
-from hub.ngsi.push import Pusher
+from hub.ngsi.push_process import PushProcess, keep_running
 from hub.profiles import Profile
-
-log = logging.getLogger(__name__)
 
 # Devices waiting for subscription matching, at most (past it: counted and logged).
 MATCH_QUEUE = 100_000
@@ -31,10 +29,10 @@ class NgsiRuntime:
         self.matcher = Matcher(settings, mapper, self.match_feed)
         self.sender = Sender(settings, self.matcher.wakeup)
         self.push_feed: ChangeFeed | None = None
-        self.pusher: Pusher | None = None
+        self.pusher: PushProcess | None = None
         if settings.ngsi_ld_broker_url:
             self.push_feed = ChangeFeed(settings.ngsi_ld_push_queue)
-            self.pusher = Pusher(settings, mapper, self.push_feed)
+            self.pusher = PushProcess(settings, profiles, self.push_feed)
 
     def listener(self, outcome: Outcome) -> None:
         """The ingest's commit listener (a few dictionary updates, never a wait)."""
@@ -53,16 +51,4 @@ class NgsiRuntime:
         ]
         if self.pusher is not None and push:
             work.append(("ngsi push", self.pusher.run))
-        return [asyncio.create_task(_keep_running(name, run), name=name) for name, run in work]
-
-
-async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """A bug in one of them is logged and the worker started again, never silent."""
-    while True:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed; starting it again in 5 s", name)
-            await asyncio.sleep(5)
+        return [asyncio.create_task(keep_running(name, run), name=name) for name, run in work]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from hub.api.auth import Reader
 from hub.api.deps import AppSettings, DbConn
@@ -32,7 +32,6 @@ from hub.store import readings
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 
-Text = Annotated[str | None, Query()]
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 AGGREGATES: Final = {"avg": "avg", "min": "min", "max": "max", "sum": "sum", "totalCount": "count"}
 _DURATION = re.compile(
@@ -239,27 +238,13 @@ async def query_temporal(
     _: Reader,
     mapper: Mapping,
     settings: AppSettings,
-    type: Text = None,
-    id: Text = None,
-    idPattern: Text = None,
-    attrs: Text = None,
-    q: Text = None,
-    timerel: Text = None,
-    timeAt: Text = None,
-    endTimeAt: Text = None,
-    lastN: Text = None,
-    options: Text = None,
-    aggrMethods: Text = None,
-    aggrPeriodDuration: Text = None,
-    limit: Text = None,
-    offset: Text = None,
-    count: Text = None,
+    _selection: http.Selected,
+    _temporal: http.TemporalQuery,
+    _paging: http.Paged,
 ) -> Response:
     """Attribute instances (or aggregates) of the selected entities, by entity id."""
     time_range(request)  # a bad range is an error even when nothing matches
-    size = http.integer(request, "limit", http.DEFAULT_LIMIT, low=1, high=http.MAX_LIMIT)
-    skip = http.integer(request, "offset", 0, low=0, high=10**9)
-    counted = http.flag(request, "count")
+    size, skip, counted = http.paging(request, low=1)
     budget = settings.api_max_rows
     page: list[Entity] = []
     selected = await select(conn, mapper, request)
@@ -285,14 +270,7 @@ async def retrieve_temporal(
     _: Reader,
     mapper: Mapping,
     settings: AppSettings,
-    attrs: Text = None,
-    timerel: Text = None,
-    timeAt: Text = None,
-    endTimeAt: Text = None,
-    lastN: Text = None,
-    options: Text = None,
-    aggrMethods: Text = None,
-    aggrPeriodDuration: Text = None,
+    _temporal: http.TemporalQuery,
 ) -> Response:
     time_range(request)
     entity, located = await find_entity(conn, mapper, entity_id)

@@ -3,25 +3,29 @@ and air-quality class (one snapshot per device), and attribute histories."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub.model import Device
 from hub.ngsi.records import DeviceSnapshot, Observation
 from hub.store import readings
 from hub.store.db import AsyncConn
 
-DEVICES = """
-SELECT id, device_id, profile, name, district, lat, lon, status, last_seen
+_FIELDS = tuple(f.name for f in dataclasses.fields(Device))  # a snapshot's device record
+_COLUMNS = ", ".join(_FIELDS)
+DEVICES = f"""
+SELECT {_COLUMNS}
 FROM devices
 WHERE profile = ANY(%(profiles)s)
   AND decommissioned_at IS NULL
   AND (%(device_ids)s::text[] IS NULL OR device_id = ANY(%(device_ids)s))
 ORDER BY device_id
 """
-DEVICES_BY_PK = """
-SELECT id, device_id, profile, name, district, lat, lon, status, last_seen
+DEVICES_BY_PK = f"""
+SELECT {_COLUMNS}
 FROM devices
 WHERE id = ANY(%(ids)s) AND decommissioned_at IS NULL
 ORDER BY device_id
@@ -88,22 +92,15 @@ async def _complete(conn: AsyncConn, rows: list[tuple[Any, ...]]) -> list[Locate
         classes[device] = (level, hour)
     return [
         Located(
-            pk,
+            row[0],
             DeviceSnapshot(
-                device_id=device_id,
-                profile=profile,
-                name=name,
-                district=district,
-                lat=lat,
-                lon=lon,
-                status=status,
-                last_seen=last_seen,
-                values=values.get(pk, {}),
-                open_rules=frozenset(rules.get(pk, ())),
-                air_quality=classes.get(pk),
+                **dict(zip(_FIELDS, row, strict=True)),
+                values=values.get(row[0], {}),
+                open_rules=frozenset(rules.get(row[0], ())),
+                air_quality=classes.get(row[0]),
             ),
         )
-        for pk, device_id, profile, name, district, lat, lon, status, last_seen in rows
+        for row in rows
     ]
 
 

@@ -109,7 +109,11 @@ def start_hub(
         for role in ROLES
     }  # type: ignore[arg-type]
     process = HubProcess(settings, log_dir, **env).start()
-    process.wait_ready()
+    try:
+        process.wait_ready()
+    except BaseException:
+        process.stop()  # not left running behind a failed test
+        raise
     return ApiHub(settings, process, keys)
 
 

@@ -4,11 +4,17 @@ with the payload forms of their profiles (docs/payloads.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
+import pytest
 
-from tests.integration.api_helpers import ApiHub
+from hub.devstack import Devstack
+from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -85,3 +91,18 @@ def register_and_feed(hub: ApiHub) -> None:
     hub.wait_stored("aq-2", STEPS * 7)
     hub.wait_stored("sl-1", STEPS * 5)
     hub.wait_stored("wm-1", STEPS * 4)
+
+
+@contextlib.contextmanager
+def fed_town(stack: Devstack, storage: str, prefix: str) -> Iterator[ApiHub]:
+    """A hub at ``storage`` with the shipped profiles and the town registered and fed."""
+    if storage == "timescale" and not stack.postgres.timescaledb:
+        pytest.skip("TimescaleDB not installed: timescale storage path not exercised")
+    api = start_hub(
+        stack, Path(tempfile.mkdtemp(prefix=prefix)), storage=storage, profiles_dir=SHIPPED_PROFILES
+    )
+    try:
+        register_and_feed(api)
+        yield api
+    finally:
+        api.stop()

@@ -4,10 +4,8 @@ written by the real ingest: every query parameter, the three representations,
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +14,8 @@ from referencing.exceptions import Unresolvable
 
 from hub.devstack import Devstack
 from hub.ngsi import models
-from tests.integration.api_helpers import SHIPPED_PROFILES, ApiHub, start_hub
-from tests.integration.ngsi_fleet import STEPS, aq_values, register_and_feed, sl_values, time_of
+from tests.integration.api_helpers import ApiHub
+from tests.integration.ngsi_fleet import STEPS, aq_values, fed_town, sl_values, time_of
 from tests.ngsi_schemas import published_validator, table_validator
 
 ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -28,17 +26,8 @@ LAST = STEPS - 1
 
 @pytest.fixture(scope="module", params=["plain", "timescale"])
 def hub(request: pytest.FixtureRequest, stack: Devstack) -> Iterator[ApiHub]:
-    if request.param == "timescale" and not stack.postgres.timescaledb:
-        pytest.skip("TimescaleDB not installed: timescale storage path not exercised")
-    api = start_hub(
-        stack,
-        Path(tempfile.mkdtemp(prefix="hub-ngsi-api-")),
-        storage=request.param,
-        profiles_dir=SHIPPED_PROFILES,
-    )
-    register_and_feed(api)
-    yield api
-    api.stop()
+    with fed_town(stack, request.param, "hub-ngsi-api-") as api:
+        yield api
 
 
 def _get(

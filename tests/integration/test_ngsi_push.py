@@ -5,9 +5,13 @@ and a hub restart lose nothing and send nothing twice, and the backlog shows in
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +37,10 @@ def _register(hub: ApiHub) -> None:
             assert r.status_code == 201, r.text
 
 
-def _publish_round(hub: ApiHub, i: int, devices: tuple[str, ...] = tuple(DEVICES)) -> None:
-    ms = int(START.timestamp() * 1000) + i * 60_000
+def _publish_round(
+    hub: ApiHub, i: int, devices: tuple[str, ...] = tuple(DEVICES), start: datetime = START
+) -> None:
+    ms = int(start.timestamp() * 1000) + i * 60_000
     messages = []
     for device_id in devices:
         profile = DEVICES[device_id][0]
@@ -83,20 +89,30 @@ def _detail(hub: ApiHub) -> dict[str, Any]:
     return detail["ngsi_ld_push"]  # type: ignore[no-any-return]
 
 
+def _pushing_hub(stack: Devstack, storage: str, receiver: Receiver, **env: str) -> ApiHub:
+    """A hub with the shipped profiles pushing to ``receiver`` every 0.2 s."""
+    return start_hub(
+        stack,
+        Path(tempfile.mkdtemp(prefix="hub-ngsi-push-")),
+        storage=storage,
+        profiles_dir=SHIPPED_PROFILES,
+        HUB_NGSI_LD_BROKER_URL=receiver.url,
+        HUB_NGSI_LD_PUSH_INTERVAL_S="0.2",
+        HUB_NGSI_LD_PUSH_BACKOFF_MAX_S="2",
+        **env,
+    )
+
+
 def test_push_sends_every_change_once_through_an_outage_and_a_restart(
     stack: Devstack, default_storage: str
 ) -> None:
     receiver = Receiver().start()
-    hub = start_hub(
+    hub = _pushing_hub(
         stack,
-        Path(tempfile.mkdtemp(prefix="hub-ngsi-push-")),
-        storage=default_storage,
-        profiles_dir=SHIPPED_PROFILES,
-        HUB_NGSI_LD_BROKER_URL=receiver.url,
+        default_storage,
+        receiver,
         HUB_NGSI_LD_BROKER_TENANT="kommune",
         HUB_NGSI_LD_BROKER_TOKEN="test-token",
-        HUB_NGSI_LD_PUSH_INTERVAL_S="0.2",
-        HUB_NGSI_LD_PUSH_BACKOFF_MAX_S="2",
         HUB_NGSI_LD_PUSH_BATCH="4",
     )
     try:
@@ -154,6 +170,114 @@ def test_push_sends_every_change_once_through_an_outage_and_a_restart(
             "urn:ngsi-ld:Device:aq-1",
         ]
         assert _duplicates(receiver) == []
+    finally:
+        hub.stop()
+        receiver.stop()
+
+
+def _push_processes(hub_pid: int) -> list[int]:
+    """The hub's push process (hub.ngsi.push_process), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == hub_pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _instances(receiver: Receiver) -> Counter[tuple[str, str, str, Any]]:
+    """(entity id, attribute, observedAt, value) of every instance at the temporal API."""
+    found: Counter[tuple[str, str, str, Any]] = Counter()
+    for request in receiver.received("/temporal/entities"):
+        for name, instances in request.body.items():
+            if name != "@context" and isinstance(instances, list):
+                for instance in instances:
+                    found[request.body["id"], name, instance["observedAt"], instance["value"]] += 1
+    return found
+
+
+def _expected(start: datetime, rounds: range) -> Counter[tuple[str, str, str, Any]]:
+    expected: Counter[tuple[str, str, str, Any]] = Counter()
+    for i in rounds:
+        at = (start + timedelta(minutes=i)).isoformat().replace("+00:00", "Z")
+        expected[
+            "urn:ngsi-ld:AirQualityObserved:aq-1", "pm10", at, aq_values("aq-1", i)["pm10"]
+        ] += 1
+        expected[
+            "urn:ngsi-ld:AirQualityObserved:aq-2", "pm10", at, aq_values("aq-2", i)["pm10"]
+        ] += 1
+        volume = math.floor(wm_values(i)["volume"])  # the model's integer register
+        expected["urn:ngsi-ld:WaterConsumptionObserved:wm-1", "waterConsumption", at, volume] += 1
+    return expected
+
+
+def test_temporal_push_sends_every_instance_once(stack: Devstack, default_storage: str) -> None:
+    receiver = Receiver().start()
+    hub = _pushing_hub(
+        stack, default_storage, receiver, HUB_NGSI_LD_TEMPORAL_ATTRS="pm10,waterConsumption"
+    )
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    try:
+        _register(hub)
+        for i in range(3):
+            _publish_round(hub, i, start=start)
+        wait_for(
+            lambda: _instances(receiver) == _expected(start, range(3)),
+            30,
+            "every pm10 and waterConsumption instance at the temporal API",
+        )
+        request = receiver.received("/temporal/entities")[0]
+        assert request.path == "/ngsi-ld/v1/temporal/entities"
+        assert request.headers["content-type"] == "application/ld+json"
+        assert "@context" in request.body
+        pm10 = next(
+            r.body["pm10"] for r in receiver.received("/temporal/entities") if "pm10" in r.body
+        )
+        assert pm10[0]["type"] == "Property" and pm10[0]["unitCode"] == "GQ"
+        # Only the configured attributes travel: no no2, no Device history.
+        assert {name for _, name, _, _ in _instances(receiver)} == {"pm10", "waterConsumption"}
+
+        # The broker away: what was read meanwhile arrives afterwards, once.
+        receiver.stop()
+        for i in (3, 4):
+            _publish_round(hub, i, start=start)
+        hub.wait_stored("wm-1", 5 * 4)
+        wait_for(lambda: _detail(hub)["failures"] > 0, 20, "the push to notice the outage")
+        receiver.start()
+        wait_for(
+            lambda: _instances(receiver) == _expected(start, range(5)),
+            30,
+            "the instances of the outage at the temporal API",
+        )
+
+        # A restart resends nothing: only the next reading's instances follow.
+        hub.process.stop()
+        hub.process.start()
+        hub.process.wait_ready()
+        _publish_round(hub, 5, start=start)
+        wait_for(
+            lambda: _instances(receiver) == _expected(start, range(6)),
+            30,
+            "the instances after the restart",
+        )
+        metrics = httpx.get(f"{hub.url}/metrics", timeout=5).text
+        assert "hub_ngsi_push_temporal_instances_total 3.0" in metrics
+
+        # The push's own process killed: the hub starts it again, nothing is lost.
+        assert hub.process.proc is not None
+        (child,) = _push_processes(hub.process.proc.pid)
+        os.kill(child, signal.SIGKILL)
+        _publish_round(hub, 6, start=start)
+        wait_for(
+            lambda: _instances(receiver) == _expected(start, range(7)),
+            30,
+            "the instances after the push process was killed",
+        )
+        assert _push_processes(hub.process.proc.pid) != [child]
     finally:
         hub.stop()
         receiver.stop()

@@ -22,6 +22,7 @@ T = datetime(2026, 1, 10, 6, 45, tzinfo=UTC)
 
 def _snapshot(profile: str, values: dict[str, float], **extra: object) -> DeviceSnapshot:
     return DeviceSnapshot(
+        id=1,
         device_id="d-1",
         profile=profile,
         name="Storgata",
@@ -29,7 +30,10 @@ def _snapshot(profile: str, values: dict[str, float], **extra: object) -> Device
         lat=59.91,
         lon=10.75,
         status="online",
+        status_changed_at=None,
+        registered_at=T,
         last_seen=T,
+        decommissioned_at=None,
         values={m: Observation(T, v) for m, v in values.items()},
         **extra,  # type: ignore[arg-type]
     )
