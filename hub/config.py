@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         0, ge=0, description="Drop raw readings older than this many days (0 keeps them forever)."
     )
+    personal_retention_days: int = Field(
+        400,
+        ge=0,
+        description="Keep raw readings of personal devices this many days, then only their "
+        "hourly and daily rollups (0 keeps them forever).",
+    )
+    personal_retention_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between two runs of the personal-data retention job."
+    )
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
     mqtt_passwd_file: Path | None = Field(
         None,

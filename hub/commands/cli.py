@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
+from hub.commands import subjects
 from hub.config import Settings, load_settings
 from hub.devenv import use_dev_stack
 from hub.errors import HubError
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--since", type=_time, help="received at or after (RFC 3339)")
     again.add_argument("--until", type=_time, help="received before (RFC 3339)")
     letters.set_defaults(func=_dead_letters)
+    subjects.add_parser(commands)
     return parser
 
 

@@ -23,6 +23,7 @@ from hub.ingest.pipeline import Ingest
 from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
+from hub.privacy.retention import run_personal_retention
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
@@ -120,6 +121,15 @@ async def serve(settings: Settings) -> None:
     retention_task = asyncio.create_task(
         run_retention(settings.database_url, level, settings.retention_days), name="retention"
     )
+    personal_retention_task = asyncio.create_task(
+        run_personal_retention(
+            settings.database_url,
+            level,
+            settings.personal_retention_days,
+            settings.personal_retention_interval_s,
+        ),
+        name="personal-retention",
+    )
     silence_task = asyncio.create_task(
         run_silence_watch(settings.database_url, profiles, bus), name="silence"
     )
@@ -144,6 +154,7 @@ async def serve(settings: Settings) -> None:
         ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
+    personal_retention_task.cancel()
     for task in ngsi_tasks:
         task.cancel()
     await asyncio.gather(*ngsi_tasks, return_exceptions=True)
