@@ -160,6 +160,17 @@ class Settings(BaseSettings):
         description="Open-data mode: anyone may read (GET) the API without a key. Writes "
         "always need an operator or admin key.",
     )
+    privacy_min_group: int = Field(
+        5,
+        ge=2,
+        description="Fewest personal devices (e.g. household meters) an aggregate may cover; "
+        "a smaller group is suppressed (docs/privacy.md).",
+    )
+    privacy_access_log_days: int = Field(
+        400,
+        ge=1,
+        description="Days the log of who read personal data keeps its entries.",
+    )
     api_max_range_days: int = Field(
         31,
         ge=1,

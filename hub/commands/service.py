@@ -23,6 +23,7 @@ from hub.ingest.pipeline import Ingest
 from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
+from hub.privacy import startup as privacy
 from hub.privacy.retention import run_personal_retention
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
@@ -81,6 +82,7 @@ async def serve(settings: Settings) -> None:
     profiles = load_profiles(settings.profiles_dir)
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s", len(profiles), level)
+    privacy.prepare(settings, profiles)  # data classes into the database (docs/privacy.md)
     bus = EventBus()
     sources = load_sources(settings.sources, set(profiles))
     ingest = Ingest(settings, profiles, storage=level, sources=sources)

@@ -18,7 +18,8 @@ from hub.model import Device
 from hub.store.db import AsyncConn
 
 _COLUMNS = """id, device_id, profile, name, district, lat, lon, status, status_changed_at,
-    registered_at, last_seen, decommissioned_at, dev_eui, external_id"""
+    registered_at, last_seen, decommissioned_at, dev_eui, external_id, data_class,
+    data_class_override"""
 
 # Filters are optional: a NULL parameter switches its condition off. The page is keyed
 # by device_id, so a cursor is the last device_id seen. (Also used by
@@ -43,9 +44,10 @@ LIMIT %(limit)s
 """
 GET = f"SELECT {_COLUMNS} FROM devices WHERE device_id = %(device_id)s"
 INSERT = f"""
-INSERT INTO devices (device_id, profile, name, district, lat, lon, dev_eui, external_id)
+INSERT INTO devices (device_id, profile, name, district, lat, lon, dev_eui, external_id,
+                     data_class_override)
 VALUES (%(device_id)s, %(profile)s, %(name)s, %(district)s, %(lat)s, %(lon)s,
-        %(dev_eui)s, %(external_id)s)
+        %(dev_eui)s, %(external_id)s, %(data_class_override)s)
 ON CONFLICT (device_id) DO NOTHING
 RETURNING {_COLUMNS}
 """
@@ -58,7 +60,9 @@ UPDATE devices SET
     lat = CASE WHEN %(set_lat)s THEN %(lat)s ELSE lat END,
     lon = CASE WHEN %(set_lon)s THEN %(lon)s ELSE lon END,
     dev_eui = CASE WHEN %(set_dev_eui)s THEN %(dev_eui)s ELSE dev_eui END,
-    external_id = CASE WHEN %(set_external_id)s THEN %(external_id)s ELSE external_id END
+    external_id = CASE WHEN %(set_external_id)s THEN %(external_id)s ELSE external_id END,
+    data_class_override = CASE WHEN %(set_data_class_override)s THEN %(data_class_override)s
+                               ELSE data_class_override END
 WHERE device_id = %(device_id)s
 RETURNING {_COLUMNS}
 """
@@ -143,6 +147,7 @@ async def create_device(
     lon: float | None = None,
     dev_eui: str | None = None,
     external_id: str | None = None,
+    data_class_override: str | None = None,
 ) -> Device | None:
     """Register a device; None when the device_id is taken.
 
@@ -160,6 +165,7 @@ async def create_device(
                     "lon": lon,
                     "dev_eui": dev_eui,
                     "external_id": external_id,
+                    "data_class_override": data_class_override,
                 },
             )
         except psycopg.errors.UniqueViolation as exc:
@@ -167,7 +173,16 @@ async def create_device(
         return await cur.fetchone()
 
 
-UPDATABLE = ("profile", "name", "district", "lat", "lon", "dev_eui", "external_id")
+UPDATABLE = (
+    "profile",
+    "name",
+    "district",
+    "lat",
+    "lon",
+    "dev_eui",
+    "external_id",
+    "data_class_override",
+)
 
 
 async def update_device(conn: AsyncConn, device_id: str, changes: dict[str, Any]) -> Device | None:
