@@ -18,6 +18,7 @@ from hub.api import (
     replay,
     rules,
     stream,
+    subjects,
 )
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -34,4 +35,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     stream.router,
     exports.router,
     keys.router,
+    subjects.router,
 )
