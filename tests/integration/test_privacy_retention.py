@@ -6,6 +6,7 @@ public devices keep everything."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hub.privacy.classes import sync_profile_classes
 from hub.profiles import load_profiles
 from hub.store import bulk
 from hub.store.db import aconnect, connect
+from tests.integration.helpers import HubProcess, metric_value, wait_for
 from tests.repo import REPO
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -186,3 +188,59 @@ async def test_retention_finishes_a_day_a_crash_left_in_the_hold(migrated: Setti
     assert _rollups(migrated) == before
     with connect(migrated.database_url, "test") as conn:
         assert conn.execute("SELECT count(*) FROM personal_rollup_hold").fetchone() == (0,)
+
+
+def test_the_hub_runs_the_retention_job_and_counts_it(migrated: Settings, open_tmp: Path) -> None:
+    """`hub run` deletes personal raw readings past HUB_PERSONAL_RETENTION_DAYS on its
+    own schedule, and /metrics says what it did."""
+    with connect(migrated.database_url, "test") as conn:
+        level = conn.execute("SELECT value FROM hub_meta WHERE key = 'storage_level'").fetchone()
+    assert level is not None
+    now = datetime.now(UTC)
+    with connect(migrated.database_url, "test") as conn:
+        sync_profile_classes(conn, load_profiles(REPO / "device_profiles"))
+        conn.execute("INSERT INTO devices (device_id, profile) VALUES ('wm-old', 'water_meter')")
+        conn.execute(
+            "INSERT INTO series (device, metric) SELECT id, 'volume' FROM devices "
+            "WHERE device_id = 'wm-old'"
+        )
+        conn.execute(
+            "INSERT INTO readings (series_id, time, value) "
+            "SELECT s.id, t, 1 FROM series s, "
+            "generate_series(%(start)s::timestamptz, %(end)s, interval '1 hour') t",
+            {"start": now - timedelta(days=5), "end": now},
+        )
+        conn.commit()
+        conn.autocommit = True
+        for statement in bulk.ROLLUPS_PLAIN if level[0] == "plain" else bulk.REFRESH_CAGGS:
+            conn.execute(statement)
+    expected = len(
+        [
+            t
+            for t in (now - timedelta(days=5) + timedelta(hours=h) for h in range(5 * 24 + 1))
+            if t < retention.cutoff_for(now, 2)
+        ]
+    )
+    hub = HubProcess(
+        migrated,
+        open_tmp,
+        HUB_PROFILES_DIR=str(REPO / "device_profiles"),
+        HUB_PERSONAL_RETENTION_DAYS="2",
+        HUB_PERSONAL_RETENTION_INTERVAL_S="0.5",
+    ).start()
+    try:
+        hub.wait_ready()
+        wait_for(
+            lambda: metric_value(hub.port, 'hub_privacy_retention_runs_total{outcome="ok"}') >= 2,
+            30,
+            "two runs of the retention job",
+        )
+        assert metric_value(hub.port, "hub_privacy_retention_deleted_readings_total") == expected
+        age = metric_value(hub.port, "hub_privacy_retention_oldest_raw_age_seconds")
+        assert 2 * 86400 - 3600 < age <= 3 * 86400
+        assert metric_value(hub.port, "hub_privacy_retention_blocked_days") == 0
+    finally:
+        hub.stop()
+    with connect(migrated.database_url, "test") as conn:
+        oldest = conn.execute("SELECT min(time) FROM readings").fetchone()
+    assert oldest is not None and oldest[0] >= retention.cutoff_for(now, 2)
