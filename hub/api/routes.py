@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hub.api import (
+    access_log,
+    aggregates,
     airquality,
     alerts,
     alerts_work,
@@ -35,5 +37,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     stream.router,
     exports.router,
     keys.router,
+    aggregates.router,  # personal data as aggregates (docs/privacy.md)
+    access_log.router,
     subjects.router,
 )

@@ -24,6 +24,9 @@ from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
 from hub.privacy import startup as privacy
+from hub.privacy.access_log import run_pruning
+from hub.privacy.classes import classes_of
+from hub.privacy.directory import ClassDirectory
 from hub.privacy.retention import run_personal_retention
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
@@ -83,19 +86,24 @@ async def serve(settings: Settings) -> None:
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s", len(profiles), level)
     privacy.prepare(settings, profiles)  # data classes into the database (docs/privacy.md)
+    classes = ClassDirectory(classes_of(profiles))  # for the paths without a query
     bus = EventBus()
     sources = load_sources(settings.sources, set(profiles))
     ingest = Ingest(settings, profiles, storage=level, sources=sources)
     ingest.add_listener(lambda outcome: publish_outcome(bus, outcome))
     ngsi = NgsiRuntime(settings, profiles)
     ingest.add_listener(ngsi.listener)
-    sta_mqtt = ObservationPublisher(settings) if settings.sta_mqtt else None
+    sta_mqtt = ObservationPublisher(settings, classes) if settings.sta_mqtt else None
     if sta_mqtt is not None:  # SensorThings MQTT extension (docs/sensorthings.md)
         ingest.add_listener(sta_mqtt.offer)
     # The engine subscribes to the bus with its own bounded buffer: it never slows the ingest.
     engine = Engine(settings, profiles, storage=level, bus=bus) if settings.alerts_enabled else None
     app = create_app(
-        settings, broker_connected=lambda: ingest.broker_connected, bus=bus, profiles=profiles
+        settings,
+        broker_connected=lambda: ingest.broker_connected,
+        bus=bus,
+        profiles=profiles,
+        classes=classes,
     )
     app.state.sources = sources
     if engine is not None:
@@ -122,6 +130,9 @@ async def serve(settings: Settings) -> None:
 
     retention_task = asyncio.create_task(
         run_retention(settings.database_url, level, settings.retention_days), name="retention"
+    )
+    access_log_task = asyncio.create_task(
+        run_pruning(settings.database_url, settings.privacy_access_log_days), name="access-log"
     )
     personal_retention_task = asyncio.create_task(
         run_personal_retention(
@@ -156,6 +167,7 @@ async def serve(settings: Settings) -> None:
         ingest_task.cancel()
     stop_task.cancel()
     retention_task.cancel()
+    access_log_task.cancel()
     personal_retention_task.cancel()
     for task in ngsi_tasks:
         task.cancel()

@@ -21,10 +21,10 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request, Response
 
-from hub.api.auth import Reader
 from hub.api.deps import AppSettings, DbConn
+from hub.api.privacy import Visible
 from hub.ngsi import http, mapping
-from hub.ngsi.api import Mapping, find_entity, select
+from hub.ngsi.api import Mapping, find_entity, log_reads, select
 from hub.ngsi.errors import BadRequestData, OperationNotSupported, TooManyResults, responses
 from hub.ngsi.mapping import Entity, Mapper, Target
 from hub.store import ngsi as store
@@ -236,7 +236,7 @@ async def _aggregated(
 async def query_temporal(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     settings: AppSettings,
     type: Text = None,
@@ -262,8 +262,10 @@ async def query_temporal(
     counted = http.flag(request, "count")
     budget = settings.api_max_rows
     page: list[Entity] = []
-    selected = await select(conn, mapper, request)
-    for entity, located in selected[skip : skip + size]:
+    selected = await select(conn, mapper, request, vis)
+    shown = selected[skip : skip + size]
+    await log_reads(conn, vis, [d.snapshot.device_id for _, d in shown], request)
+    for entity, located in shown:
         temporal, used = await temporal_entity(
             conn, mapper, entity, located, request, budget=budget
         )
@@ -282,7 +284,7 @@ async def retrieve_temporal(
     entity_id: str,
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     settings: AppSettings,
     attrs: Text = None,
@@ -295,7 +297,8 @@ async def retrieve_temporal(
     aggrPeriodDuration: Text = None,
 ) -> Response:
     time_range(request)
-    entity, located = await find_entity(conn, mapper, entity_id)
+    entity, located = await find_entity(conn, mapper, entity_id, vis)
+    await log_reads(conn, vis, [located.snapshot.device_id], request)
     temporal, _used = await temporal_entity(
         conn, mapper, entity, located, request, budget=settings.api_max_rows
     )
