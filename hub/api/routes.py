@@ -16,6 +16,7 @@ from hub.api import (
     ingest,
     keys,
     profiles,
+    public,
     readings,
     replay,
     rules,
@@ -40,4 +41,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     aggregates.router,  # personal data as aggregates (docs/privacy.md)
     access_log.router,
     subjects.router,
+    public.router,
 )

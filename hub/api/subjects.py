@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import Admin
 from hub.api.deps import API_PREFIX, AppSettings
+from hub.api.privacy import visibility_of
 from hub.api.problems import responses
 from hub.errors import Forbidden, NotFound
 from hub.privacy import subject
@@ -82,12 +83,19 @@ async def export_device(
             device = await subject_store.find_device(conn, device_id)
             if device is None:
                 raise NotFound(f"no device {device_id!r}")
-            if device.data_class == "personal" and not principal.personal:
+            vis = visibility_of(principal)
+            if not vis.reads(device.data_class):
                 raise Forbidden(
-                    f"{device_id!r} is a personal device: exporting it needs a key with the "
-                    "'personal' permission"
+                    f"{device_id!r} is {device.data_class} data: exporting it needs a key with "
+                    "the 'personal' permission"
                 )
-            await subject.export_device(conn, device_id, handle)
+            await subject.export_device(
+                conn,
+                device_id,
+                handle,
+                reader=vis,
+                what=f"GET /api/v1/privacy/devices/{device_id}/export.zip",
+            )
     except BaseException:
         handle.close()
         raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,14 @@ async def _export(settings: Settings, args: argparse.Namespace, console: Console
         progress = _tracker(bar)
         async with await aconnect(settings.database_url, "privacy-export") as conn:
             with partial.open("wb") as target:
-                counts = await subject.export_device(conn, args.device, target, progress=progress)
+                counts = await subject.export_device(
+                    conn,
+                    args.device,
+                    target,
+                    reader=subject.command_reader("hub privacy export", getpass.getuser()),
+                    what="hub privacy export",
+                    progress=progress,
+                )
     partial.replace(out)
     rows = ", ".join(f"{name} {n}" for name, n in counts.items())
     print(f"{out}: {rows}")

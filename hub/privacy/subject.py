@@ -32,6 +32,8 @@ from psycopg.types.json import Jsonb
 
 from hub import __version__
 from hub.errors import NotFound
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import ALL, Visibility
 from hub.store import rollup_keep
 from hub.store import subject as store
 from hub.store.db import AsyncConn
@@ -42,6 +44,12 @@ Progress = Callable[[str, int, int], None]
 
 def _quiet(step: str, done: int, total: int) -> None:
     return None
+
+
+def command_reader(command: str, user: str) -> Visibility:
+    """Who reads when a command exports: the hub itself, on behalf of a user of the
+    machine; named so in the access log."""
+    return Visibility(ALL, ALL, key_name=f"{command} (user {user})", audited=True)
 
 
 def device_hash(device_id: str) -> str:
@@ -100,9 +108,14 @@ async def export_device(
     device_id: str,
     target: IO[bytes],
     *,
+    reader: Visibility,
+    what: str,
     progress: Progress = _quiet,
 ) -> dict[str, int]:
-    """Write the device's zip to ``target``; return the rows per file (the manifest)."""
+    """Write the device's zip to ``target``; return the rows per file (the manifest).
+    The export is a read of the device's data: it goes into the access log as
+    ``what``, for ``reader`` (after the zip is written, so the zip lists the reads
+    before it)."""
     device = await store.find_device(conn, device_id)
     if device is None:
         raise NotFound(f"no device {device_id!r}")
@@ -174,6 +187,8 @@ async def export_device(
             "files": out.counts,
         }
         archive.writestr("manifest.json", _json(manifest))
+    if device.data_class == "personal":
+        await record(conn, reader, [Read(device.device_id, what, out.counts["readings.csv"])])
     return out.counts
 
 

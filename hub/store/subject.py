@@ -94,9 +94,12 @@ FROM personal_access_log WHERE device_id = %(device_id)s ORDER BY id
 """
 ACCESS_LOG_COLUMNS = ("id", "at", "key_id", "key_prefix", "key_name", "device_id", "what", "rows")
 # The audit trail stays (who read this household's data, and when), under the
-# erasure's reference instead of the id.
+# erasure's reference instead of the id (also where a logged request names it).
 PSEUDONYMISE_ACCESS_LOG = """
-UPDATE personal_access_log SET device_id = %(reference)s WHERE device_id = %(device_id)s
+UPDATE personal_access_log
+SET device_id = CASE WHEN device_id = %(device_id)s THEN %(reference)s ELSE device_id END,
+    what = replace(what, %(device_id)s, %(reference)s)
+WHERE device_id = %(device_id)s OR strpos(what, %(device_id)s) > 0
 """
 DELETE_ALERTS = "DELETE FROM alerts WHERE device = %(device)s"
 DELETE_RULES = "DELETE FROM rules WHERE device_id = %(device_id)s"

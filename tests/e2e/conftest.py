@@ -158,7 +158,10 @@ def _register_layout(url: str, key: str) -> None:
 # in the main thread while it is open, which would break every asyncio test that
 # runs after the browser tests.
 @pytest.fixture(scope="package")
-def browser(fleet: Fleet) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    """Headless Chromium; it needs no fleet (the public page's tests bring their own
+    town), so a test that looks at the fleet asks for ``fleet`` too."""
+    _needs_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

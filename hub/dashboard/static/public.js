@@ -42,7 +42,7 @@ function explainClasses() {
   return el(
     "dl",
     { class: "classes" },
-    CLASSES.map((name) => [el("dt", {}, classBadge(name)), el("dd", { text: t(`public.aq.${name}`) })]),
+    CLASSES.flatMap((name) => [el("dt", {}, classBadge(name)), el("dd", { text: t(`public.aq.${name}`) })]),
   );
 }
 
