@@ -57,6 +57,7 @@ function airCard(d) {
         el("small", { text: ` ${hourSpan(d.now.hour)}` }),
       )
     : el("p", { class: "now quiet", text: t("public.air.noNow") });
+  const advice = d.now ? el("p", { class: "advice", text: t(`public.aq.${d.now.class}`) }) : null;
   const pollutants = d.now
     ? el(
         "ul",
@@ -92,6 +93,7 @@ function airCard(d) {
     { class: `card aq-card aq-${d.now ? d.now.class : "none"}`, "data-district": d.district || "" },
     el("h3", { text: districtName(d.district) }),
     now,
+    advice,
     pollutants,
     today,
     hours,
