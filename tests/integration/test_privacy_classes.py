@@ -83,3 +83,39 @@ def test_only_operator_and_admin_keys_may_read_personal_data(migrated: Settings)
     with connect(migrated.database_url, "test") as conn:
         keys = {k.name: k for k in apikeys.list_all(conn)}
     assert keys["a"].permissions == ["personal"] and keys["dpo"].permissions == []
+
+
+def test_provisioning_sets_a_devices_own_class_from_the_command_or_the_csv(
+    migrated: Settings, tmp_path: Path
+) -> None:
+    from hub.commands.provision import provision
+    from hub.errors import ProvisionError
+    from hub.provisioning import DeviceSpec, read_csv
+
+    table = tmp_path / "devices.csv"
+    table.write_text(
+        "device_id,profile,dev_eui,data_class\n"
+        "wm-a,water_meter,70B3D5E75E00470A,internal\n"
+        "wm-b,water_meter,70B3D5E75E00470B,\n"
+    )
+    specs = read_csv(table)
+    assert [s.data_class for s in specs] == ["internal", None]
+    settings = migrated.model_copy(update={"profiles_dir": SHIPPED})
+    provision(
+        settings,
+        [
+            *specs,
+            DeviceSpec("aq-c", "air_quality", dev_eui="70B3D5E75E00470C", data_class="personal"),
+        ],
+        passwd_file=None,
+        acl_file=None,
+    )
+    with connect(migrated.database_url, "test") as conn:
+        assert _classes(conn) == {
+            "wm-a": ("internal", "internal"),
+            "wm-b": ("personal", None),
+            "aq-c": ("personal", "personal"),
+        }
+    table.write_text("device_id,profile,data_class\nwm-d,water_meter,secret\n")
+    with pytest.raises(ProvisionError, match=r"devices\.csv:2: data class 'secret'"):
+        read_csv(table)
