@@ -3,8 +3,9 @@
 // which serve only public devices and aggregates of households over at least the
 // minimum group (docs/privacy.md). Norwegian bokmål first, English second.
 
+import { hubConfig } from "./api.js";
 import { el } from "./format.js";
-import { dateTime, language, load, number, setLanguage, t, timeOfDay, translatePage, zoneName } from "./i18n.js";
+import { dateTime, language, load, locale, number, setLanguage, t, timeOfDay, translatePage, zoneName } from "./i18n.js";
 
 const CLASSES = ["low", "moderate", "high", "very_high"];
 // A shape beside each class's colour, so colour never carries the meaning alone.
@@ -120,7 +121,7 @@ function lightsCard(d) {
 
 function dayName(iso) {
   const date = new Date(`${iso}T12:00:00Z`);
-  return new Intl.DateTimeFormat(language() === "nb" ? "nb-NO" : "en-GB", {
+  return new Intl.DateTimeFormat(locale(), {
     weekday: "short",
     day: "numeric",
     month: "numeric",
@@ -198,12 +199,7 @@ async function render() {
 }
 
 (async () => {
-  try {
-    const response = await fetch("/dashboard/config.json");
-    if (response.ok) config = { ...config, ...(await response.json()) };
-  } catch {
-    // the default zone
-  }
+  config = await hubConfig(config);
   await load(undefined, config.timezone);
   const select = document.getElementById("lang-select");
   select.value = language();
