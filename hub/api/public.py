@@ -1,11 +1,12 @@
 """/public: the page for residents, and /api/v1/public/*, the three things it shows.
 
 Air quality now and today per district, street-light faults being worked on per
-district, and the town's water use per district and day. No key is needed, whatever
-``HUB_OPEN_DATA`` says: every route reads as the public does in open-data mode
-(privacy policy ``PUBLIC``), so only ``public`` devices and aggregates of
-``personal`` devices over at least ``HUB_PRIVACY_MIN_GROUP`` meters reach the page,
-never a device id, a place or a reading of a household. docs/privacy.md, "The
+district, and the town's water use per district and day. Like every read, the
+routes need no key in open-data mode (``HUB_OPEN_DATA``) and any key otherwise; and
+whoever calls, they read as the public does in open-data mode (privacy policy
+``PUBLIC``), so only ``public`` devices and aggregates of ``personal`` devices over
+at least ``HUB_PRIVACY_MIN_GROUP`` meters reach the page, never a device id, a place
+or a reading of a household. docs/privacy.md, "The
 public page".
 """
 
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from hub.alerts.domain.airquality import CLASS_BOUNDS, CLASS_NAMES, classify
+from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.problems import responses
 from hub.privacy import aggregates
@@ -107,8 +109,9 @@ def _worst(classes: list[str]) -> str:
     summary="Air quality now and today, per district (the public page)",
     response_model=AirOut,
     response_model_by_alias=True,
+    responses=responses(401),
 )
-async def public_air_quality(conn: DbConn, settings: AppSettings) -> AirOut:
+async def public_air_quality(conn: DbConn, settings: AppSettings, _: Reader) -> AirOut:
     """Each district's class of the last complete hour and of every hour of today, in
     the four Norwegian levels: the worst of its public monitors and pollutants."""
     now = datetime.now(UTC)
@@ -166,9 +169,10 @@ def _lamp_profiles(profiles: dict[str, Profile]) -> list[str]:
     "/street-lights",
     summary="Street-light faults being worked on, per district (the public page)",
     response_model=LightsOut,
+    responses=responses(401),
 )
 async def public_street_lights(
-    conn: DbConn, settings: AppSettings, profiles: Profiles
+    conn: DbConn, settings: AppSettings, profiles: Profiles, _: Reader
 ) -> LightsOut:
     """Per district: lamps with a fault reported, being worked on (acknowledged or
     assigned to a crew), and fixed today."""
@@ -203,12 +207,13 @@ def _water_metric(profiles: dict[str, Profile]) -> tuple[list[str], str]:
     "/water",
     summary="Water use per district and day (the public page)",
     response_model=WaterOut,
-    responses=responses(422),
+    responses=responses(401, 422),
 )
 async def public_water(
     conn: DbConn,
     settings: AppSettings,
     profiles: Profiles,
+    _: Reader,
     days: Annotated[
         int, Query(ge=1, le=WATER_DAYS_MAX, description="Days back from today, today included.")
     ] = 7,

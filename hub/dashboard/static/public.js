@@ -1,5 +1,5 @@
 // The public page for residents (/public): air quality now and today, street lights
-// being repaired and water use, per district. No key: it reads /api/v1/public/*,
+// being repaired and water use, per district. No key (in open-data mode): it reads /api/v1/public/*,
 // which serve only public devices and aggregates of households over at least the
 // minimum group (docs/privacy.md). Norwegian bokmål first, English second.
 
@@ -15,8 +15,11 @@ const REFRESH_MS = 5 * 60 * 1000;
 const main = document.getElementById("main");
 let config = { timezone: "Europe/Oslo" };
 
+class Closed extends Error {}
+
 async function getJson(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+  if (response.status === 401) throw new Closed(path); // open-data mode is off
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   return response.json();
 }
@@ -192,7 +195,7 @@ async function render() {
     main.removeAttribute("data-failed");
   } catch (err) {
     console.error("public page:", err);
-    document.getElementById("updated").textContent = t("public.failed");
+    document.getElementById("updated").textContent = t(err instanceof Closed ? "public.closed" : "public.failed");
     main.dataset.failed = "true";
   }
   main.dataset.ready = "true";
