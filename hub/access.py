@@ -19,6 +19,11 @@ import secrets
 from typing import Final, Literal, get_args
 
 Role = Literal["viewer", "operator", "admin", "ingest"]
+# Permissions a key may carry beside its role. ``personal``: read personal devices'
+# own data, not only their aggregates (docs/privacy.md); only operator and admin keys.
+Permission = Literal["personal"]
+PERMISSIONS: Final[tuple[Permission, ...]] = get_args(Permission)
+PERMISSION_ROLES: Final[dict[Permission, tuple[Role, ...]]] = {"personal": ("operator", "admin")}
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 _ORDERED: Final[tuple[Role, ...]] = ("viewer", "operator", "admin")
 KEY_PREFIX: Final = "hub_"
@@ -36,6 +41,11 @@ def hash_key(key: str) -> bytes:
 
 def shown_prefix(key: str) -> str:
     return key[:_SHOWN_PREFIX_CHARS]
+
+
+def permission_allowed(role: str, permission: Permission) -> bool:
+    """Whether a key of ``role`` may be granted ``permission``."""
+    return role in PERMISSION_ROLES[permission]
 
 
 def role_allows(role: str, needed: Role) -> bool:

@@ -150,6 +150,15 @@ class Settings(BaseSettings):
         description="Plain storage: an hour is materialized once it ended this long ago; "
         "readings arriving later for it take the ingest's slower late path.",
     )
+    personal_retention_days: int = Field(
+        400,
+        ge=0,
+        description="Keep raw readings of personal devices this many days, then only their "
+        "hourly and daily rollups (0 keeps them forever).",
+    )
+    personal_retention_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between two runs of the personal-data retention job."
+    )
     profiles_dir: Path = Field(_REPO_PROFILES, description="Folder of device profile YAML files.")
     mqtt_passwd_file: Path | None = Field(
         None,
@@ -179,6 +188,17 @@ class Settings(BaseSettings):
         False,
         description="Open-data mode: anyone may read (GET) the API without a key. Writes "
         "always need an operator or admin key.",
+    )
+    privacy_min_group: int = Field(
+        5,
+        ge=2,
+        description="Fewest personal devices (e.g. household meters) an aggregate may cover; "
+        "a smaller group is suppressed (docs/privacy.md).",
+    )
+    privacy_access_log_days: int = Field(
+        400,
+        ge=1,
+        description="Days the log of who read personal data keeps its entries.",
     )
     api_max_range_days: int = Field(
         31,

@@ -30,6 +30,7 @@ from pydantic import (
 from hub.errors import ProfileError, RuleSpecError
 from hub.model import RuleKind, RuleSpec, Severity
 from hub.model.units import UNIT_CONVERSIONS
+from hub.privacy.classes import DEFAULT_CLASS, DataClass
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -214,6 +215,8 @@ class Profile(_Frozen):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     description: Annotated[StrictStr, Field(min_length=1)]
+    # Who may read this type's data (docs/privacy.md); a device may override it.
+    data_class: DataClass = DEFAULT_CLASS
     fiware_type: StrictStr | None = None
     # Static NGSI-LD attributes of every entity of this profile, and of its Device entity.
     fiware_attributes: dict[str, ParameterValue | tuple[StrictStr, ...]] = Field(

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hub.errors import ProvisionError
 from hub.payloads import DEVICE_ID_RE
+from hub.privacy.classes import DataClass, parse_class
 
 _ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 _DEV_EUI_RE = re.compile(r"[0-9A-Fa-f]{16}")
@@ -44,6 +45,8 @@ class DeviceSpec:
     district: str | None = None
     dev_eui: str | None = None
     external_id: str | None = None
+    # A data class for this device alone (docs/privacy.md); None follows the profile.
+    data_class: DataClass | None = None
 
     @property
     def lorawan(self) -> bool:
@@ -122,7 +125,7 @@ def set_acl_entries(path: Path, devices: list[DeviceSpec], prefix: str) -> None:
 
 def read_csv(path: Path) -> list[DeviceSpec]:
     """Devices from a CSV file with a header: device_id, profile[, lat, lon, district,
-    dev_eui, external_id]."""
+    dev_eui, external_id, data_class]."""
     with path.open(newline="") as source:
         reader = csv.DictReader(source)
         missing = {"device_id", "profile"} - set(reader.fieldnames or ())
@@ -135,6 +138,11 @@ def read_csv(path: Path) -> list[DeviceSpec]:
                 lon = float(row["lon"]) if row.get("lon") else None
             except ValueError:
                 raise ProvisionError(f"{path}:{line}: lat and lon must be numbers") from None
+            try:
+                text = (row.get("data_class") or "").strip()
+                data_class = parse_class(text) if text else None
+            except ValueError as exc:
+                raise ProvisionError(f"{path}:{line}: {exc}") from None
             specs.append(
                 DeviceSpec(
                     row["device_id"].strip(),
@@ -144,6 +152,7 @@ def read_csv(path: Path) -> list[DeviceSpec]:
                     (row.get("district") or "").strip() or None,
                     (row.get("dev_eui") or "").strip().upper() or None,
                     (row.get("external_id") or "").strip() or None,
+                    data_class,
                 )
             )
     return specs

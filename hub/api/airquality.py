@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, DbConn
+from hub.api.privacy import Visible
 from hub.api.problems import responses
+from hub.privacy.access_log import Read, record
 from hub.store.airquality import air_quality_classes
+from hub.store.devices import of_class
 
 router = APIRouter(prefix=f"{API_PREFIX}/air-quality", tags=["air quality"])
 
@@ -44,11 +46,15 @@ class AirQualityOut(BaseModel):
 )
 async def list_air_quality(
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     device_id: Annotated[str | None, Query(max_length=64, description="Only this monitor.")] = None,
 ) -> list[AirQualityOut]:
     """The latest hourly class of each monitor that has one (a monitor gets its first
     class after its first complete clock hour of readings)."""
+    found = await air_quality_classes(conn, device_id=device_id, vis=vis)
+    if vis.audited:
+        personal = await of_class(conn, [c.device_id for c in found], "personal")
+        await record(conn, vis, [Read(d, "GET /api/v1/air-quality", 1) for d in personal])
     return [
         AirQualityOut(
             device_id=c.device_id,
@@ -59,5 +65,5 @@ async def list_air_quality(
             means=c.means,
             updated_at=c.updated_at,
         )
-        for c in await air_quality_classes(conn, device_id=device_id)
+        for c in found
     ]

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 
 from hub.alerts.events import alert_event
 from hub.api import cursor as cursors
-from hub.api.auth import Operator, Reader
+from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, DbConn
 from hub.api.params import Cursor
+from hub.api.privacy import Visible
 from hub.api.problems import responses
 from hub.api.schemas.alerts import (
     AlertAction,
@@ -38,7 +39,7 @@ AlertId = Annotated[int, Path(ge=1, le=2**62, description="The alert's id.")]
 )
 async def list_alerts(
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     state: Annotated[AlertState | None, Query(description="Only alerts in this state.")] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     profile: Annotated[str | None, Query(max_length=63)] = None,
@@ -64,6 +65,7 @@ async def list_alerts(
         unassigned=unassigned,
         limit=limit + 1,
         before_id=before,
+        vis=vis,
     )
     page = found[:limit]
     more = len(found) > limit
@@ -79,8 +81,8 @@ async def list_alerts(
     response_model=AlertDetail,
     responses=responses(401, 404),
 )
-async def get_alert(alert_id: AlertId, conn: DbConn, _: Reader) -> AlertDetail:
-    alert = await store.get_alert(conn, alert_id)
+async def get_alert(alert_id: AlertId, conn: DbConn, vis: Visible) -> AlertDetail:
+    alert = await store.get_alert(conn, alert_id, vis)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     history = await store.alert_history(conn, alert_id)

@@ -13,11 +13,13 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 
 from hub.api.alerts import AlertId, _published
-from hub.api.auth import Operator, Reader
+from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, DbConn
+from hub.api.privacy import Visible
 from hub.api.problems import responses
 from hub.api.schemas.alerts import AlertOut, AlertState, AssignIn, NoteIn, NoteOut, Severity
 from hub.errors import NotFound
+from hub.store import alerts as alert_store
 from hub.store import alerts_work as store
 
 router = APIRouter(prefix=f"{API_PREFIX}/alerts", tags=["alerts"])
@@ -42,7 +44,7 @@ def _time(value: datetime | None) -> str:
 )
 async def export_csv(
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     state: Annotated[
         list[AlertState] | None,
         Query(description="States to export (repeatable); default open and acknowledged."),
@@ -64,6 +66,7 @@ async def export_csv(
         assignee=assignee,
         unassigned=unassigned,
         limit=EXPORT_LIMIT,
+        vis=vis,
     )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 line ends
@@ -122,5 +125,7 @@ async def add_note(alert_id: AlertId, body: NoteIn, conn: DbConn, who: Operator)
     response_model=list[NoteOut],
     responses=responses(401, 404),
 )
-async def list_notes(alert_id: AlertId, conn: DbConn, _: Reader) -> list[NoteOut]:
+async def list_notes(alert_id: AlertId, conn: DbConn, vis: Visible) -> list[NoteOut]:
+    if await alert_store.get_alert(conn, alert_id, vis) is None:
+        raise NotFound(f"no alert {alert_id}")
     return [NoteOut.of(n) for n in await store.notes(conn, alert_id)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,8 @@ from hub.api.single_query import refuse_repeated_single_values
 from hub.config import Settings
 from hub.events import EventBus
 from hub.ngsi import wiring as ngsi
+from hub.privacy.classes import classes_of
+from hub.privacy.directory import ClassDirectory
 from hub.profiles import Profile, load_profiles
 from hub.sta import router as sta
 from hub.store.db import connect_kwargs
@@ -40,6 +43,7 @@ def create_app(
     bus: EventBus | None = None,
     profiles: dict[str, Profile] | None = None,
     api: bool = True,
+    classes: ClassDirectory | None = None,
 ) -> FastAPI:
     """The API app.
 
@@ -50,6 +54,8 @@ def create_app(
         bus: committed readings and alert changes, for the live stream.
         profiles: the device profiles (loaded from ``settings.profiles_dir`` if not given).
         api: serve the API and the dashboard (off: /healthz, /readyz and /metrics only).
+        classes: the devices' data classes (hub.privacy.directory), shared with the
+            ingest's listeners; the app keeps it fresh while it runs.
     """
 
     @asynccontextmanager
@@ -61,9 +67,14 @@ def create_app(
         if settings.database_read_url:
             read_pool = await _open_pool(settings.database_read_url, "api-read")
         app.state.read_pool = read_pool
+        refresh = asyncio.create_task(
+            app.state.classes.run(settings.database_url, settings.device_directory_refresh_s),
+            name="data-classes",
+        )
         try:
             yield
         finally:
+            refresh.cancel()
             stream.close_streams(app)
             if read_pool is not pool:
                 await read_pool.close()
@@ -84,6 +95,7 @@ def create_app(
     # set by hub.commands.service to the alert engine's Engine.rules_changed
     app.state.rules_changed = lambda: None
     app.state.profiles = profiles if profiles is not None else load_profiles(settings.profiles_dir)
+    app.state.classes = classes or ClassDirectory(classes_of(app.state.profiles))
     app.include_router(ops.router)
     if api:
         for router in API_ROUTERS:

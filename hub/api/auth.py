@@ -39,11 +39,19 @@ _header = APIKeyHeader(
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller: a key's id, name and role, or the anonymous public (open data)."""
+    """The caller: a key's id, name, role and permissions, or the anonymous public
+    (open data)."""
 
     key_id: int | None
     name: str
     role: Role | None
+    permissions: frozenset[str] = frozenset()
+    prefix: str | None = None
+
+    @property
+    def personal(self) -> bool:
+        """May read personal devices' own data (hub.privacy.policy)."""
+        return "personal" in self.permissions and self.role in ("operator", "admin")
 
     @property
     def actor(self) -> str:
@@ -67,7 +75,7 @@ async def _identify(
     if found is None:
         raise Unauthenticated("unknown or revoked API key")
     role: Role = found.role  # type: ignore[assignment]  # the table's CHECK keeps it a Role
-    return Principal(found.id, found.name, role)
+    return Principal(found.id, found.name, role, frozenset(found.permissions), found.prefix)
 
 
 async def _read_access(

@@ -14,9 +14,13 @@ from hub.api import params
 from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, AppSettings, DbConn
 from hub.api.params import Cursor
+from hub.api.privacy import visibility_of
 from hub.api.problems import responses
 from hub.errors import DeadLetterReason, NotFound
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import Visibility
 from hub.store import deadletters as store
+from hub.store.db import AsyncConn
 from hub.store.deadletters import DeadLetterRow
 
 router = APIRouter(prefix=f"{API_PREFIX}/dead-letters", tags=["dead letters"])
@@ -86,7 +90,7 @@ def _out(row: DeadLetterRow) -> DeadLetterOut:
 )
 async def list_dead_letters(
     conn: DbConn,
-    _: Operator,
+    operator: Operator,
     settings: AppSettings,
     reason: Annotated[list[Reason] | None, Query(description="Only these reasons.")] = None,
     device_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -106,9 +110,11 @@ async def list_dead_letters(
         end=params.instant(end, settings.timezone, "to") if end else None,
         before_id=before,
         limit=limit + 1,
+        vis=(vis := visibility_of(operator)),
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    await _log(conn, vis, rows, "GET /api/v1/dead-letters")
     return DeadLetterPage(
         items=[_out(r) for r in rows],
         next_cursor=cursors.encode(rows[-1].id) if more and rows else None,
@@ -122,13 +128,24 @@ async def list_dead_letters(
     responses=responses(401, 403, 404),
 )
 async def get_dead_letter(
-    dead_letter_id: Annotated[int, Path(ge=1, le=2**62)], conn: DbConn, _: Operator
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**62)], conn: DbConn, operator: Operator
 ) -> DeadLetterDetail:
-    row = await store.get_dead_letter(conn, dead_letter_id)
+    vis = visibility_of(operator)
+    row = await store.get_dead_letter(conn, dead_letter_id, vis)
     if row is None:
         raise NotFound(f"no dead letter {dead_letter_id}")
+    await _log(conn, vis, [row], f"GET /api/v1/dead-letters/{dead_letter_id}")
     return DeadLetterDetail(
         **_out(row).model_dump(exclude={"payload_text"}),
         payload_text=_text(row.payload, None),
         payload_base64=base64.b64encode(row.payload).decode(),
     )
+
+
+async def _log(conn: AsyncConn, vis: Visibility, rows: list[DeadLetterRow], what: str) -> None:
+    """Letters of personal devices read with the personal permission, per device."""
+    counts: dict[str | None, int] = {}
+    for row in rows:
+        if vis.logs(row.data_class):
+            counts[row.device_id] = counts.get(row.device_id, 0) + 1
+    await record(conn, vis, [Read(device, what, n) for device, n in counts.items()])

@@ -1,5 +1,6 @@
 """What routes get injected: a database connection (one transaction per request),
-the settings and the device profiles; and the device a path names."""
+the settings and the device profiles. (The device a path names, as the reader may
+see it: hub.api.privacy.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hub.config import Settings
-from hub.errors import NotFound
-from hub.model import Device
 from hub.profiles import Profile
-from hub.store import devices as device_store
 from hub.store.db import AsyncConn, pooled
 
 # Every resource of the API lives under this path (routers carry it themselves, so a
@@ -45,11 +43,3 @@ def _profiles(request: Request) -> dict[str, Profile]:
 DbConn = Annotated[AsyncConn, Depends(_connection, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Profiles = Annotated[dict[str, Profile], Depends(_profiles)]
-
-
-async def require_device(conn: AsyncConn, device_id: str) -> Device:
-    """The device, or a 404."""
-    device = await device_store.get_device(conn, device_id)
-    if device is None:
-        raise NotFound(f"no device {device_id!r}")
-    return device

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 
 from hub.api import cursor, params
-from hub.api.auth import Operator, Reader
-from hub.api.deps import API_PREFIX, DbConn, Profiles, require_device
+from hub.api.auth import Operator
+from hub.api.deps import API_PREFIX, DbConn, Profiles
 from hub.api.params import Cursor, DeviceId, Limit
+from hub.api.privacy import Visible, require_listed, visibility_of
 from hub.api.problems import responses
 from hub.api.schemas.alerts import AlertOut
 from hub.api.schemas.devices import (
@@ -24,6 +25,8 @@ from hub.api.schemas.devices import (
 )
 from hub.errors import ConflictError, InvalidParameter, NotFound
 from hub.model import Device
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import Visibility
 from hub.profiles import Profile
 from hub.store import alerts as alert_store
 from hub.store import devices as store
@@ -54,7 +57,6 @@ async def page_of_devices(
 )
 async def list_devices(
     conn: DbConn,
-    _: Reader,
     where: DeviceQuery,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -72,14 +74,22 @@ async def list_devices(
     responses=responses(401, 404),
 )
 async def get_device(
-    device_id: DeviceId, conn: DbConn, _: Reader, profiles: Profiles
+    device_id: DeviceId, conn: DbConn, vis: Visible, profiles: Profiles
 ) -> DeviceDetail:
-    device = await require_device(conn, device_id)
-    return await _detail(conn, device, profiles.get(device.profile))
+    """A device whose own data the reader may not read (a personal one, without the
+    personal permission) comes without latest values, name and exact place."""
+    device = await require_listed(conn, device_id, vis)
+    return await _detail(conn, device, profiles.get(device.profile), vis)
 
 
-async def _detail(conn: AsyncConn, device: Device, profile: Profile | None) -> DeviceDetail:
-    latest = {x.metric: x for x in await reading_store.latest(conn, [device.id])}
+async def _detail(
+    conn: AsyncConn, device: Device, profile: Profile | None, vis: Visibility
+) -> DeviceDetail:
+    own = vis.reads(device.data_class)
+    found = await reading_store.latest(conn, [device.id]) if own else []
+    latest = {x.metric: x for x in found}
+    if vis.logs(device.data_class):
+        await record(conn, vis, [Read(device.device_id, "GET /api/v1/devices/{id}", len(found))])
     names = list(profile.metrics) if profile is not None else []
     names += sorted(m for m in latest if m not in names)
     metrics = []
@@ -96,8 +106,10 @@ async def _detail(conn: AsyncConn, device: Device, profile: Profile | None) -> D
             )
         )
     unresolved = [
-        *await alert_store.list_alerts(conn, state="open", device_id=device.device_id),
-        *await alert_store.list_alerts(conn, state="acknowledged", device_id=device.device_id),
+        *await alert_store.list_alerts(conn, state="open", device_id=device.device_id, vis=vis),
+        *await alert_store.list_alerts(
+            conn, state="acknowledged", device_id=device.device_id, vis=vis
+        ),
     ]
     unresolved.sort(key=lambda a: a.id, reverse=True)
     return DeviceDetail(
@@ -138,17 +150,19 @@ def _known_profile(name: str, profiles: dict[str, Profile]) -> None:
     responses=responses(401, 403, 409),
 )
 async def create_device(
-    body: DeviceCreate, conn: DbConn, _: Operator, profiles: Profiles
+    body: DeviceCreate, request: Request, conn: DbConn, operator: Operator, profiles: Profiles
 ) -> DeviceOut:
     _known_profile(body.profile, profiles)
+    vis = visibility_of(operator)
     try:
-        device = await store.create_device(conn, **_identity(body.model_dump()))  # type: ignore[arg-type]
+        device = await store.create_device(conn, **_identity(body.model_dump()), vis=vis)  # type: ignore[arg-type]
     except store.IdentityTaken as exc:
         raise ConflictError(
             f"{exc.field} {getattr(body, exc.field)!r} belongs to another device"
         ) from None
     if device is None:
         raise ConflictError(f"device {body.device_id!r} is already registered")
+    request.app.state.classes.set_device(device.device_id, device.data_class)
     return DeviceOut.of(device)
 
 
@@ -159,19 +173,25 @@ async def create_device(
     responses=responses(401, 403, 404, 409),
 )
 async def update_device(
-    device_id: DeviceId, body: DevicePatch, conn: DbConn, _: Operator, profiles: Profiles
+    device_id: DeviceId,
+    body: DevicePatch,
+    request: Request,
+    conn: DbConn,
+    operator: Operator,
+    profiles: Profiles,
 ) -> DeviceOut:
     changes = _identity(body.model_dump(include=body.model_fields_set))
     if changes.get("profile") is not None:
         _known_profile(str(changes["profile"]), profiles)
     try:
-        device = await store.update_device(conn, device_id, changes)
+        device = await store.update_device(conn, device_id, changes, visibility_of(operator))
     except store.IdentityTaken as exc:
         raise ConflictError(
             f"{exc.field} {changes[exc.field]!r} belongs to another device"
         ) from None
     if device is None:
         raise NotFound(f"no device {device_id!r}")
+    request.app.state.classes.set_device(device.device_id, device.data_class)
     return DeviceOut.of(device)
 
 
@@ -181,10 +201,10 @@ async def update_device(
     response_model=DeviceOut,
     responses=responses(401, 403, 404),
 )
-async def decommission_device(device_id: DeviceId, conn: DbConn, _: Operator) -> DeviceOut:
+async def decommission_device(device_id: DeviceId, conn: DbConn, operator: Operator) -> DeviceOut:
     """The device and its data stay; the ingest refuses its messages from now on
     (they become dead letters). Repeating it changes nothing."""
-    device = await store.decommission(conn, device_id)
+    device = await store.decommission(conn, device_id, visibility_of(operator))
     if device is None:
         raise NotFound(f"no device {device_id!r}")
     return DeviceOut.of(device)

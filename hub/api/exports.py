@@ -18,13 +18,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from hub.api import params
-from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.params import From, Metrics, To, Tz
 from hub.api.problems import responses
 from hub.config import Settings
-from hub.errors import NotFound
+from hub.errors import Forbidden, NotFound
 from hub.model import Device
+from hub.privacy.access_log import Read, record_now
+from hub.privacy.policy import Visibility
 from hub.profiles import Profile
 from hub.store import devices as device_store
 from hub.store import readings as store
@@ -85,7 +86,6 @@ async def _all_devices(conn: AsyncConn, where: device_store.DeviceFilter) -> lis
 )
 async def readings_csv(
     conn: DbConn,
-    _: Reader,
     settings: AppSettings,
     profiles: Profiles,
     where: CsvSelection,
@@ -95,7 +95,10 @@ async def readings_csv(
     tz: Tz = None,
 ) -> CsvResponse:
     """The readings of the selected devices (all by default) in `[from, to)`,
-    at most `HUB_EXPORT_MAX_RANGE_DAYS` long (default: the last 30 days)."""
+    at most `HUB_EXPORT_MAX_RANGE_DAYS` long (default: the last 30 days). Only the
+    devices whose own data the reader may read (docs/privacy.md): naming a personal
+    device without the personal permission is a 403; each personal device exported
+    with it is logged."""
     zone = params.zone(tz or settings.timezone)
     span = params.time_range(
         start,
@@ -110,6 +113,13 @@ async def readings_csv(
         missing = sorted(set(where.device_ids) - {d.device_id for d in selected})
         if missing:
             raise NotFound(f"no device {', '.join(map(repr, missing))}")
+        withheld = sorted(d.device_id for d in selected if not where.visibility.reads(d.data_class))
+        if withheld:
+            raise Forbidden(
+                f"{', '.join(map(repr, withheld))}: personal data, served only as aggregates "
+                "unless the key has the personal permission (docs/privacy.md)"
+            )
+    selected = [d for d in selected if where.visibility.reads(d.data_class)]
     units = {
         (d.device_id, name): m.unit
         for d in selected
@@ -123,6 +133,11 @@ async def readings_csv(
         span.start,
         span.end,
         units,
+        _Audit(
+            where.visibility,
+            {d.device_id for d in selected if where.visibility.logs(d.data_class)},
+            f"GET /api/v1/exports/readings.csv {span.start.isoformat()}/{span.end.isoformat()}",
+        ),
     )
     stamp = f"{span.start:%Y%m%d}-{span.end:%Y%m%d}"
     return CsvResponse(
@@ -138,23 +153,41 @@ async def _csv_lines(
     start: datetime,
     end: datetime,
     units: dict[tuple[str, str], str],
+    audit: _Audit,
 ) -> AsyncIterator[str]:
     yield CSV_HEADER
     if not devices:
         return
     rows = 0
+    per_device: dict[str, int] = dict.fromkeys(audit.devices, 0)
     try:
         async with await aconnect(settings.database_url, "export") as conn:
             async for chunk in store.stream_export(
                 conn, devices, metrics=metrics, start=start, end=end
             ):
                 rows += len(chunk)
+                for device_id, *_ in chunk:
+                    if device_id in per_device:
+                        per_device[device_id] += 1
                 yield "".join(
                     f"{t},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
                     for device_id, metric, t, value in chunk
                 )
     finally:
         log.info("CSV export: %d readings of %d devices", rows, len(devices))
+        # Also when the download was cut short: what was sent is logged.
+        await record_now(
+            settings.database_url,
+            audit.vis,
+            [Read(device, audit.what, n) for device, n in sorted(per_device.items())],
+        )
+
+
+class _Audit:
+    """Which exported devices go into the access log (hub.privacy.access_log)."""
+
+    def __init__(self, vis: Visibility, devices: set[str], what: str) -> None:
+        self.vis, self.devices, self.what = vis, devices, what
 
 
 def _iso(t: datetime) -> str:
@@ -201,7 +234,6 @@ def _iso(t: datetime) -> str:
     },
 )
 async def devices_geojson(
-    _: Reader,
     settings: AppSettings,
     profiles: Profiles,
     where: DeviceSelection,
@@ -224,8 +256,19 @@ async def _features(
             if not page:
                 break
             latest: dict[int, dict[str, Any]] = {d.id: {} for d in page}
-            for v in await store.latest(conn, [d.id for d in page]):
+            vis = where.visibility
+            own = [d.id for d in page if vis.reads(d.data_class)]
+            for v in await store.latest(conn, own):
                 latest[v.device][v.metric] = {"time": _iso(v.time), "value": v.value}
+            await record_now(
+                settings.database_url,
+                vis,
+                [
+                    Read(d.device_id, "GET /api/v1/exports/devices.geojson", len(latest[d.id]))
+                    for d in page
+                    if vis.logs(d.data_class)
+                ],
+            )
             parts = []
             for d in page:
                 spec = profiles.get(d.profile)

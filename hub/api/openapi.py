@@ -31,7 +31,7 @@ and for 422 the list `invalid_params`. A bad parameter is a 4xx, never a 500.
 """
 
 # Reads that need more than a viewer key, so stay closed in open-data mode.
-_NEVER_PUBLIC = ("/api/v1/dead-letters", "/api/v1/api-keys")
+_NEVER_PUBLIC = ("/api/v1/dead-letters", "/api/v1/api-keys", "/api/v1/privacy")
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -83,6 +83,11 @@ TAGS = [
     {"name": "live", "description": "Server-Sent Events of readings and alert changes."},
     {"name": "exports", "description": "Bulk downloads in open formats, streamed."},
     {"name": "api keys", "description": "Keys and roles (admin only)."},
+    {
+        "name": "aggregates",
+        "description": "Personal data per district and hour or day, never per device.",
+    },
+    {"name": "privacy", "description": "Who read personal data (admin only)."},
     {"name": "ops", "description": "Health, readiness and Prometheus metrics."},
 ]
 

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from hub.api.metrics import refresh_alert_gauge
+from hub.privacy.policy import exposure
 from hub.store import cluster, queries_meta
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,14 @@ async def readyz(request: Request) -> Any:
         database=database,
         broker=broker,
         storage=storage,
-        detail={name: describe() for name, describe in details.items()} or None,
+        detail={
+            **{name: describe() for name, describe in details.items()},
+            # What open-data mode exposes of each data class (docs/privacy.md).
+            "privacy": {
+                "open_data": request.app.state.settings.open_data,
+                "classes": exposure(request.app.state.settings),
+            },
+        },
         replica=replica,
         replica_lag_s=lag,
     )

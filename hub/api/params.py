@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator
 
+from hub.api.privacy import Visible
 from hub.api.schemas.devices import DEVICE_ID_PATTERN, Status
 from hub.errors import InvalidParameter
 from hub.store.devices import DeviceFilter
@@ -121,6 +122,7 @@ def device_filter(*, by_id: bool, decommissioned: bool = False) -> Any:
     """
 
     def filtered(
+        vis: Visible,
         profile: ProfileFilter = None,
         status: StatusFilter = None,
         district: DistrictFilter = None,
@@ -135,6 +137,7 @@ def device_filter(*, by_id: bool, decommissioned: bool = False) -> Any:
             bbox=parse_bbox(bbox) if bbox is not None else None,
             text=text,
             include_decommissioned=include_decommissioned,
+            visibility=vis,
         )
 
     # A default, not an Annotated type: the annotations are strings (PEP 563) and

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from hub.api import cursor as cursors
 from hub.api import params
-from hub.api.auth import Reader
-from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles, require_device
+from hub.api.deps import API_PREFIX, AppSettings, DbConn, Profiles
 from hub.api.params import Cursor, DeviceId, From, Metrics, To, Tz
+from hub.api.privacy import Visible, require_own_data
 from hub.api.problems import responses
 from hub.api.schemas.readings import (
     Aggregate,
@@ -23,7 +23,10 @@ from hub.api.schemas.readings import (
 from hub.config import Settings
 from hub.errors import InvalidParameter
 from hub.model import Device
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import Visibility
 from hub.profiles import Profile
+from hub.store import devices as device_store
 from hub.store import readings as store
 from hub.store.db import AsyncConn
 from hub.store.devices import DeviceFilter
@@ -61,7 +64,7 @@ def _check_metrics(metrics: list[str] | None, profile: Profile | None) -> list[s
 async def device_readings(
     device_id: DeviceId,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     settings: AppSettings,
     profiles: Profiles,
     metric: Metrics = None,
@@ -91,8 +94,11 @@ async def device_readings(
     aggregates on TimescaleDB), else from the raw readings. Buckets of whole days
     follow the calendar of `tz`; shorter ones are aligned to UTC. The range is
     widened to whole buckets. More than HUB_API_MAX_ROWS buckets x metrics is a 422.
+
+    A personal device's readings need a key with the personal permission (403
+    otherwise: read its district's aggregates); each such read is logged.
     """
-    device = await require_device(conn, device_id)
+    device = await require_own_data(conn, device_id, vis)
     profile = profiles.get(device.profile)
     metrics = _check_metrics(metric, profile)
     zone = params.zone(tz or settings.timezone)
@@ -102,7 +108,7 @@ async def device_readings(
     units = {n: m.unit for n, m in profile.metrics.items()} if profile is not None else {}
     if metrics is not None:
         units = {n: u for n, u in units.items() if n in metrics}
-    query = _Query(device, metrics, units, start, end, zone, max_rows)
+    query = _Query(device, metrics, units, start, end, zone, max_rows, vis)
     if bucket is None:
         return await _raw_page(conn, query, settings, limit or max_rows, cursor)
     if cursor is not None:
@@ -123,6 +129,11 @@ class _Query:
     end: datetime | None
     zone: str
     max_rows: int
+    vis: Visibility
+
+    async def log(self, conn: AsyncConn, what: str, rows: int) -> None:
+        if self.vis.logs(self.device.data_class):
+            await record(conn, self.vis, [Read(self.device.device_id, what, rows)])
 
 
 async def _raw_page(
@@ -152,6 +163,7 @@ async def _raw_page(
     )
     more = len(points) > page_size
     points = points[:page_size]
+    await query.log(conn, f"readings {span.start.isoformat()}/{span.end.isoformat()}", len(points))
     next_cursor = cursors.encode(points[-1].time.isoformat(), points[-1].metric) if more else None
     return _json(
         {
@@ -190,6 +202,11 @@ async def _buckets(conn: AsyncConn, query: _Query, bucket: str, agg: Aggregate) 
         )
     points = await store.buckets(
         conn, query.device.id, metrics=query.metrics, grid=grid, aggregate=agg
+    )
+    await query.log(
+        conn,
+        f"readings {bucket} {agg} {grid.start.isoformat()}/{grid.end.isoformat()}",
+        len(points),
     )
     return _json(
         {
@@ -237,7 +254,7 @@ def _cursor_time(iso: str) -> datetime:
 )
 async def latest_readings(
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     profiles: Profiles,
     where: DeviceSelection,
     metric: Metrics = None,
@@ -245,7 +262,9 @@ async def latest_readings(
     cursor: Cursor = None,
 ) -> Response:
     """The fleet's latest values (or those of the devices the filters select), by
-    device id, a page of devices at a time. Devices without readings have no values."""
+    device id, a page of devices at a time. Devices without readings have no values,
+    and neither have those whose own data the reader may not read (personal devices
+    without the personal permission: hub.privacy.policy)."""
     after = cursors.decode(cursor, str)[0] if cursor is not None else None
     wanted = sorted(set(metric)) if metric else None
     rows = await store.latest_page(
@@ -262,4 +281,10 @@ async def latest_readings(
     more = len(items) > limit
     items = items[:limit]
     next_cursor = cursors.encode(items[-1]["device_id"]) if more and items else None
+    if vis.audited:
+        served = {i["device_id"]: len(i["values"]) for i in items if i["values"]}
+        personal = await device_store.of_class(conn, list(served), "personal")
+        await record(
+            conn, vis, [Read(d, "GET /api/v1/readings/latest", served[d]) for d in personal]
+        )
     return _json({"items": items, "next_cursor": next_cursor})

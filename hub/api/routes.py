@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from hub.api import (
+    access_log,
+    aggregates,
     airquality,
     alerts,
     alerts_work,
@@ -14,10 +16,12 @@ from hub.api import (
     ingest,
     keys,
     profiles,
+    public,
     readings,
     replay,
     rules,
     stream,
+    subjects,
 )
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -34,4 +38,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     stream.router,
     exports.router,
     keys.router,
+    aggregates.router,  # personal data as aggregates (docs/privacy.md)
+    access_log.router,
+    subjects.router,
+    public.router,
 )

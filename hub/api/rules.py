@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from hub.alerts.params import check_against_profiles
-from hub.api.auth import Operator, Reader
+from hub.api.auth import Operator
 from hub.api.deps import API_PREFIX, DbConn, Profiles
+from hub.api.privacy import Visible
 from hub.api.problems import responses
 from hub.api.schemas.alerts import RuleIn, RuleOut
 from hub.errors import InvalidParameter, NotFound, RuleSpecError
@@ -47,21 +48,23 @@ async def _spec(body: RuleIn, conn: AsyncConn, profiles: dict[str, Profile]) -> 
 )
 async def list_rules(
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     profile: Annotated[str | None, Query(max_length=63)] = None,
     source: Annotated[
         Literal["profile", "api"] | None,
         Query(description="`profile` defaults or rules made through the `api`."),
     ] = None,
 ) -> list[RuleOut]:
-    return [RuleOut.of(r) for r in await store.list_rules(conn, profile=profile, source=source)]
+    return [
+        RuleOut.of(r) for r in await store.list_rules(conn, profile=profile, source=source, vis=vis)
+    ]
 
 
 @router.get(
     "/{rule_id}", summary="One alert rule", response_model=RuleOut, responses=responses(401, 404)
 )
-async def get_rule(rule_id: RuleId, conn: DbConn, _: Reader) -> RuleOut:
-    rule = await store.get_rule(conn, rule_id)
+async def get_rule(rule_id: RuleId, conn: DbConn, vis: Visible) -> RuleOut:
+    rule = await store.get_rule(conn, rule_id, vis)
     if rule is None:
         raise NotFound(f"no rule {rule_id}")
     return RuleOut.of(rule)

@@ -18,10 +18,14 @@ import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
-from hub.api.auth import Reader
 from hub.api.deps import API_PREFIX, AppSettings
+from hub.api.privacy import Visible
 from hub.api.problems import responses
 from hub.events import Event, EventFilter, Subscription
+from hub.privacy import policy
+from hub.privacy.access_log import Read, record_now
+from hub.privacy.directory import ClassDirectory
+from hub.privacy.policy import UNRESTRICTED, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +54,20 @@ def event_filter(
     devices: Sequence[str] | None,
     profiles: Sequence[str] | None,
     metrics: Sequence[str] | None,
+    vis: Visibility = UNRESTRICTED,
+    classes: ClassDirectory | None = None,
 ) -> EventFilter:
     kinds, ids, names, wanted = (set(x) if x else None for x in (types, devices, profiles, metrics))
 
+    def shown(event: Event) -> bool:
+        if classes is None or not vis.restricted:
+            return True
+        return policy.event_shown(vis, classes.class_of(event.device_id, event.profile), event.type)
+
     def accept(event: Event) -> bool:
         return (
-            (kinds is None or event.type in kinds)
+            shown(event)
+            and (kinds is None or event.type in kinds)
             and (ids is None or event.device_id in ids)
             and (names is None or event.profile in names)
             and (wanted is None or event.type != "reading" or event.data.get("metric") in wanted)
@@ -64,13 +76,13 @@ def event_filter(
     return accept
 
 
-def format_event(event: Event) -> str:
+def format_event(event: Event, data: dict[str, Any] | None = None) -> str:
     body = {
         "type": event.type,
         "device_id": event.device_id,
         "profile": event.profile,
         "time": event.time.isoformat().replace("+00:00", "Z"),
-        **event.data,
+        **(event.data if data is None else data),
     }
     return f"event: {event.type}\ndata: {orjson.dumps(body).decode()}\n\n"
 
@@ -99,7 +111,7 @@ def format_event(event: Event) -> str:
 )
 async def stream(
     request: Request,
-    _: Reader,
+    vis: Visible,
     settings: AppSettings,
     type: Annotated[
         list[EventKind] | None, Query(description="Only these event types (repeatable).")
@@ -115,16 +127,21 @@ async def stream(
     ] = None,
 ) -> EventStreamResponse:
     """Events as they are committed: no history (read that from the other
-    endpoints), nothing replayed after a reconnect."""
+    endpoints), nothing replayed after a reconnect. Only events of devices the
+    reader may see; readings only of devices whose own data it may read
+    (docs/privacy.md)."""
     client = f"{request.client.host}:{request.client.port}" if request.client else "client"
     subscription = request.app.state.bus.subscribe(
         maxsize=settings.sse_buffer,
-        accept=event_filter(type, device, profile, metric),
+        accept=event_filter(type, device, profile, metric, vis, request.app.state.classes),
         name=f"live stream {client}",
     )
     closing: asyncio.Event = request.app.state.streams_closing
+    audit = _StreamAudit(vis, request.app.state.classes, settings.database_url)
     return EventStreamResponse(
-        _events(subscription, closing, settings.sse_heartbeat_s, client, settings.sse_buffer),
+        _events(
+            subscription, closing, settings.sse_heartbeat_s, client, settings.sse_buffer, audit
+        ),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
@@ -135,6 +152,7 @@ async def _events(
     heartbeat_s: float,
     client: str,
     buffer: int,
+    audit: _StreamAudit,
 ) -> AsyncIterator[str]:
     events = aiter(subscription)
     pending: asyncio.Future[Any] = asyncio.ensure_future(anext(events))
@@ -159,10 +177,42 @@ async def _events(
                     )
                     yield 'event: overflow\ndata: {"detail":"too slow; reconnect"}\n\n'
                 return
-            yield format_event(event)
+            yield format_event(event, audit.shown(event))
             pending = asyncio.ensure_future(anext(events))
     finally:
+        audit.close()
         subscription.close()
         # Not awaited: this also runs when the client went away and the task is cancelled.
         pending.cancel()
         stop.cancel()
+
+
+_AUDIT_TASKS: set[asyncio.Task[None]] = set()
+
+
+class _StreamAudit:
+    """What one stream shows of each event, and the personal readings it sent (logged
+    when the stream ends, one entry per device: hub.privacy.access_log)."""
+
+    def __init__(self, vis: Visibility, classes: ClassDirectory, url: str) -> None:
+        self.vis, self.classes, self.url = vis, classes, url
+        self.sent: dict[str, int] = {}
+
+    def shown(self, event: Event) -> dict[str, Any] | None:
+        if not self.vis.restricted and not self.vis.audited:
+            return None
+        data_class = self.classes.class_of(event.device_id, event.profile)
+        if event.type == "reading" and self.vis.logs(data_class):
+            self.sent[event.device_id] = self.sent.get(event.device_id, 0) + 1
+        if event.type == "alert":
+            return policy.shown_alert(self.vis, data_class, event.data)
+        return None
+
+    def close(self) -> None:
+        if not self.sent:
+            return
+        reads = [Read(d, "GET /api/v1/stream", n) for d, n in sorted(self.sent.items())]
+        self.sent = {}
+        task = asyncio.get_running_loop().create_task(record_now(self.url, self.vis, reads))
+        _AUDIT_TASKS.add(task)
+        task.add_done_callback(_AUDIT_TASKS.discard)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
+from hub.commands import subjects
 from hub.config import Settings, load_settings
 from hub.devenv import use_dev_stack
 from hub.errors import HubError
@@ -44,9 +45,15 @@ def _apikey(settings: Settings, args: argparse.Namespace) -> int:
     from hub.commands import apikeys
 
     if args.apikey_command == "create":
-        apikeys.create(settings, role=args.role, name=args.name)
+        apikeys.create(
+            settings, role=args.role, name=args.name, permissions=tuple(args.permission or ())
+        )
     elif args.apikey_command == "list":
         apikeys.list_keys(settings)
+    elif args.apikey_command in ("grant", "withdraw"):
+        granted = args.apikey_command == "grant"
+        if not apikeys.set_permission(settings, args.id, args.permission, granted=granted):
+            return 1
     elif not apikeys.revoke(settings, args.id):
         return 1
     return 0
@@ -128,7 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     create = apikey_commands.add_parser("create", help="create a key and print it (only once)")
     create.add_argument("--role", required=True, choices=["viewer", "operator", "admin", "ingest"])
     create.add_argument("--name", required=True, help="who or what uses the key")
+    create.add_argument(
+        "--permission",
+        action="append",
+        choices=["personal"],
+        help="also let it read personal devices' own data (operator or admin keys; "
+        "docs/privacy.md); repeatable",
+    )
     apikey_commands.add_parser("list", help="list keys (never the keys themselves)")
+    for verb, text in (("grant", "give a key a permission"), ("withdraw", "take it back")):
+        change = apikey_commands.add_parser(verb, help=f"{text} (docs/privacy.md)")
+        change.add_argument("id", type=int)
+        change.add_argument("permission", choices=["personal"])
     revoke = apikey_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id", type=int)
     apikey.set_defaults(func=_apikey)
@@ -146,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--lon", type=float)
     prov.add_argument("--district")
     prov.add_argument(
+        "--data-class",
+        choices=["public", "internal", "personal"],
+        help="a data class for this device alone (default: its profile's; docs/privacy.md)",
+    )
+    prov.add_argument(
         "--dev-eui",
         help="LoRaWAN DevEUI (16 hex digits): the device sends through a network server "
         "and gets no MQTT login",
@@ -155,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prov.add_argument(
         "--csv",
-        help="CSV with columns device_id,profile[,lat,lon,district,dev_eui,external_id]",
+        help="CSV with columns device_id,profile[,lat,lon,district,dev_eui,external_id,data_class]",
     )
     prov.add_argument("--passwd-file", help="Mosquitto password file (HUB_MQTT_PASSWD_FILE)")
     prov.add_argument("--acl-file", help="Mosquitto ACL file (HUB_MQTT_ACL_FILE)")
@@ -173,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--since", type=_time, help="received at or after (RFC 3339)")
     again.add_argument("--until", type=_time, help="received before (RFC 3339)")
     letters.set_defaults(func=_dead_letters)
+    subjects.add_parser(commands)
     return parser
 
 

@@ -67,6 +67,7 @@ def register_town(conn: Conn, settings: Settings, *, devices: int, seed: int) ->
                 "district": d.district,
                 "dev_eui": None,
                 "external_id": None,
+                "data_class": None,
             }
             for d in fleet
         ],

@@ -11,6 +11,7 @@ import psycopg
 
 from hub.config import Settings
 from hub.errors import HubError, ProvisionError
+from hub.privacy.classes import parse_class, sync_profile_classes
 from hub.profiles import load_profiles
 from hub.provisioning import (
     DeviceSpec,
@@ -40,6 +41,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 args.district,
                 args.dev_eui.upper() if args.dev_eui else None,
                 args.external_id,
+                parse_class(args.data_class) if args.data_class else None,
             )
         ]
     else:
@@ -89,6 +91,7 @@ def provision(
             raise ProvisionError(f"{path}: its folder does not exist")
     try:
         with session(settings.database_url, "provision") as conn:
+            sync_profile_classes(conn, profiles)
             register(conn, [vars(spec) for spec in specs])
     except psycopg.errors.UniqueViolation as exc:
         raise ProvisionError(

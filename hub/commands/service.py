@@ -28,6 +28,11 @@ from hub.ingest.pipeline import Ingest
 from hub.ingest.sources import load_sources
 from hub.model import Outcome
 from hub.ngsi.runtime import NgsiRuntime
+from hub.privacy import startup as privacy
+from hub.privacy.access_log import run_pruning
+from hub.privacy.classes import classes_of
+from hub.privacy.directory import ClassDirectory
+from hub.privacy.retention import run_personal_retention
 from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
@@ -111,6 +116,8 @@ async def serve(settings: Settings) -> None:
     level = read_storage_level(settings)
     log.info("%d device profiles, storage level %s, roles %s", len(profiles), level, settings.roles)
     roles.announce(settings)
+    privacy.prepare(settings, profiles)  # data classes into the database (docs/privacy.md)
+    classes = ClassDirectory(classes_of(profiles))  # for the paths without a query
     bus = EventBus()
     sources = load_sources(settings.sources, set(profiles))
     ingest = (
@@ -157,7 +164,7 @@ async def serve(settings: Settings) -> None:
             key=PUSH_LOCK_KEY,
             ready=listening,
         )
-    sta_mqtt = ObservationPublisher(settings) if settings.sta_mqtt and ingest else None
+    sta_mqtt = ObservationPublisher(settings, classes) if settings.sta_mqtt and ingest else None
     # SensorThings MQTT (docs/sensorthings.md): each ingest process publishes what it
     # committed, with its own client id, so every observation goes out once.
     if ingest is not None and sta_mqtt is not None:
@@ -168,6 +175,7 @@ async def serve(settings: Settings) -> None:
         bus=bus,
         profiles=profiles,
         api=settings.has_role("api"),
+        classes=classes,
     )
     app.state.sources = sources
 
@@ -213,6 +221,19 @@ async def serve(settings: Settings) -> None:
                 lag_s=settings.rollup_lag_s,
             ),
             name="rollups",
+        ),
+        asyncio.create_task(
+            run_pruning(settings.database_url, settings.privacy_access_log_days),
+            name="access-log",
+        ),
+        asyncio.create_task(
+            run_personal_retention(
+                settings.database_url,
+                level,
+                settings.personal_retention_days,
+                settings.personal_retention_interval_s,
+            ),
+            name="personal-retention",
         ),
     ]
     if relay is not None:

@@ -61,6 +61,12 @@ async def index() -> Any:
     return FileResponse(HERE / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/public")
+async def public_page() -> FileResponse:
+    """The page for residents (hub.api.public): no key, no vendor libraries."""
+    return FileResponse(HERE / "public.html", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/dashboard/config.json")
 async def dashboard_config(request: Request) -> JSONResponse:
     """What the pages need to know about this hub (nothing secret)."""

@@ -25,6 +25,9 @@ class Device:
     decommissioned_at: datetime | None
     dev_eui: str | None = None
     external_id: str | None = None
+    # Effective data class (docs/privacy.md) and the per-device override, if any.
+    data_class: str = "internal"
+    data_class_override: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
-from hub.api.auth import Reader
 from hub.api.deps import DbConn
+from hub.api.privacy import Visible
 from hub.ngsi import http, mapping
 from hub.ngsi.errors import BadRequestData, ResourceNotFound, responses
 from hub.ngsi.geo import parse_geo
 from hub.ngsi.mapping import Entity, Mapper
 from hub.ngsi.query import parse_q
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import Visibility
 from hub.store import ngsi as store
+from hub.store.devices import of_class
 
 PREFIX = "/ngsi-ld/v1"
 router = APIRouter(prefix=PREFIX, tags=["NGSI-LD"])
@@ -42,14 +45,16 @@ Mapping = Annotated[Mapper, Depends(_mapper)]
 Text = http.Text
 
 
-async def select_entities(conn: DbConn, mapper: Mapper, request: Request) -> list[Entity]:
+async def select_entities(
+    conn: DbConn, mapper: Mapper, request: Request, vis: Visibility
+) -> list[Entity]:
     """Every entity the request's type/id/idPattern/q/geo parameters select, by id
-    (normalized, all attributes)."""
-    return [entity for entity, _ in await select(conn, mapper, request)]
+    (normalized, all attributes), of the devices whose own data the reader may read."""
+    return [entity for entity, _ in await select(conn, mapper, request, vis)]
 
 
 async def select(
-    conn: DbConn, mapper: Mapper, request: Request
+    conn: DbConn, mapper: Mapper, request: Request, vis: Visibility
 ) -> list[tuple[Entity, store.Located]]:
     """:func:`select_entities`, each entity with the device it comes from."""
     types = http.terms(request, "type")
@@ -79,7 +84,7 @@ async def select(
         return []
     chosen = set(ids)
     found: list[tuple[Entity, store.Located]] = []
-    for located in await store.snapshots(conn, profiles=profiles, device_ids=device_ids):
+    for located in await store.snapshots(conn, profiles=profiles, device_ids=device_ids, vis=vis):
         for entity in mapper.entities(located.snapshot):
             if entity["type"] not in wanted or (chosen and entity["id"] not in chosen):
                 continue
@@ -111,7 +116,7 @@ def shape(entity: Entity, form: str, attrs: list[str] | None) -> Entity:
 async def query_entities(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     _selection: http.Selected,
     _paging: http.Paged,
@@ -125,11 +130,13 @@ async def query_entities(
     size, skip, counted = http.paging(request, low=0)
     if size == 0 and not counted:
         raise BadRequestData("limit: 0 is only allowed with count=true")
-    found = await select_entities(conn, mapper, request)
+    found = await select(conn, mapper, request, vis)
     if wanted_attrs is not None:
-        found = [e for e in found if any(a in e for a in wanted_attrs)]
+        found = [(e, d) for e, d in found if any(a in e for a in wanted_attrs)]
     headers = {"NGSILD-Results-Count": str(len(found))} if counted else {}
-    page = [shape(e, form, wanted_attrs) for e in found[skip : skip + size]]
+    shown = found[skip : skip + size]
+    await log_reads(conn, vis, [d.snapshot.device_id for _, d in shown], request)
+    page = [shape(e, form, wanted_attrs) for e, _ in shown]
     return http.respond(request, page, headers=headers)
 
 
@@ -142,18 +149,35 @@ async def retrieve_entity(
     entity_id: str,
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     attrs: Text = None,
     options: Text = None,
 ) -> Response:
     form = http.options(request).form
     wanted_attrs = http.terms(request, "attrs") or None
-    entity, _located = await find_entity(conn, mapper, entity_id)
+    entity, located = await find_entity(conn, mapper, entity_id, vis)
+    await log_reads(conn, vis, [located.snapshot.device_id], request)
     return http.respond(request, shape(entity, form, wanted_attrs))
 
 
-async def find_entity(conn: DbConn, mapper: Mapper, entity_id: str) -> tuple[Entity, store.Located]:
+async def log_reads(conn: DbConn, vis: Visibility, device_ids: list[str], request: Request) -> None:
+    """The personal devices among the entities served, into the access log (one
+    entry per device: hub.privacy.access_log)."""
+    if not vis.audited:
+        return
+    counts: dict[str, int] = {}
+    for device_id in device_ids:
+        counts[device_id] = counts.get(device_id, 0) + 1
+    personal = await of_class(conn, sorted(counts), "personal")
+    query = f"?{request.url.query}" if request.url.query else ""
+    what = f"GET {request.url.path}{query}"
+    await record(conn, vis, [Read(d, what, counts[d]) for d in personal])
+
+
+async def find_entity(
+    conn: DbConn, mapper: Mapper, entity_id: str, vis: Visibility
+) -> tuple[Entity, store.Located]:
     parts = mapping.split_id(entity_id)
     if parts is None:
         if ":" not in entity_id:
@@ -162,7 +186,9 @@ async def find_entity(conn: DbConn, mapper: Mapper, entity_id: str) -> tuple[Ent
     kind, device_id = parts
     profiles = mapper.types().get(kind)
     if profiles:
-        for located in await store.snapshots(conn, profiles=profiles, device_ids=[device_id]):
+        for located in await store.snapshots(
+            conn, profiles=profiles, device_ids=[device_id], vis=vis
+        ):
             entity = mapper.entity(located.snapshot, kind)
             if entity is not None:
                 return entity, located
@@ -177,9 +203,12 @@ def _attribute_kind(name: str) -> str:
     return "Property"
 
 
-async def _type_table(conn: DbConn, mapper: Mapper) -> dict[str, tuple[int, list[str]]]:
-    """Entity type -> (entities, attribute names) over the devices that exist."""
-    counts = await store.device_counts(conn)
+async def _type_table(
+    conn: DbConn, mapper: Mapper, vis: Visibility
+) -> dict[str, tuple[int, list[str]]]:
+    """Entity type -> (entities, attribute names) over the devices that exist (and
+    that the reader may read)."""
+    counts = await store.device_counts(conn, vis)
     table: dict[str, tuple[int, list[str]]] = {}
     for kind, profiles in mapper.types().items():
         present = [p for p in profiles if counts.get(p)]
@@ -201,9 +230,9 @@ def _list_id(kind: str, items: list[str]) -> str:
     responses=responses(400, 401, 403, 406, 422),
 )
 async def entity_types(
-    request: Request, conn: DbConn, _: Reader, mapper: Mapping, details: Text = None
+    request: Request, conn: DbConn, vis: Visible, mapper: Mapping, details: Text = None
 ) -> Response:
-    table = await _type_table(conn, mapper)
+    table = await _type_table(conn, mapper, vis)
     if http.flag(request, "details"):
         body: Any = [
             {"id": kind, "type": "EntityType", "typeName": kind, "attributeNames": names}
@@ -225,10 +254,10 @@ async def entity_types(
     responses=responses(400, 401, 403, 404, 406, 422),
 )
 async def entity_type(
-    entity_type: str, request: Request, conn: DbConn, _: Reader, mapper: Mapping
+    entity_type: str, request: Request, conn: DbConn, vis: Visible, mapper: Mapping
 ) -> Response:
     kind = http.compact(entity_type)
-    table = await _type_table(conn, mapper)
+    table = await _type_table(conn, mapper, vis)
     if kind not in table:
         raise ResourceNotFound(f"no entities of type {entity_type!r}")
     count, names = table[kind]
@@ -264,9 +293,9 @@ def _attribute_table(table: dict[str, tuple[int, list[str]]]) -> dict[str, list[
     responses=responses(400, 401, 403, 406, 422),
 )
 async def attributes(
-    request: Request, conn: DbConn, _: Reader, mapper: Mapping, details: Text = None
+    request: Request, conn: DbConn, vis: Visible, mapper: Mapping, details: Text = None
 ) -> Response:
-    found = _attribute_table(await _type_table(conn, mapper))
+    found = _attribute_table(await _type_table(conn, mapper, vis))
     if http.flag(request, "details"):
         body: Any = [
             {"id": name, "type": "Attribute", "attributeName": name, "typeNames": kinds}
@@ -288,10 +317,10 @@ async def attributes(
     responses=responses(400, 401, 403, 404, 406, 422),
 )
 async def attribute(
-    attribute: str, request: Request, conn: DbConn, _: Reader, mapper: Mapping
+    attribute: str, request: Request, conn: DbConn, vis: Visible, mapper: Mapping
 ) -> Response:
     name = http.compact(attribute)
-    table = await _type_table(conn, mapper)
+    table = await _type_table(conn, mapper, vis)
     kinds = _attribute_table(table).get(name)
     if not kinds:
         raise ResourceNotFound(f"no attribute {attribute!r}")

@@ -34,6 +34,7 @@ from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Entity, Mapper
 from hub.ngsi.models import CORE_CONTEXT
 from hub.ngsi.subscriptions import Subscription, compile_subscription
+from hub.privacy.policy import OUTBOUND
 from hub.store import ngsi as store
 from hub.store import ngsi_subscriptions as outbox
 from hub.store.db import AsyncConn, aconnect
@@ -133,7 +134,10 @@ class Matcher:
 
     async def _match(self, conn: AsyncConn, changes: dict[str, set[str]]) -> None:
         profiles = sorted(self._mapper.profiles)
-        located = await store.snapshots(conn, profiles=profiles, device_ids=sorted(changes))
+        # Never a personal device (hub.privacy.policy.OUTBOUND).
+        located = await store.snapshots(
+            conn, profiles=profiles, device_ids=sorted(changes), vis=OUTBOUND
+        )
         now = datetime.now(UTC)
         matched: dict[str, list[Entity]] = {}
         for item in located:

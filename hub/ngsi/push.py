@@ -39,6 +39,7 @@ from hub.config import Settings
 from hub.ngsi import models
 from hub.ngsi.changes import ChangeFeed
 from hub.ngsi.mapping import Entity, Mapper, Target, entity_id, iso
+from hub.privacy.policy import OUTBOUND
 from hub.store import ngsi as store
 from hub.store import ngsi_push
 from hub.store.db import AsyncConn, aconnect
@@ -211,7 +212,11 @@ class Pusher:
         self, conn: AsyncConn, client: httpx.AsyncClient, device_ids: list[str] | None
     ) -> None:
         profiles = sorted(self._mapper.profiles)
-        located = await store.snapshots(conn, profiles=profiles, device_ids=device_ids)
+        # Never a personal device (hub.privacy.policy.OUTBOUND): the broker's readers
+        # are not the hub's to tell apart.
+        located = await store.snapshots(
+            conn, profiles=profiles, device_ids=device_ids, vis=OUTBOUND
+        )
         changes = []
         for item in located:
             entities = self._mapper.entities(item.snapshot)

@@ -21,10 +21,10 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 
-from hub.api.auth import Reader
 from hub.api.deps import AppSettings, DbConn
+from hub.api.privacy import Visible
 from hub.ngsi import http, mapping
-from hub.ngsi.api import Mapping, find_entity, select
+from hub.ngsi.api import Mapping, find_entity, log_reads, select
 from hub.ngsi.errors import BadRequestData, OperationNotSupported, TooManyResults, responses
 from hub.ngsi.mapping import Entity, Mapper, Target
 from hub.store import ngsi as store
@@ -235,7 +235,7 @@ async def _aggregated(
 async def query_temporal(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     settings: AppSettings,
     _selection: http.Selected,
@@ -247,8 +247,10 @@ async def query_temporal(
     size, skip, counted = http.paging(request, low=1)
     budget = settings.api_max_rows
     page: list[Entity] = []
-    selected = await select(conn, mapper, request)
-    for entity, located in selected[skip : skip + size]:
+    selected = await select(conn, mapper, request, vis)
+    shown = selected[skip : skip + size]
+    await log_reads(conn, vis, [d.snapshot.device_id for _, d in shown], request)
+    for entity, located in shown:
         temporal, used = await temporal_entity(
             conn, mapper, entity, located, request, budget=budget
         )
@@ -267,13 +269,14 @@ async def retrieve_temporal(
     entity_id: str,
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     mapper: Mapping,
     settings: AppSettings,
     _temporal: http.TemporalQuery,
 ) -> Response:
     time_range(request)
-    entity, located = await find_entity(conn, mapper, entity_id)
+    entity, located = await find_entity(conn, mapper, entity_id, vis)
+    await log_reads(conn, vis, [located.snapshot.device_id], request)
     temporal, _used = await temporal_entity(
         conn, mapper, entity, located, request, budget=settings.api_max_rows
     )

@@ -10,6 +10,11 @@ own small MQTT link on the event loop (:mod:`hub.sta.mqtt_link`; through paho th
 feed cost the ingest two thirds of its rate, docs/sensorthings.md). Datastream
 ids (series ids) come from the database, re-read at most once a second when a
 reading names a series not seen yet.
+
+The broker's subscribers are not known to the hub, so the feed carries what a key
+without the personal permission reads in full (hub.privacy.policy.OUTBOUND:
+``public`` and ``internal`` devices; their class from hub.privacy.directory).
+Readings of personal devices are counted as withheld, never published.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from prometheus_client import Counter
 from hub.config import Settings, mqtt_endpoint
 from hub.model import Reading
 from hub.model.messages import Outcome
+from hub.privacy.directory import ClassDirectory
+from hub.privacy.policy import OUTBOUND
 from hub.sta.mqtt_link import MqttLink
 from hub.sta.render import iso
 from hub.store.db import aconnect
@@ -40,7 +47,8 @@ TOPIC = "v1.1/Datastreams({id})/Observations"
 OBSERVATIONS = Counter(
     "hub_sta_mqtt_observations",
     "Committed readings offered to the SensorThings MQTT feed, by outcome (published; "
-    "dropped: buffer full or broker away; unknown: no Datastream id yet)",
+    "dropped: buffer full or broker away; unknown: no Datastream id yet; withheld: "
+    "personal data, docs/privacy.md)",
     ["outcome"],
 )
 REFRESH_MIN_S = 1.0
@@ -71,8 +79,10 @@ class ObservationPublisher:
         settings: the hub's settings (broker, database, buffer size).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, classes: ClassDirectory | None = None) -> None:
         self._settings = settings
+        self._classes = classes if classes is not None else ClassDirectory()
+        self.withheld = 0
         self._buffer: deque[Sequence[Reading]] = deque()
         self._buffered = 0
         self._capacity = settings.sta_mqtt_buffer
@@ -94,7 +104,7 @@ class ObservationPublisher:
         )
 
     def offer(self, outcome: Outcome) -> None:
-        readings = outcome.readings
+        readings = self._public(outcome)
         if not readings:
             return
         if self._buffered + len(readings) > self._capacity:
@@ -106,6 +116,23 @@ class ObservationPublisher:
         self._buffer.append(readings)
         self._buffered += len(readings)
         self._wake.set()
+
+    def _public(self, outcome: Outcome) -> Sequence[Reading]:
+        """The readings the public may read in full (one class look-up per device)."""
+        shown: dict[str, bool] = {}
+        kept: list[Reading] = []
+        for r in outcome.readings:
+            ok = shown.get(r.device_id)
+            if ok is None:
+                data_class = self._classes.class_of(r.device_id, outcome.profiles.get(r.device_id))
+                ok = shown[r.device_id] = OUTBOUND.reads(data_class)
+            if ok:
+                kept.append(r)
+        withheld = len(outcome.readings) - len(kept)
+        if withheld:
+            self.withheld += withheld
+            OBSERVATIONS.labels("withheld").inc(withheld)
+        return kept if withheld else outcome.readings
 
     async def run(self) -> None:
         link = asyncio.create_task(self._link.run(), name="sta-mqtt-link")

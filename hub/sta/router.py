@@ -18,8 +18,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from hub.api.auth import Reader
 from hub.api.deps import AppSettings, DbConn, Profiles
+from hub.api.privacy import Visible
 from hub.api.problems import problem_response, responses
 from hub.config import Settings, mqtt_endpoint
+from hub.privacy.access_log import Read, record
+from hub.privacy.policy import Visibility
 from hub.sta import catalogue
 from hub.sta.errors import EntityNotFound, QueryError
 from hub.sta.service import Limits, Raw, answer, service_root
@@ -73,14 +76,17 @@ async def root(request: Request, _: Reader, settings: AppSettings) -> Response:
     return StaJSON(service_root(_base(request), advertised_mqtt(settings)))
 
 
-async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any) -> Response:
+async def _serve(
+    request: Request, conn: Any, settings: Settings, profiles: Any, vis: Visibility
+) -> Response:
     base = _base(request)
     path = request.url.path[len(PREFIX) :].strip("/")
     limits = Limits(settings.sta_default_top, settings.sta_max_top)
     try:
         result = await answer(
             conn,
-            _catalogue(request, profiles, base),
+            # The reader's Visibility goes into every statement (hub.store.sta_sql).
+            {**_catalogue(request, profiles, base), **vis.params()},
             base=base,
             path=path,
             items=list(request.query_params.multi_items()),
@@ -96,6 +102,12 @@ async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any)
         return problem_response(
             HTTPStatus.BAD_REQUEST, f"a value is out of range: {str(exc).splitlines()[0]}"
         )
+    if vis.audited:
+        # One request may span many devices: logged as the query it was.
+        query = f"?{request.url.query}" if request.url.query else ""
+        rows = len(result.get("value", ())) if isinstance(result, dict) else 1
+        what = f"GET {request.url.path}{query}"
+        await record(conn, vis, [Read(None, what, rows)])
     if isinstance(result, Raw):
         return PlainTextResponse(result.text)
     return StaJSON(result)
@@ -110,7 +122,7 @@ async def _serve(request: Request, conn: Any, settings: Settings, profiles: Any)
 async def collection(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     settings: AppSettings,
     profiles: Profiles,
     entity_set: str,
@@ -130,7 +142,7 @@ async def collection(
         str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
     ] = None,
 ) -> Response:
-    return await _serve(request, conn, settings, profiles)
+    return await _serve(request, conn, settings, profiles, vis)
 
 
 @router.get(
@@ -141,7 +153,7 @@ async def collection(
 async def one(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     settings: AppSettings,
     profiles: Profiles,
     entity_set: str,
@@ -149,7 +161,7 @@ async def one(
     select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
     expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
 ) -> Response:
-    return await _serve(request, conn, settings, profiles)
+    return await _serve(request, conn, settings, profiles, vis)
 
 
 @router.get(
@@ -164,7 +176,7 @@ async def one(
 async def navigation(
     request: Request,
     conn: DbConn,
-    _: Reader,
+    vis: Visible,
     settings: AppSettings,
     profiles: Profiles,
     entity_set: str,
@@ -186,4 +198,4 @@ async def navigation(
         str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
     ] = None,
 ) -> Response:
-    return await _serve(request, conn, settings, profiles)
+    return await _serve(request, conn, settings, profiles, vis)

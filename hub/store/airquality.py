@@ -7,6 +7,8 @@ from datetime import datetime
 from psycopg.types.json import Jsonb
 
 from hub.model import AirQualityClass
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store.db import AsyncConn
 
 UPSERT_CLASS = """
@@ -17,10 +19,11 @@ SET hour = excluded.hour, class = excluded.class, pollutants = excluded.pollutan
     means = excluded.means, updated_at = now()
 WHERE air_quality_classes.hour <= excluded.hour
 """
-LIST_CLASSES = """
+# Hourly means of a device are its own data (hub.privacy.policy).
+LIST_CLASSES = f"""
 SELECT d.device_id, d.district, c.hour, c.class, c.pollutants, c.means, c.updated_at
 FROM air_quality_classes c JOIN devices d ON d.id = c.device
-WHERE d.decommissioned_at IS NULL
+WHERE d.decommissioned_at IS NULL AND {policy.own_sql("d")}
   AND (%(device_id)s::text IS NULL OR d.device_id = %(device_id)s)
 ORDER BY d.device_id
 """
@@ -49,10 +52,11 @@ async def save_class(
 
 
 async def air_quality_classes(
-    conn: AsyncConn, *, device_id: str | None = None
+    conn: AsyncConn, *, device_id: str | None = None, vis: Visibility = UNRESTRICTED
 ) -> list[AirQualityClass]:
-    """Each monitor's latest hourly class (one monitor with ``device_id``)."""
-    cur = await conn.execute(LIST_CLASSES, {"device_id": device_id})
+    """Each monitor's latest hourly class (one monitor with ``device_id``), of the
+    monitors whose own data the reader may read."""
+    cur = await conn.execute(LIST_CLASSES, {"device_id": device_id, **vis.params()})
     return [
         AirQualityClass(
             device_id=device_id_,

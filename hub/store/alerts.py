@@ -18,6 +18,8 @@ from psycopg.types.json import Jsonb
 
 from hub.errors import ConflictError
 from hub.model import ENGINE_ACTOR, Alert, AlertEvent
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store.db import AsyncConn
 
 # The columns of an Alert, named as its fields (for class_row), from
@@ -27,13 +29,23 @@ a.id, a.rule_id, r.name AS rule_name, d.device_id, d.profile, d.district, a.stat
 a.severity, a.message, a.value, a.details, a.opened_at, a.acknowledged_at,
 a.acknowledged_by, a.resolved_at, a.resolved_by, a.assignee, a.assigned_at
 """
+# As a reader sees an alert (hub.privacy.policy): only of a device it may see, and
+# the reading in it (value, message, details) only where it may read the device's
+# own data; otherwise the message is the rule's name.
+_SHOWN_COLUMNS = ALERT_COLUMNS.replace(
+    "a.message, a.value, a.details",
+    f"""CASE WHEN {policy.own_sql("d")} THEN a.message ELSE r.name END AS message,
+CASE WHEN {policy.own_sql("d")} THEN a.value END AS value,
+CASE WHEN {policy.own_sql("d")} THEN a.details ELSE '{{}}'::jsonb END AS details""",
+)
 _ALERT_SELECT = f"""
-SELECT {ALERT_COLUMNS}
+SELECT {_SHOWN_COLUMNS}
 FROM alerts a JOIN rules r ON r.id = a.rule_id JOIN devices d ON d.id = a.device
 """
 LIST_ALERTS = f"""
 {_ALERT_SELECT}
-WHERE (%(state)s::text IS NULL OR a.state = %(state)s)
+WHERE {policy.listed_sql("d")}
+  AND (%(state)s::text IS NULL OR a.state = %(state)s)
   AND (%(device_id)s::text IS NULL OR d.device_id = %(device_id)s)
   AND (%(profile)s::text IS NULL OR d.profile = %(profile)s)
   AND (%(district)s::text IS NULL OR d.district = %(district)s)
@@ -44,7 +56,7 @@ WHERE (%(state)s::text IS NULL OR a.state = %(state)s)
 ORDER BY a.id DESC
 LIMIT %(limit)s
 """
-GET_ALERT = f"{_ALERT_SELECT} WHERE a.id = %(id)s"
+GET_ALERT = f"{_ALERT_SELECT} WHERE a.id = %(id)s AND {policy.listed_sql('d')}"
 LOCK_ALERT = "SELECT state FROM alerts WHERE id = %(id)s FOR UPDATE"
 ALERT_HISTORY = """
 SELECT at, state, actor, note FROM alert_events WHERE alert_id = %(id)s ORDER BY at, id
@@ -75,9 +87,11 @@ async def list_alerts(
     unassigned: bool = False,
     limit: int = 100,
     before_id: int | None = None,
+    vis: Visibility = UNRESTRICTED,
 ) -> list[Alert]:
     """Alerts, newest first; page on with ``before_id`` = the last id seen."""
     params = {
+        **vis.params(),
         "state": state,
         "device_id": device_id,
         "profile": profile,
@@ -93,9 +107,10 @@ async def list_alerts(
         return await cur.fetchall()
 
 
-async def get_alert(conn: AsyncConn, alert_id: int) -> Alert | None:
+async def get_alert(conn: AsyncConn, alert_id: int, vis: Visibility = UNRESTRICTED) -> Alert | None:
+    """The alert, if the reader may see its device (as it may see it)."""
     async with conn.cursor(row_factory=class_row(Alert)) as cur:
-        await cur.execute(GET_ALERT, {"id": alert_id})
+        await cur.execute(GET_ALERT, {"id": alert_id, **vis.params()})
         return await cur.fetchone()
 
 

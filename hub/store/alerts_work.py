@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from psycopg.rows import class_row
 
 from hub.model import Alert, AlertNote
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store.alerts import _ALERT_SELECT, get_alert
 from hub.store.db import AsyncConn
 
@@ -26,7 +28,8 @@ SELECT id, at, author, text FROM alert_notes WHERE alert_id = %(id)s ORDER BY id
 # The inbox as filtered, oldest-first ids are not needed: newest first, like the list.
 EXPORT = f"""
 {_ALERT_SELECT}
-WHERE a.state = ANY(%(states)s)
+WHERE {policy.listed_sql("d")}
+  AND a.state = ANY(%(states)s)
   AND (%(profile)s::text IS NULL OR d.profile = %(profile)s)
   AND (%(district)s::text IS NULL OR d.district = %(district)s)
   AND (%(severity)s::text IS NULL OR a.severity = %(severity)s)
@@ -74,9 +77,11 @@ async def export_alerts(
     assignee: str | None = None,
     unassigned: bool = False,
     limit: int = 100_000,
+    vis: Visibility = UNRESTRICTED,
 ) -> list[Alert]:
     """The alerts the inbox's filters select, newest first, at most ``limit``."""
     params = {
+        **vis.params(),
         "states": list(states),
         "profile": profile,
         "district": district,

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg.rows import class_row
 
 from hub.store.db import AsyncConn, Conn
 
-INSERT = """
-INSERT INTO api_keys (name, role, key_hash, prefix)
-VALUES (%(name)s, %(role)s, %(key_hash)s, %(prefix)s)
-RETURNING id, name, role, prefix, created_at, revoked_at, last_used_at
+_COLUMNS = "id, name, role, prefix, created_at, revoked_at, last_used_at, permissions"
+INSERT = f"""
+INSERT INTO api_keys (name, role, key_hash, prefix, permissions)
+VALUES (%(name)s, %(role)s, %(key_hash)s, %(prefix)s, %(permissions)s)
+RETURNING {_COLUMNS}
 """
-LIST = """
-SELECT id, name, role, prefix, created_at, revoked_at, last_used_at
+LIST = f"""
+SELECT {_COLUMNS}
 FROM api_keys ORDER BY id
 """
-REVOKE = """
+REVOKE = f"""
 UPDATE api_keys SET revoked_at = now()
 WHERE id = %(id)s AND revoked_at IS NULL
-RETURNING id, name, role, prefix, created_at, revoked_at, last_used_at
+RETURNING {_COLUMNS}
 """
-FIND_ACTIVE = """
-SELECT id, name, role, prefix, created_at, revoked_at, last_used_at
+FIND_ACTIVE = f"""
+SELECT {_COLUMNS}
 FROM api_keys WHERE key_hash = %(key_hash)s AND revoked_at IS NULL
+"""
+# Grant (array_append once) or withdraw one permission of an unrevoked key.
+SET_PERMISSION = f"""
+UPDATE api_keys SET permissions = CASE
+    WHEN %(granted)s THEN array_append(array_remove(permissions, %(permission)s::text), %(permission)s::text)
+    ELSE array_remove(permissions, %(permission)s::text) END
+WHERE id = %(id)s AND revoked_at IS NULL
+RETURNING {_COLUMNS}
 """
 # last_used_at is kept to the minute: a busy integrator should not cost a write a request.
 TOUCH = """
@@ -43,11 +52,34 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    permissions: list[str] = field(default_factory=list)
+
+    @property
+    def personal(self) -> bool:
+        """May read personal devices' own data (docs/privacy.md)."""
+        return "personal" in self.permissions
 
 
-def insert(conn: Conn, *, name: str, role: str, key_hash: bytes, prefix: str) -> ApiKey:
+def insert(
+    conn: Conn,
+    *,
+    name: str,
+    role: str,
+    key_hash: bytes,
+    prefix: str,
+    permissions: tuple[str, ...] = (),
+) -> ApiKey:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        cur.execute(INSERT, {"name": name, "role": role, "key_hash": key_hash, "prefix": prefix})
+        cur.execute(
+            INSERT,
+            {
+                "name": name,
+                "role": role,
+                "key_hash": key_hash,
+                "prefix": prefix,
+                "permissions": list(permissions),
+            },
+        )
         row = cur.fetchone()
     assert row is not None
     return row
@@ -81,10 +113,25 @@ async def alist_all(conn: AsyncConn) -> list[ApiKey]:
         return await cur.fetchall()
 
 
-async def ainsert(conn: AsyncConn, *, name: str, role: str, key_hash: bytes, prefix: str) -> ApiKey:
+async def ainsert(
+    conn: AsyncConn,
+    *,
+    name: str,
+    role: str,
+    key_hash: bytes,
+    prefix: str,
+    permissions: tuple[str, ...] = (),
+) -> ApiKey:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(
-            INSERT, {"name": name, "role": role, "key_hash": key_hash, "prefix": prefix}
+            INSERT,
+            {
+                "name": name,
+                "role": role,
+                "key_hash": key_hash,
+                "prefix": prefix,
+                "permissions": list(permissions),
+            },
         )
         row = await cur.fetchone()
     assert row is not None
@@ -94,4 +141,21 @@ async def ainsert(conn: AsyncConn, *, name: str, role: str, key_hash: bytes, pre
 async def arevoke(conn: AsyncConn, key_id: int) -> ApiKey | None:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
         await cur.execute(REVOKE, {"id": key_id})
+        return await cur.fetchone()
+
+
+def set_permission(conn: Conn, key_id: int, permission: str, *, granted: bool) -> ApiKey | None:
+    """Grant or withdraw a permission; None when there is no such active key."""
+    with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        cur.execute(SET_PERMISSION, {"id": key_id, "permission": permission, "granted": granted})
+        return cur.fetchone()
+
+
+async def aset_permission(
+    conn: AsyncConn, key_id: int, permission: str, *, granted: bool
+) -> ApiKey | None:
+    async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        await cur.execute(
+            SET_PERMISSION, {"id": key_id, "permission": permission, "granted": granted}
+        )
         return await cur.fetchone()

@@ -7,12 +7,18 @@ from datetime import datetime
 
 from psycopg.rows import class_row
 
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store.db import AsyncConn
 
-_COLUMNS = "id, received_at, topic, payload, reason, detail, device_id, format, replayed_at"
+# Only letters the reader may read (hub.privacy.policy: a personal device's payload
+# needs the personal permission).
+_COLUMNS = f"""id, received_at, topic, payload, reason, detail, device_id, format, replayed_at,
+    {policy.dead_letter_class_sql("l")} AS data_class"""
 LIST = f"""
-SELECT {_COLUMNS} FROM dead_letters
-WHERE (%(reasons)s::text[] IS NULL OR reason = ANY(%(reasons)s))
+SELECT {_COLUMNS} FROM dead_letters l
+WHERE {policy.dead_letter_own_sql("l")}
+  AND (%(reasons)s::text[] IS NULL OR reason = ANY(%(reasons)s))
   AND (%(device_id)s::text IS NULL OR device_id = %(device_id)s)
   AND (%(start)s::timestamptz IS NULL OR received_at >= %(start)s)
   AND (%(end)s::timestamptz IS NULL OR received_at < %(end)s)
@@ -20,7 +26,8 @@ WHERE (%(reasons)s::text[] IS NULL OR reason = ANY(%(reasons)s))
 ORDER BY id DESC
 LIMIT %(limit)s
 """
-GET = f"SELECT {_COLUMNS} FROM dead_letters WHERE id = %(id)s"
+GET = f"""SELECT {_COLUMNS} FROM dead_letters l
+WHERE id = %(id)s AND {policy.dead_letter_own_sql("l")}"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,7 @@ class DeadLetterRow:
     device_id: str | None
     format: str = "hub"
     replayed_at: datetime | None = None
+    data_class: str = "internal"
 
 
 async def list_dead_letters(
@@ -45,6 +53,7 @@ async def list_dead_letters(
     end: datetime | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    vis: Visibility = UNRESTRICTED,
 ) -> list[DeadLetterRow]:
     """Newest first; page on with ``before_id`` = the last id seen."""
     async with conn.cursor(row_factory=class_row(DeadLetterRow)) as cur:
@@ -57,14 +66,17 @@ async def list_dead_letters(
                 "end": end,
                 "before_id": before_id,
                 "limit": limit,
+                **vis.params(),
             },
         )
         return await cur.fetchall()
 
 
-async def get_dead_letter(conn: AsyncConn, dead_letter_id: int) -> DeadLetterRow | None:
+async def get_dead_letter(
+    conn: AsyncConn, dead_letter_id: int, vis: Visibility = UNRESTRICTED
+) -> DeadLetterRow | None:
     async with conn.cursor(row_factory=class_row(DeadLetterRow)) as cur:
-        await cur.execute(GET, {"id": dead_letter_id})
+        await cur.execute(GET, {"id": dead_letter_id, **vis.params()})
         return await cur.fetchone()
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from hub.model import Device
 from hub.ngsi.records import DeviceSnapshot, Observation
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store import readings
 from hub.store.db import AsyncConn
 
@@ -19,7 +21,8 @@ _COLUMNS = ", ".join(_FIELDS)
 DEVICES = f"""
 SELECT {_COLUMNS}
 FROM devices
-WHERE profile = ANY(%(profiles)s)
+WHERE {policy.own_sql()}
+  AND profile = ANY(%(profiles)s)
   AND decommissioned_at IS NULL
   AND (%(device_ids)s::text[] IS NULL OR device_id = ANY(%(device_ids)s))
 ORDER BY device_id
@@ -27,7 +30,7 @@ ORDER BY device_id
 DEVICES_BY_PK = f"""
 SELECT {_COLUMNS}
 FROM devices
-WHERE id = ANY(%(ids)s) AND decommissioned_at IS NULL
+WHERE id = ANY(%(ids)s) AND decommissioned_at IS NULL AND {policy.own_sql()}
 ORDER BY device_id
 """
 OPEN_RULES = """
@@ -37,7 +40,8 @@ WHERE a.state <> 'resolved' AND a.device = ANY(%(devices)s)
 AIR_QUALITY = """
 SELECT device, class, hour FROM air_quality_classes WHERE device = ANY(%(devices)s)
 """
-DEVICE_PK = "SELECT id FROM devices WHERE device_id = %(device_id)s AND decommissioned_at IS NULL"
+DEVICE_PK = f"""SELECT id FROM devices
+WHERE device_id = %(device_id)s AND decommissioned_at IS NULL AND {policy.own_sql()}"""
 # The newest ``n`` readings of each metric in [start, end): one backward index scan
 # per series. Without lastN the caller asks for one more than it may answer.
 HISTORY = """
@@ -63,15 +67,24 @@ class Located:
 
 
 async def snapshots(
-    conn: AsyncConn, *, profiles: list[str], device_ids: list[str] | None = None
+    conn: AsyncConn,
+    *,
+    profiles: list[str],
+    device_ids: list[str] | None = None,
+    vis: Visibility = UNRESTRICTED,
 ) -> list[Located]:
-    """Every live device of ``profiles`` (or those of ``device_ids``), by device_id."""
-    cur = await conn.execute(DEVICES, {"profiles": profiles, "device_ids": device_ids})
+    """Every live device of ``profiles`` (or those of ``device_ids``) whose own data the
+    reader may read, by device_id."""
+    cur = await conn.execute(
+        DEVICES, {"profiles": profiles, "device_ids": device_ids, **vis.params()}
+    )
     return await _complete(conn, await cur.fetchall())
 
 
-async def snapshots_by_pk(conn: AsyncConn, pks: list[int]) -> list[Located]:
-    cur = await conn.execute(DEVICES_BY_PK, {"ids": pks})
+async def snapshots_by_pk(
+    conn: AsyncConn, pks: list[int], vis: Visibility = UNRESTRICTED
+) -> list[Located]:
+    cur = await conn.execute(DEVICES_BY_PK, {"ids": pks, **vis.params()})
     return await _complete(conn, await cur.fetchall())
 
 
@@ -104,8 +117,8 @@ async def _complete(conn: AsyncConn, rows: list[tuple[Any, ...]]) -> list[Locate
     ]
 
 
-async def device_pk(conn: AsyncConn, device_id: str) -> int | None:
-    cur = await conn.execute(DEVICE_PK, {"device_id": device_id})
+async def device_pk(conn: AsyncConn, device_id: str, vis: Visibility = UNRESTRICTED) -> int | None:
+    cur = await conn.execute(DEVICE_PK, {"device_id": device_id, **vis.params()})
     row = await cur.fetchone()
     return int(row[0]) if row else None
 
@@ -123,14 +136,16 @@ async def history(
     return dict(found)
 
 
-DEVICE_COUNTS = """
-SELECT profile, count(*) FROM devices WHERE decommissioned_at IS NULL GROUP BY profile
+DEVICE_COUNTS = f"""
+SELECT profile, count(*) FROM devices
+WHERE decommissioned_at IS NULL AND {policy.own_sql()}
+GROUP BY profile
 """
 
 
-async def device_counts(conn: AsyncConn) -> dict[str, int]:
-    """Live devices per profile."""
-    cur = await conn.execute(DEVICE_COUNTS)
+async def device_counts(conn: AsyncConn, vis: Visibility = UNRESTRICTED) -> dict[str, int]:
+    """Live devices per profile (of those the reader may read)."""
+    cur = await conn.execute(DEVICE_COUNTS, vis.params())
     return {profile: int(n) for profile, n in await cur.fetchall()}
 
 

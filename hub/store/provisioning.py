@@ -7,9 +7,10 @@ from typing import Any
 from hub.store.db import Conn
 
 UPSERT_DEVICE = """
-INSERT INTO devices (device_id, profile, lat, lon, district, dev_eui, external_id)
+INSERT INTO devices (device_id, profile, lat, lon, district, dev_eui, external_id,
+                     data_class_override)
 VALUES (%(device_id)s, %(profile)s, %(lat)s, %(lon)s, %(district)s, upper(%(dev_eui)s),
-        %(external_id)s)
+        %(external_id)s, %(data_class)s)
 ON CONFLICT (device_id) DO UPDATE SET
     profile = excluded.profile,
     lat = coalesce(excluded.lat, devices.lat),
@@ -17,6 +18,7 @@ ON CONFLICT (device_id) DO UPDATE SET
     district = coalesce(excluded.district, devices.district),
     dev_eui = coalesce(excluded.dev_eui, devices.dev_eui),
     external_id = coalesce(excluded.external_id, devices.external_id),
+    data_class_override = coalesce(excluded.data_class_override, devices.data_class_override),
     decommissioned_at = NULL
 """
 

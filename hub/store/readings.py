@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
+from hub.privacy import policy
 from hub.store import devices
 from hub.store.db import AsyncConn
 
@@ -60,10 +61,11 @@ ORDER BY s.device, s.metric
 # found by one index scan over all of them, which on TimescaleDB reads only the newest
 # chunk (one probe per series would walk the chunks each time); only the others are
 # probed one by one.
-# A device without readings comes back once, with NULLs.
+# A device without readings comes back once, with NULLs; so does one whose own data
+# the reader may not read (hub.privacy.policy).
 LATEST_PAGE = f"""
 WITH page AS (
-    SELECT id, device_id, profile FROM devices
+    SELECT id, device_id, profile, {policy.own_sql()} AS own FROM devices
     WHERE {devices.WHERE}
     ORDER BY device_id
     LIMIT %(limit)s
@@ -71,7 +73,8 @@ WITH page AS (
     SELECT p.device_id, p.profile, s.id, s.metric
     FROM page p
     LEFT JOIN series s
-      ON s.device = p.id AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
+      ON s.device = p.id AND p.own
+     AND (%(metrics)s::text[] IS NULL OR s.metric = ANY(%(metrics)s))
 ), recent AS (
     SELECT DISTINCT ON (r.series_id) r.series_id, r.time, r.value
     FROM readings r

@@ -16,19 +16,25 @@ from psycopg.types.json import Jsonb
 
 from hub.errors import ConflictError
 from hub.model import Rule, RuleSpec
+from hub.privacy import policy
+from hub.privacy.policy import UNRESTRICTED, Visibility
 from hub.store.db import AsyncConn
 
 _RULE_COLUMNS = """
 id, name, kind, profile, metric, device_id, district, parameters, severity,
 description, enabled, source, created_at, updated_at
 """
+# A rule for one device is shown only to readers who may see that device.
+_SHOWN = f"""(device_id IS NULL OR EXISTS (
+    SELECT 1 FROM devices d WHERE d.device_id = rules.device_id AND {policy.listed_sql("d")}))"""
 LIST_RULES = f"""
 SELECT {_RULE_COLUMNS} FROM rules
-WHERE (%(profile)s::text IS NULL OR profile = %(profile)s)
+WHERE {_SHOWN}
+  AND (%(profile)s::text IS NULL OR profile = %(profile)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
 ORDER BY id
 """
-GET_RULE = f"SELECT {_RULE_COLUMNS} FROM rules WHERE id = %(id)s"
+GET_RULE = f"SELECT {_RULE_COLUMNS} FROM rules WHERE id = %(id)s AND {_SHOWN}"
 GET_RULE_FOR_UPDATE = "SELECT source FROM rules WHERE id = %(id)s FOR UPDATE"
 INSERT_RULE = f"""
 INSERT INTO rules (name, kind, profile, metric, device_id, district, parameters,
@@ -87,16 +93,20 @@ def _rule_params(spec: RuleSpec) -> dict[str, Any]:
 
 
 async def list_rules(
-    conn: AsyncConn, *, profile: str | None = None, source: str | None = None
+    conn: AsyncConn,
+    *,
+    profile: str | None = None,
+    source: str | None = None,
+    vis: Visibility = UNRESTRICTED,
 ) -> list[Rule]:
     async with conn.cursor(row_factory=class_row(Rule)) as cur:
-        await cur.execute(LIST_RULES, {"profile": profile, "source": source})
+        await cur.execute(LIST_RULES, {"profile": profile, "source": source, **vis.params()})
         return await cur.fetchall()
 
 
-async def get_rule(conn: AsyncConn, rule_id: int) -> Rule | None:
+async def get_rule(conn: AsyncConn, rule_id: int, vis: Visibility = UNRESTRICTED) -> Rule | None:
     async with conn.cursor(row_factory=class_row(Rule)) as cur:
-        await cur.execute(GET_RULE, {"id": rule_id})
+        await cur.execute(GET_RULE, {"id": rule_id, **vis.params()})
         return await cur.fetchone()
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hub.privacy import policy
+
 Kind = Literal["int", "number", "text", "bool", "time", "date", "tod", "json", "point", "range"]
 
 CATALOGUE = """sta_sensors (id, name, description, metadata) AS (
@@ -33,6 +35,15 @@ CATALOGUE = """sta_sensors (id, name, description, metadata) AS (
                          %(cat_metric_unit_symbol)s::text[], %(cat_metric_unit_definition)s::text[],
                          %(cat_metric_definition)s::text[], %(cat_metric_properties)s::jsonb[])
 )"""
+
+# Only devices whose own data the reader may read (hub.privacy.policy): a Thing, its
+# place and its Observations are a device's own data. Every statement carries the
+# reader's Visibility parameters (hub.sta.router).
+_DEVICES = f"(SELECT * FROM devices WHERE {policy.own_sql()})"
+_OWN_SERIES = (
+    f"{{e}}.series_id IN (SELECT s.id FROM series s JOIN devices d ON d.id = s.device "
+    f"WHERE {policy.own_sql('d')})"
+)
 
 OM_MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 GEO_JSON = "application/geo+json"
@@ -86,7 +97,7 @@ class Source:
 
 
 THINGS = Source(
-    from_="devices {e}",
+    from_=_DEVICES + " {e}",
     key="{e}.id",
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
@@ -114,7 +125,7 @@ THINGS = Source(
 )
 
 LOCATIONS = Source(
-    from_="devices {e}",
+    from_=_DEVICES + " {e}",
     where=_LOCATED,
     key="{e}.id",
     key_kind="int",
@@ -132,7 +143,7 @@ LOCATIONS = Source(
 )
 
 HISTORICAL_LOCATIONS = Source(
-    from_="devices {e}",
+    from_=_DEVICES + " {e}",
     where=_LOCATED,
     key="{e}.id",
     key_kind="int",
@@ -179,7 +190,7 @@ _RANGE = (
 )
 
 DATASTREAMS = Source(
-    from_="series {e} JOIN devices {j} ON {j}.id = {e}.device",
+    from_="series {e} JOIN " + _DEVICES + " {j} ON {j}.id = {e}.device",
     key="{e}.id",
     key_kind="int",
     tiebreak=(("{e}.id", "int"),),
@@ -217,6 +228,7 @@ DATASTREAMS = Source(
 
 OBSERVATIONS = Source(
     from_="readings {e}",
+    where=_OWN_SERIES,
     key=_OBS_ID,
     key_kind="text",
     tiebreak=(("{e}.series_id", "int"), ("{e}.time", "time")),
@@ -236,7 +248,7 @@ OBSERVATIONS = Source(
 )
 
 FEATURES_OF_INTEREST = Source(
-    from_="devices {e}",
+    from_=_DEVICES + " {e}",
     where=_LOCATED,
     key="{e}.id",
     key_kind="int",

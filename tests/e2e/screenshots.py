@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 from tests.repo import REPO
@@ -19,12 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", help="the dashboard, e.g. http://127.0.0.1:8000")
     parser.add_argument("--out", type=Path, default=REPO / "docs", help="folder (docs/)")
     parser.add_argument("--device", default=DEVICE, help=f"device page to show ({DEVICE})")
+    parser.add_argument(
+        "--pages",
+        choices=["all", "dashboard", "public"],
+        default="all",
+        help="the dashboard's pictures, the public page's (docs/public-phone.png), or both",
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     url = args.url.rstrip("/")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        if args.pages in ("all", "public"):
+            _public(browser, url, args.out)
+        if args.pages == "public":
+            browser.close()
+            print(f"screenshots written to {args.out}")
+            return 0
         laptop = browser.new_page(viewport={"width": 1280, "height": 720}, locale="nb-NO")
         laptop.goto(f"{url}/#/")
         laptop.wait_for_selector("#view[data-ready]")
@@ -48,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         browser.close()
     print(f"screenshots written to {args.out}")
     return 0
+
+
+def _public(browser: Any, url: str, out: Path) -> None:
+    """The public page on a phone, as a resident opens it (no key)."""
+    phone = browser.new_page(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="nb-NO"
+    )
+    phone.goto(f"{url}/public")
+    phone.wait_for_selector("#main[data-ready]")
+    phone.screenshot(path=out / "public-phone.png")
+    phone.close()
 
 
 if __name__ == "__main__":

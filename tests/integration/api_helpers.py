@@ -100,7 +100,8 @@ def start_hub(
     profiles_dir: Path = TEST_PROFILES,
     **env: str,
 ) -> ApiHub:
-    """Migrate a fresh database at ``storage``, make a key per role, start the hub."""
+    """Migrate a fresh database at ``storage``, make a key per role (and ``personal``:
+    an operator's with the personal permission), start the hub."""
     settings = new_settings(stack, profiles_dir=profiles_dir)
     with connect(settings.database_url, "test") as conn:
         assert migrate(conn, storage=storage) == storage
@@ -108,6 +109,14 @@ def start_hub(
         role: create_key(settings, role=role, name=f"test {role}", out=io.StringIO())
         for role in ROLES
     }  # type: ignore[arg-type]
+    # An operator key that may also read personal data (docs/privacy.md).
+    keys["personal"] = create_key(
+        settings,
+        role="operator",
+        name="test personal",
+        permissions=("personal",),
+        out=io.StringIO(),
+    )
     process = HubProcess(settings, log_dir, **env).start()
     try:
         process.wait_ready()

@@ -20,13 +20,14 @@ from tests.integration.api_helpers import ApiHub, start_hub
 from tests.integration.helpers import telemetry
 
 PATH_VALUES = {"device_id": "lm-acc", "alert_id": "1", "rule_id": "1", "key_id": "999999"}
+QUERIES = {"/api/v1/aggregates/districts": "?metric=volume"}
 BODIES = {
     ("POST", "/api/v1/devices"): {"device_id": "lm-new", "profile": "load_meter"},
     ("PATCH", "/api/v1/devices/{device_id}"): {"name": "renamed"},
     ("POST", "/api/v1/api-keys"): {"name": "made in a test", "role": "viewer"},
 }
 OPERATOR_ONLY_READS = ("/api/v1/dead-letters",)
-ADMIN_ONLY = ("/api/v1/api-keys",)
+ADMIN_ONLY = ("/api/v1/api-keys", "/api/v1/privacy")
 
 
 def _operations(hub: ApiHub) -> list[tuple[str, str]]:
@@ -40,9 +41,10 @@ def _operations(hub: ApiHub) -> list[tuple[str, str]]:
 
 
 def _url(path: str) -> str:
+    query = QUERIES.get(path, "")
     for name, value in PATH_VALUES.items():
         path = path.replace("{" + name + "}", value)
-    return path
+    return path + query
 
 
 def _needed(method: str, path: str) -> str | None:

@@ -33,7 +33,7 @@ def hub(request: pytest.FixtureRequest, stack: Devstack) -> Iterator[ApiHub]:
 def _get(
     hub: ApiHub, path: str, headers: dict[str, str] | None = None, **params: Any
 ) -> httpx.Response:
-    with hub.client("viewer") as client:
+    with hub.client("personal") as client:  # the town has water meters (personal data)
         return client.get(path, params=params, headers=headers or {})
 
 

@@ -41,14 +41,14 @@ def open_hub(stack: Devstack) -> Iterator[ApiHub]:
 def test_frost_client_lists_expands_and_pages_to_the_stored_readings(open_hub: ApiHub) -> None:
     hub = open_hub
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=2)
-    for device in ("wm-0100", "wm-0101"):
+    for device in ("aq-0100", "aq-0101"):  # public data: served without a key
         hub.publish(
             (
-                hub.topic(device, "water_meter"),
+                hub.topic(device, "air_quality"),
                 orjson.dumps(
                     {
                         "ts": int((start + timedelta(minutes=10 * i)).timestamp() * 1000),
-                        "flow": i / 4,
+                        "no2": i / 4,
                     }
                 ),
             )
@@ -58,13 +58,13 @@ def test_frost_client_lists_expands_and_pages_to_the_stored_readings(open_hub: A
 
     service = frost.SensorThingsService(f"{hub.url}/sta/v1.1")
     things = list(service.things().query().list())
-    assert sorted(t.properties["deviceId"] for t in things) == ["wm-0100", "wm-0101"]
+    assert sorted(t.properties["deviceId"] for t in things) == ["aq-0100", "aq-0101"]
 
     expanded = service.things().query().expand("Datastreams").list()
-    thing = next(t for t in expanded if t.properties["deviceId"] == "wm-0100")
+    thing = next(t for t in expanded if t.properties["deviceId"] == "aq-0100")
     (datastream,) = thing.datastreams.entities
-    assert datastream.name.endswith("flow")
-    assert datastream.unit_of_measurement.symbol == "l/h"
+    assert datastream.name.endswith("no2")
+    assert datastream.unit_of_measurement.symbol == "ug/m3"
 
     since = start + timedelta(minutes=10 * 50)
     collected = [
@@ -80,7 +80,7 @@ def test_frost_client_lists_expands_and_pages_to_the_stored_readings(open_hub: A
         stored = conn.execute(
             """SELECT r.time, r.value FROM readings r JOIN series s ON s.id = r.series_id
                JOIN devices d ON d.id = s.device
-               WHERE d.device_id = 'wm-0100' AND s.metric = 'flow' AND r.time >= %s
+               WHERE d.device_id = 'aq-0100' AND s.metric = 'no2' AND r.time >= %s
                ORDER BY r.time""",
             (since,),
         ).fetchall()

@@ -111,7 +111,7 @@ def test_observation_ids_survive_a_restart_and_compression(stack: Devstack) -> N
     )
     try:
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
-        topic = hub.topic("wm-0042", "water_meter")
+        topic = hub.topic("wm-0042", "water_meter")  # personal: read with the permission
         hub.publish(
             (
                 topic,
@@ -127,7 +127,7 @@ def test_observation_ids_survive_a_restart_and_compression(stack: Devstack) -> N
         hub.wait_stored("wm-0042", 200)
 
         def observations() -> list[tuple[str, str, float]]:
-            with hub.client("viewer") as client:
+            with hub.client("personal") as client:
                 (ds,) = client.get(f"{STA}/Datastreams").json()["value"]
                 page = client.get(
                     f"{STA}/Datastreams({ds['@iot.id']})/Observations", params={"$top": "1000"}
@@ -151,7 +151,7 @@ def test_observation_ids_survive_a_restart_and_compression(stack: Devstack) -> N
         hub.process.start()
         hub.process.wait_ready()
         assert observations() == before
-        with hub.client("viewer") as client:
+        with hub.client("personal") as client:
             some_id, some_time, some_result = before[123]
             again = client.get(f"{STA}/Observations('{some_id}')").json()
             assert (again["phenomenonTime"], again["result"]) == (some_time, some_result)

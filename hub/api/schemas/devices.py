@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.api.schemas.alerts import AlertOut
 from hub.model import Device
+from hub.privacy.classes import DataClass
 
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Status = Literal["unknown", "online", "offline"]
@@ -60,6 +61,14 @@ class DeviceOut(BaseModel):
     )
     dev_eui: str | None = Field(None, description="LoRaWAN DevEUI, when it has one.")
     external_id: str | None = Field(None, description="Its id on a network server.")
+    data_class: DataClass = Field(
+        "internal",
+        description="Who may read its data (docs/privacy.md): its own `data_class_override`, "
+        "else its profile's class.",
+    )
+    data_class_override: DataClass | None = Field(
+        None, description="The class set for this device alone; null follows the profile."
+    )
 
     @classmethod
     def of(cls, d: Device) -> DeviceOut:
@@ -79,6 +88,8 @@ class DeviceOut(BaseModel):
             decommissioned_at=d.decommissioned_at,
             dev_eui=d.dev_eui,
             external_id=d.external_id,
+            data_class=d.data_class,
+            data_class_override=d.data_class_override,
         )
 
 
@@ -154,6 +165,9 @@ class DeviceCreate(BaseModel):
     lon: Longitude | None = None
     dev_eui: DevEui | None = None
     external_id: ExternalId | None = None
+    data_class_override: DataClass | None = Field(
+        None, description="A data class for this device alone (docs/privacy.md)."
+    )
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> DeviceCreate:
@@ -178,6 +192,9 @@ class DevicePatch(BaseModel):
     lon: Longitude | None = None
     dev_eui: DevEui | None = None
     external_id: ExternalId | None = None
+    data_class_override: DataClass | None = Field(
+        None, description="A data class for this device alone; null follows its profile's."
+    )
 
     @model_validator(mode="after")
     def _profile_not_cleared(self) -> DevicePatch:

@@ -19,6 +19,17 @@ function headers(extra = {}) {
   return h;
 }
 
+/** What the pages need to know about this hub (/dashboard/config.json) over `defaults`. */
+export async function hubConfig(defaults) {
+  try {
+    const response = await fetch("/dashboard/config.json");
+    if (response.ok) return { ...defaults, ...(await response.json()) };
+  } catch {
+    // the defaults
+  }
+  return defaults;
+}
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(detail || `HTTP ${status}`);

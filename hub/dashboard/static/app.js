@@ -2,7 +2,7 @@
 // and the hash routes. Each view is a module with show(root, ctx) that returns a
 // function to stop it.
 
-import { ApiError, apiKey, get, setApiKey } from "./api.js";
+import { ApiError, apiKey, get, hubConfig, setApiKey } from "./api.js";
 import { setProfiles } from "./format.js";
 import { language, load, setLanguage, t, translatePage } from "./i18n.js";
 
@@ -119,12 +119,7 @@ async function refreshAlertCount() {
 }
 
 (async () => {
-  try {
-    const response = await fetch("/dashboard/config.json");
-    if (response.ok) config = { ...config, ...(await response.json()) };
-  } catch {
-    // defaults: no tiles, no districts
-  }
+  config = await hubConfig(config); // defaults: no tiles, no districts
   await load(undefined, config.timezone);
   translatePage();
   const select = document.getElementById("lang-select");

@@ -31,7 +31,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def sources() -> dict[str, str]:
-    files = [*sorted(STATIC.glob("*.js")), DASHBOARD / "index.html"]
+    files = [*sorted(STATIC.glob("*.js")), DASHBOARD / "index.html", DASHBOARD / "public.html"]
     return {f.name: f.read_text("utf-8") for f in files}
 
 
@@ -70,6 +70,8 @@ FAMILIES = {
     "filter.": ["severity", "profile", "district", "assignee"],
     "filter.all.": ["severity", "profile", "district", "assignee"],
     "profile.": sorted(load_profiles(REPO / "device_profiles")),
+    "public.aq.": ["low", "moderate", "high", "very_high"],
+    "public.pollutant.": ["pm10", "pm25", "no2", "o3"],
 }
 
 
