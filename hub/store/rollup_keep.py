@@ -4,11 +4,12 @@ Used by the retention of personal data (hub.privacy.retention) and by erasures
 (hub.privacy.subject). Work goes one UTC day at a time, so no statement holds locks
 on more than a day of readings.
 
-Plain PostgreSQL: the rollups (``readings_1h``/``readings_1d``) are tables the hub
-fills from new readings and never recomputes for old buckets, so deleting raw rows
-leaves them alone. A day is deleted only when its rollups already hold every raw
-reading of it (per series and hour, the rollup's ``count`` is at least the raw rows'):
-a rollup that is filled later, from a watermark, has not yet lost anything.
+Plain PostgreSQL: the rollups are materialized from a watermark (migration 0065,
+docs/adr/0015) and never recomputed for old buckets, so deleting raw rows below the
+watermark leaves them alone. A day is deleted only when the daily watermark has
+passed it and its rollups hold every raw reading of it (per series and hour, the
+rollup's ``count`` is at least the raw rows'): until then ``readings_1h`` reads it
+from the raw rows, and deleting them would lose it.
 
 TimescaleDB: the rollups are continuous aggregates, and a refresh over hours whose
 raw rows were deleted recomputes those hours from what is left, erasing the deleted
@@ -62,15 +63,20 @@ DELETE FROM readings
 WHERE series_id = ANY(%(series)s) AND time >= %(start)s AND time < %(end)s
 """
 # Plain level: hours of the day whose rollup does not (yet) hold all their raw rows.
+# A day the daily watermark has not passed is not materialized yet (readings_1h and
+# readings_1d read it from the raw rows, migration 0065): all of it counts as uncovered.
 UNCOVERED_HOURS = """
-SELECT count(*) FROM (
+SELECT CASE WHEN (SELECT date_trunc('day', watermark, 'UTC') FROM rollup_watermark)
+                 < %(end)s
+            THEN 1 ELSE 0 END
+     + (SELECT count(*) FROM (
     SELECT series_id, date_trunc('hour', time) AS bucket, count(*) AS n
     FROM readings
     WHERE series_id = ANY(%(series)s) AND time >= %(start)s AND time < %(end)s
     GROUP BY 1, 2
 ) raw
 LEFT JOIN readings_1h h ON h.series_id = raw.series_id AND h.bucket = raw.bucket
-WHERE h.count IS NULL OR h.count < raw.n
+WHERE h.count IS NULL OR h.count < raw.n)
 """
 HOLD = sql.SQL("""
 INSERT INTO personal_rollup_hold ({columns})
@@ -228,7 +234,13 @@ async def delete_rollups(conn: AsyncConn, level: str, series: Sequence[int]) -> 
         views = await _materializations(conn)
         tables = [views["readings_1h"], views["readings_1d"]]
     else:
-        tables = [sql.Identifier("readings_1h"), sql.Identifier("readings_1d")]
+        # The materialized buckets and the late parts (migration 0065; the views
+        # readings_1h/readings_1d read the rest from the raw readings).
+        tables = [
+            sql.Identifier(f"readings_{unit}_{part}")
+            for unit in ("1h", "1d")
+            for part in ("mat", "late")
+        ]
     total = 0
     for table in tables:
         cur = await conn.execute(DELETE_ROLLUPS.format(table=table), {"series": list(series)})

@@ -62,8 +62,7 @@ def _fill(settings: Settings, level: str) -> None:
         )
         conn.commit()
         conn.autocommit = True  # a refresh cannot run inside a transaction
-        for statement in bulk.ROLLUPS_PLAIN if level == "plain" else bulk.REFRESH_CAGGS:
-            conn.execute(statement)
+        bulk.build_rollups(conn, level)
 
 
 def _rollups(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
@@ -137,15 +136,21 @@ async def test_retention_waits_for_rollups_that_do_not_hold_a_day_yet(
     _fill(migrated, storage)
     lagging = FIRST + timedelta(days=1, hours=5)  # the second day before the cutoff
     with connect(migrated.database_url, "test") as conn:
-        conn.execute("DELETE FROM readings_1h WHERE bucket = %s", (lagging,))
+        # the refresh has not passed that hour yet: from there on, the rollups are
+        # read from the raw readings (migration 0065)
+        conn.execute("UPDATE rollup_watermark SET watermark = %s", (lagging,))
+        conn.execute("DELETE FROM readings_1h_mat WHERE bucket >= %s", (lagging,))
+        conn.execute(
+            "DELETE FROM readings_1d_mat WHERE bucket >= date_trunc('day', %s::timestamptz, 'UTC')",
+            (lagging,),
+        )
     run = await _run(migrated, storage)
     assert run.days == 1 and run.blocked_days == 1
     assert run.deleted == 2 * 24 * 6  # only the first day, of both meters
     assert _raw(migrated)["wm-1"][1] == FIRST + timedelta(days=1)
 
-    with connect(migrated.database_url, "test") as conn:  # the rollup catches up
-        conn.execute("DELETE FROM readings_1h")
-        conn.execute(bulk.ROLLUPS_PLAIN[0])
+    with connect(migrated.database_url, "test") as conn:  # the refresh catches up
+        conn.execute("SELECT hub_refresh_rollups(interval '0')")
     run = await _run(migrated, storage)
     assert run.days == 1 and run.blocked_days == 0
     assert _raw(migrated)["wm-1"][1] == CUTOFF
@@ -212,8 +217,7 @@ def test_the_hub_runs_the_retention_job_and_counts_it(migrated: Settings, open_t
         )
         conn.commit()
         conn.autocommit = True
-        for statement in bulk.ROLLUPS_PLAIN if level[0] == "plain" else bulk.REFRESH_CAGGS:
-            conn.execute(statement)
+        bulk.build_rollups(conn, level[0])
     expected = len(
         [
             t
