@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -31,19 +31,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/privacy", tags=["privacy"])
 CSV_COLUMNS = ("id", "at", "key_id", "key_prefix", "key_name", "device_id", "what", "rows")
 
 
-class AccessLogEntry(BaseModel):
-    id: int
-    at: datetime
-    key_id: int | None
-    key_prefix: str | None
-    key_name: str | None
-    device_id: str | None
-    what: str
-    rows: int
-
-
 class AccessLogPage(BaseModel):
-    items: list[AccessLogEntry]
+    items: list[store.Entry]
     next_cursor: str | None
 
 
@@ -90,13 +79,9 @@ async def access_log(
     page = found[:limit]
     more = len(found) > limit
     return AccessLogPage(
-        items=[AccessLogEntry(**vars_of(e)) for e in page],
+        items=page,
         next_cursor=cursors.encode(page[-1].id) if more and page else None,
     )
-
-
-def vars_of(entry: store.Entry) -> dict[str, object]:
-    return {name: getattr(entry, name) for name in CSV_COLUMNS}
 
 
 class CsvResponse(StreamingResponse):

@@ -110,7 +110,7 @@ async def list_dead_letters(
         end=params.instant(end, settings.timezone, "to") if end else None,
         before_id=before,
         limit=limit + 1,
-        vis=(vis := visibility_of(operator)),
+        vis=(vis := visibility_of(operator, settings.database_url)),
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -128,9 +128,12 @@ async def list_dead_letters(
     responses=responses(401, 403, 404),
 )
 async def get_dead_letter(
-    dead_letter_id: Annotated[int, Path(ge=1, le=2**62)], conn: DbConn, operator: Operator
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**62)],
+    conn: DbConn,
+    operator: Operator,
+    settings: AppSettings,
 ) -> DeadLetterDetail:
-    vis = visibility_of(operator)
+    vis = visibility_of(operator, settings.database_url)
     row = await store.get_dead_letter(conn, dead_letter_id, vis)
     if row is None:
         raise NotFound(f"no dead letter {dead_letter_id}")

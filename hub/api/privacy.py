@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from hub.api.auth import Principal, Reader
+from hub.api.deps import AppSettings
 from hub.errors import Forbidden, NotFound
 from hub.model import Device
 from hub.privacy.policy import Visibility, visibility
@@ -15,18 +16,21 @@ from hub.store import devices as device_store
 from hub.store.db import AsyncConn
 
 
-def visibility_of(principal: Principal) -> Visibility:
+def visibility_of(principal: Principal, log_url: str | None = None) -> Visibility:
+    """What the caller may see; its reads of personal data are logged to ``log_url``
+    (the primary database) when given."""
     return visibility(
         role=principal.role,
         permissions=principal.permissions,
         key_id=principal.key_id,
         key_prefix=principal.prefix,
         key_name=principal.name if principal.key_id is not None else None,
+        log_url=log_url,
     )
 
 
-def _visible(principal: Reader) -> Visibility:
-    return visibility_of(principal)
+def _visible(principal: Reader, settings: AppSettings) -> Visibility:
+    return visibility_of(principal, settings.database_url)
 
 
 # A read route's caller (any key, or the public in open-data mode), as what it may see.

@@ -94,9 +94,17 @@ class EntryFilter:
 
 async def record(conn: AsyncConn, vis: Visibility, reads: Iterable[Read]) -> int:
     """Log the reads (only for an audited reader: one with the personal permission);
-    returns how many entries were written."""
+    returns how many entries were written. With ``vis.log_url`` on a connection of
+    its own to that (primary) database, committed at once."""
     if not vis.audited:
         return 0
+    if vis.log_url is not None:
+        async with await aconnect(vis.log_url, "privacy", autocommit=True) as own:
+            return await _insert(own, vis, reads)
+    return await _insert(conn, vis, reads)
+
+
+async def _insert(conn: AsyncConn, vis: Visibility, reads: Iterable[Read]) -> int:
     rows = [
         {
             "key_id": vis.key_id,

@@ -49,6 +49,9 @@ class Visibility:
     key_prefix: str | None = None
     key_name: str | None = None
     audited: bool = False  # reads of personal data are logged (hub.privacy.access_log)
+    # Where the log is written: the primary database, on a connection of its own (the
+    # request's may be a read-only replica's); None: on the caller's connection.
+    log_url: str | None = None
 
     def params(self) -> dict[str, Any]:
         """The query parameters of the SQL fragments of this module."""
@@ -88,13 +91,14 @@ def visibility(
     key_id: int | None = None,
     key_prefix: str | None = None,
     key_name: str | None = None,
+    log_url: str | None = None,
 ) -> Visibility:
     """The Visibility of a reader: ``role`` None is the public (open-data mode)."""
     if role is None:
         return PUBLIC
     personal = "personal" in permissions and role in ("operator", "admin")
     own: frozenset[DataClass] = ALL if personal else frozenset({"public", "internal"})
-    return Visibility(ALL, own, key_id, key_prefix, key_name, audited=personal)
+    return Visibility(ALL, own, key_id, key_prefix, key_name, audited=personal, log_url=log_url)
 
 
 def _column(alias: str, name: str) -> str:

@@ -60,6 +60,18 @@ class ApiKey:
         return "personal" in self.permissions
 
 
+def _row(
+    name: str, role: str, key_hash: bytes, prefix: str, permissions: tuple[str, ...]
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "role": role,
+        "key_hash": key_hash,
+        "prefix": prefix,
+        "permissions": list(permissions),
+    }
+
+
 def insert(
     conn: Conn,
     *,
@@ -70,16 +82,7 @@ def insert(
     permissions: tuple[str, ...] = (),
 ) -> ApiKey:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        cur.execute(
-            INSERT,
-            {
-                "name": name,
-                "role": role,
-                "key_hash": key_hash,
-                "prefix": prefix,
-                "permissions": list(permissions),
-            },
-        )
+        cur.execute(INSERT, _row(name, role, key_hash, prefix, permissions))
         row = cur.fetchone()
     assert row is not None
     return row
@@ -123,16 +126,7 @@ async def ainsert(
     permissions: tuple[str, ...] = (),
 ) -> ApiKey:
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        await cur.execute(
-            INSERT,
-            {
-                "name": name,
-                "role": role,
-                "key_hash": key_hash,
-                "prefix": prefix,
-                "permissions": list(permissions),
-            },
-        )
+        await cur.execute(INSERT, _row(name, role, key_hash, prefix, permissions))
         row = await cur.fetchone()
     assert row is not None
     return row

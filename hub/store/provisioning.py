@@ -25,5 +25,7 @@ ON CONFLICT (device_id) DO UPDATE SET
 
 def register(conn: Conn, devices: list[dict[str, Any]]) -> None:
     """Register (or update) devices in one transaction."""
+    # data_class: a device's own class (docs/privacy.md); absent follows its profile.
+    rows = [{"data_class": None, **device} for device in devices]
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(UPSERT_DEVICE, devices)
+        cur.executemany(UPSERT_DEVICE, rows)

@@ -24,9 +24,10 @@ _RULE_COLUMNS = """
 id, name, kind, profile, metric, device_id, district, parameters, severity,
 description, enabled, source, created_at, updated_at
 """
-# A rule for one device is shown only to readers who may see that device.
-_SHOWN = f"""(device_id IS NULL OR EXISTS (
-    SELECT 1 FROM devices d WHERE d.device_id = rules.device_id AND {policy.listed_sql("d")}))"""
+# A rule for one device is not shown to readers who may not see that device.
+_SHOWN = f"""(device_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM devices d
+    WHERE d.device_id = rules.device_id AND NOT {policy.listed_sql("d")}))"""
 LIST_RULES = f"""
 SELECT {_RULE_COLUMNS} FROM rules
 WHERE {_SHOWN}
