@@ -26,6 +26,7 @@ from hub.api.schemas.alerts import (
 )
 from hub.errors import NotFound
 from hub.model import Alert
+from hub.privacy.policy import Visibility
 from hub.store import alerts as store
 from hub.store import alerts_work as work
 
@@ -95,13 +96,19 @@ async def get_alert(alert_id: AlertId, conn: DbConn, vis: Visible) -> AlertDetai
 
 
 async def _published(
-    request: Request, conn: DbConn, alert: Alert | None, alert_id: int
+    request: Request, conn: DbConn, alert: Alert | None, alert_id: int, vis: Visibility
 ) -> AlertOut:
+    """The changed alert to the live stream (whole: the stream shapes it per reader)
+    and, as the writer may see it, to the writer (without its reading, for a personal
+    device, unless the key has the personal permission)."""
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     await conn.commit()  # live clients hear of it only once it is stored
     request.app.state.bus.publish(alert_event(alert))
-    return AlertOut.of(alert)
+    shown = await store.get_alert(conn, alert_id, vis)
+    if shown is None:  # cannot happen for a writer (operators see every device)
+        raise NotFound(f"no alert {alert_id}")
+    return AlertOut.of(shown)
 
 
 @router.post(
@@ -115,13 +122,14 @@ async def acknowledge(
     request: Request,
     conn: DbConn,
     who: Operator,
+    vis: Visible,
     body: AlertAction | None = None,
 ) -> AlertOut:
     """Someone is on it. Acknowledging again changes nothing; a resolved alert
     cannot be acknowledged (409)."""
     note = body.note if body is not None else None
     alert = await store.acknowledge(conn, alert_id, actor=who.actor, note=note)
-    return await _published(request, conn, alert, alert_id)
+    return await _published(request, conn, alert, alert_id, vis)
 
 
 @router.post(
@@ -135,10 +143,11 @@ async def resolve(
     request: Request,
     conn: DbConn,
     who: Operator,
+    vis: Visible,
     body: AlertAction | None = None,
 ) -> AlertOut:
     """Close the alert by hand; resolving again changes nothing. If the condition
     still holds, the engine opens a new alert."""
     note = body.note if body is not None else None
     alert = await store.resolve(conn, alert_id, actor=who.actor, note=note)
-    return await _published(request, conn, alert, alert_id)
+    return await _published(request, conn, alert, alert_id, vis)

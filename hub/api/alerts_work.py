@@ -94,13 +94,13 @@ async def export_csv(
     responses=responses(401, 403, 404, 422),
 )
 async def assign(
-    alert_id: AlertId, body: AssignIn, request: Request, conn: DbConn, who: Operator
+    alert_id: AlertId, body: AssignIn, request: Request, conn: DbConn, who: Operator, vis: Visible
 ) -> AlertOut:
     """Whoever works on it; `null` takes the assignment back. A resolved alert may be
     assigned too (for the follow-up work)."""
     name = body.assignee.strip() if body.assignee is not None else None
     alert = await store.assign(conn, alert_id, assignee=name or None, actor=who.actor)
-    return await _published(request, conn, alert, alert_id)
+    return await _published(request, conn, alert, alert_id, vis)
 
 
 @router.post(
