@@ -8,6 +8,7 @@ import contextlib
 import random
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,15 @@ def _percentiles(series: list[float]) -> dict[str, float]:
     }
 
 
-async def measure_all(url: str, level: str, runs: int, console: Console) -> dict[str, Any]:
+async def measure_all(
+    url: str,
+    level: str,
+    runs: int,
+    console: Console,
+    out: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """Every timing into ``out``; ``save`` after each group of them."""
     profiles = load_profiles(PROFILES)
     settings = load_settings(
         database_url=url, profiles_dir=PROFILES, open_data=True, export_max_range_days=400
@@ -62,7 +71,6 @@ async def measure_all(url: str, level: str, runs: int, console: Console) -> dict
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url, kwargs=connect_kwargs("bench"), min_size=2, max_size=4, open=False
     )
-    out: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         conn = await stack.enter_async_context(await aconnect(url, "bench", autocommit=True))
         await pool.open()
@@ -160,9 +168,11 @@ async def measure_all(url: str, level: str, runs: int, console: Console) -> dict
         }
         console.print(f"  timing {len(queries)} queries x {runs} runs")
         out["queries"] = await measure(queries, ids, runs)
+        save()
         out["export"] = await _export(client, ids, year, end, max(3, runs // 10))
+        save()
         out["alert_run"] = await _alert_run(settings, profiles, level, url, 2)
-    return out
+        save()
 
 
 async def _export(
