@@ -49,9 +49,10 @@ async def device(conn: AsyncConn, device_id: str) -> DeviceRow | None:
     return None if row is None else DeviceRow(*row)
 
 
-# The newest reading of each series of a profile's metric, within the horizon.
+# The newest reading of each series of a profile's metric, within the horizon;
+# computed once (MATERIALIZED), not again for each reading it bounds.
 _LATEST = """
-latest AS (
+latest AS MATERIALIZED (
     SELECT s.id AS series_id, s.device,
            (SELECT max(r.time) FROM readings r
             WHERE r.series_id = s.id AND r.time > now() - %(horizon)s) AS t
@@ -59,13 +60,22 @@ latest AS (
     WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
 )
 """
+# Each series' span is read through its own index scan (a LATERAL subquery kept
+# apart by OFFSET 0): joined as a set, the planner read every reading of the
+# horizon of every series of the profile and computed the newest again per row
+# (docs/performance.md, "A year of a town").
 LATEST_SPANS = f"""
 WITH {_LATEST}
 SELECT l.device, r.time, r.value
-FROM latest l JOIN readings r ON r.series_id = l.series_id
-WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
+FROM latest l
+CROSS JOIN LATERAL (
+    SELECT r.time, r.value FROM readings r
+    WHERE r.series_id = l.series_id AND r.time > l.t - %(span)s AND r.time <= l.t
+      -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+      AND r.time > now() - 2 * %(horizon)s::interval
+    OFFSET 0  -- kept a subquery: one index scan per series
+) r
+WHERE l.t IS NOT NULL
 ORDER BY l.device, r.time
 """
 
@@ -87,13 +97,21 @@ PAIRED_SPANS = f"""
 WITH {_LATEST}
 SELECT l.device, r.time, r.value, o.value
 FROM latest l
-JOIN readings r ON r.series_id = l.series_id
 JOIN series os ON os.device = l.device AND os.metric = %(other)s
-JOIN readings o ON o.series_id = os.id AND o.time = r.time
-  AND o.time > now() - 2 * %(horizon)s::interval
-WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
+CROSS JOIN LATERAL (
+    SELECT r.time, r.value FROM readings r
+    WHERE r.series_id = l.series_id AND r.time > l.t - %(span)s AND r.time <= l.t
+      -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+      AND r.time > now() - 2 * %(horizon)s::interval
+    OFFSET 0  -- kept a subquery: one index scan per series
+) r
+CROSS JOIN LATERAL (
+    SELECT o.value FROM readings o
+    WHERE o.series_id = os.id AND o.time = r.time
+      AND o.time > now() - 2 * %(horizon)s::interval
+    OFFSET 0
+) o
+WHERE l.t IS NOT NULL
 ORDER BY l.device, r.time
 """
 
@@ -170,12 +188,16 @@ bounds AS (
                 ELSE t - %(window)s END AS start
     FROM latest WHERE t IS NOT NULL
 )
-SELECT b.device, b.t, b.start, {aggregate}(r.value), count(*)
-FROM bounds b JOIN readings r ON r.series_id = b.series_id
-WHERE (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
-GROUP BY b.device, b.t, b.start
+SELECT b.device, b.t, b.start, a.value, a.n
+FROM bounds b
+CROSS JOIN LATERAL (
+    SELECT {aggregate}(r.value) AS value, count(*) AS n FROM readings r
+    WHERE r.series_id = b.series_id
+      AND (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
+      -- A constant bound too, so that old chunks are skipped (b.t is known only per row).
+      AND r.time > now() - 2 * %(horizon)s::interval
+) a
+WHERE a.n > 0
 """
 
 
