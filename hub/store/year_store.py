@@ -29,14 +29,16 @@ REFRESH = {
     "readings_1h": "CALL refresh_continuous_aggregate('readings_1h', %(start)s, %(end)s)",
     "readings_1d": "CALL refresh_continuous_aggregate('readings_1d', %(start)s, %(end)s)",
 }
-# The chunks the compression policy would compress (older than its compress_after).
+# The chunks the compression policies would compress (each older than its policy's
+# compress_after): the readings' and, since migration 0062, the aggregates'.
 CHUNKS_TO_COMPRESS = """
 SELECT c::text
-FROM show_chunks('readings', older_than => (
-    SELECT (config ->> 'compress_after')::interval FROM timescaledb_information.jobs
-    WHERE proc_name = 'policy_compression' AND hypertable_name = 'readings'
-)) c
-ORDER BY c::text
+FROM timescaledb_information.jobs j
+CROSS JOIN LATERAL show_chunks(
+    format('%I.%I', j.hypertable_schema, j.hypertable_name)::regclass,
+    older_than => (j.config ->> 'compress_after')::interval) c
+WHERE j.proc_name = 'policy_compression'
+ORDER BY j.hypertable_name = 'readings' DESC, c::text
 """
 COMPRESS = "SELECT compress_chunk(%(chunk)s::regclass, if_not_compressed => true)"
 SIZES_TIMESCALE = """
