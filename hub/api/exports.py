@@ -145,14 +145,11 @@ async def _csv_lines(
     rows = 0
     try:
         async with await aconnect(settings.database_url, "export") as conn:
-            async for chunk in store.stream_export(
-                conn, devices, metrics=metrics, start=start, end=end
+            async for block in store.stream_export_csv(
+                conn, devices, metrics=metrics, start=start, end=end, units=units
             ):
-                rows += len(chunk)
-                yield "".join(
-                    f"{t},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
-                    for device_id, metric, t, value in chunk
-                )
+                rows += block.count("\n")
+                yield block
     finally:
         log.info("CSV export: %d readings of %d devices", rows, len(devices))
 

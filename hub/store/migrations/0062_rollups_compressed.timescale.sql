@@ -10,11 +10,11 @@ ALTER MATERIALIZED VIEW readings_1h SET (
     timescaledb.compress_segmentby = 'series_id',
     timescaledb.compress_orderby = 'bucket'
 );
-SELECT add_compression_policy('readings_1h', compress_after => interval '7 days');
+SELECT add_compression_policy('readings_1h', compress_after => interval '7 days', if_not_exists => true);
 
 ALTER MATERIALIZED VIEW readings_1d SET (
     timescaledb.compress = true,
     timescaledb.compress_segmentby = 'series_id',
     timescaledb.compress_orderby = 'bucket'
 );
-SELECT add_compression_policy('readings_1d', compress_after => interval '14 days');
+SELECT add_compression_policy('readings_1d', compress_after => interval '14 days', if_not_exists => true);
