@@ -25,6 +25,7 @@ from bench.queries import Query, measure
 from hub.access import generate_key, hash_key, shown_prefix
 from hub.alerts.engine import Engine
 from hub.api.app import create_app
+from hub.api.readings import latest_lookback
 from hub.config import load_settings
 from hub.devstack import free_port
 from hub.events import EventBus
@@ -154,8 +155,12 @@ async def measure_all(
             rows = await year_store.district_daily(conn, district, "water_meter", "flow", year, end)
             return len(rows)
 
+        lookback = latest_lookback(profiles)  # as GET /readings/latest asks
+
         async def latest_fleet(_: str) -> int:
-            rows = await readings.latest_page(conn, device_store.DeviceFilter(), limit=len(ids))
+            rows = await readings.latest_page(
+                conn, device_store.DeviceFilter(), limit=len(ids), lookback=lookback
+            )
             return len(rows)
 
         async def latest_fleet_api(_: str) -> int:
