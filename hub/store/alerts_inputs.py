@@ -302,20 +302,39 @@ async def latest_times(
     return {device_pk: t for device_pk, t in await cur.fetchall()}
 
 
+# The hourly rollup is read for a set of series given as ``series_id = ANY(...)``:
+# that filter reaches into the continuous aggregate's real-time part (the raw
+# readings after its watermark), where a join to series made it aggregate the
+# newest readings of every series of the town, by a scan of the newest chunk
+# (docs/performance.md, "A year of a town").
+_PROFILE_SERIES = """
+SELECT s.id, s.device, s.metric FROM series s JOIN devices d ON d.id = s.device
+WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s) AND d.decommissioned_at IS NULL
+"""
+
 # Full-output power learned from the hourly rollups: hours in which the dim level
 # stayed at one value above 0, power divided by the share that level draws.
-POWER_REFERENCE = """
+POWER_REFERENCE = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES}),
+hp AS (
+    SELECT * FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(metric)s))
+      AND bucket >= %(since)s AND bucket < %(until)s AND count > 0
+),
+hd AS (
+    SELECT * FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(dim_metric)s))
+      AND bucket >= %(since)s AND bucket < %(until)s AND min = max AND min > 0
+)
 SELECT p.device,
        percentile_cont(0.5) WITHIN GROUP (
            ORDER BY (hp.sum / hp.count)
                     / (%(min_ratio)s + (1 - %(min_ratio)s) * hd.min / 100.0))
-FROM series p
-JOIN devices d ON d.id = p.device
-JOIN series dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
-JOIN readings_1h hp ON hp.series_id = p.id AND hp.bucket >= %(since)s AND hp.bucket < %(until)s
-JOIN readings_1h hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
-WHERE d.profile = %(profile)s AND p.metric = %(metric)s AND d.decommissioned_at IS NULL
-  AND hd.min = hd.max AND hd.min > 0 AND hp.count > 0
+FROM s p
+JOIN s dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
+JOIN hp ON hp.series_id = p.id
+JOIN hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
+WHERE p.metric = %(metric)s
 GROUP BY p.device
 """
 
@@ -335,6 +354,7 @@ async def power_references(
         POWER_REFERENCE,
         {
             "profile": profile,
+            "metrics": [metric, dim_metric],
             "metric": metric,
             "dim_metric": dim_metric,
             "min_ratio": min_ratio,
@@ -347,21 +367,20 @@ async def power_references(
 
 # Per device: the last complete clock hour (the one before the hour of its newest
 # reading) and the mean of each metric in it, from the hourly rollups.
-HOURLY_MEANS = """
-WITH s AS (
-    SELECT s.id, s.device, s.metric FROM series s JOIN devices d ON d.id = s.device
-    WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s)
-      AND d.decommissioned_at IS NULL
-), newest AS (
+HOURLY_MEANS = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES}),
+h AS MATERIALIZED (
+    SELECT series_id, bucket, sum, count FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s)) AND bucket > now() - %(bound)s
+), newest AS MATERIALIZED (  -- once: the planner expects one series and loops
     SELECT s.device, max(h.bucket) AS bucket
-    FROM s JOIN readings_1h h ON h.series_id = s.id
+    FROM s JOIN h ON h.series_id = s.id
     WHERE h.bucket > now() - %(horizon)s
     GROUP BY s.device
 )
 SELECT s.device, n.bucket - interval '1 hour', s.metric, h.sum / h.count, h.count
 FROM s JOIN newest n ON n.device = s.device
-JOIN readings_1h h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
-  AND h.bucket > now() - %(horizon)s - interval '1 hour'
+JOIN h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
 WHERE h.count > 0
 """
 
@@ -377,7 +396,13 @@ async def last_hour_means(
     conn: AsyncConn, *, profile: str, metrics: Sequence[str]
 ) -> dict[int, HourMeans]:
     cur = await conn.execute(
-        HOURLY_MEANS, {"profile": profile, "metrics": list(metrics), "horizon": SLACK}
+        HOURLY_MEANS,
+        {
+            "profile": profile,
+            "metrics": list(metrics),
+            "horizon": SLACK,
+            "bound": SLACK + timedelta(hours=1),
+        },
     )
     out: dict[int, HourMeans] = {}
     for device_pk, hour, metric, mean, count in await cur.fetchall():
@@ -387,11 +412,11 @@ async def last_hour_means(
     return out
 
 
-HOURS_ABOVE = """
+HOURS_ABOVE = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES})
 SELECT s.device, count(*)
-FROM series s JOIN devices d ON d.id = s.device
-JOIN readings_1h h ON h.series_id = s.id
-WHERE d.profile = %(profile)s AND s.metric = %(metric)s
+FROM s JOIN readings_1h h ON h.series_id = s.id
+WHERE h.series_id = ANY(ARRAY(SELECT id FROM s))
   AND h.bucket >= %(since)s AND h.bucket <= %(until)s AND h.count > 0
   AND h.sum / h.count > %(above)s
 GROUP BY s.device
@@ -410,6 +435,12 @@ async def hours_above(
     """Per device: clock hours in [since, until] whose mean exceeded ``above``."""
     cur = await conn.execute(
         HOURS_ABOVE,
-        {"profile": profile, "metric": metric, "above": above, "since": since, "until": until},
+        {
+            "profile": profile,
+            "metrics": [metric],
+            "above": above,
+            "since": since,
+            "until": until,
+        },
     )
     return {device_pk: int(n) for device_pk, n in await cur.fetchall()}
