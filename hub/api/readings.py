@@ -252,7 +252,12 @@ async def latest_readings(
     after = cursors.decode(cursor, str)[0] if cursor is not None else None
     wanted = sorted(set(metric)) if metric else None
     rows = await store.latest_page(
-        conn, where, limit=limit + 1, after=after, metrics=wanted, lookback=latest_lookback(profiles)
+        conn,
+        where,
+        limit=limit + 1,
+        after=after,
+        metrics=wanted,
+        lookback=latest_lookback(profiles),
     )
     items: list[dict[str, Any]] = []
     for device_id, profile_name, name, time, value in rows:

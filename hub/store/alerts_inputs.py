@@ -73,10 +73,7 @@ latest AS MATERIALIZED (
 # apart by OFFSET 0): joined as a set, the planner read every reading of the
 # horizon of every series of the profile and computed the newest again per row
 # (docs/performance.md, "A year of a town").
-LATEST_SPANS = f"""
-WITH {_LATEST}
-SELECT l.device, r.time, r.value
-FROM latest l
+_SPAN = """
 CROSS JOIN LATERAL (
     SELECT r.time, r.value FROM readings r
     WHERE r.series_id = l.series_id AND r.time > l.t - %(span)s AND r.time <= l.t
@@ -84,6 +81,12 @@ CROSS JOIN LATERAL (
       AND r.time > now() - %(bound)s::interval
     OFFSET 0  -- kept a subquery: one index scan per series
 ) r
+"""
+LATEST_SPANS = f"""
+WITH {_LATEST}
+SELECT l.device, r.time, r.value
+FROM latest l
+{_SPAN}
 WHERE l.t IS NOT NULL
 ORDER BY l.device, r.time
 """
@@ -107,13 +110,7 @@ WITH {_LATEST}
 SELECT l.device, r.time, r.value, o.value
 FROM latest l
 JOIN series os ON os.device = l.device AND os.metric = %(other)s
-CROSS JOIN LATERAL (
-    SELECT r.time, r.value FROM readings r
-    WHERE r.series_id = l.series_id AND r.time > l.t - %(span)s AND r.time <= l.t
-      -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-      AND r.time > now() - %(bound)s::interval
-    OFFSET 0  -- kept a subquery: one index scan per series
-) r
+{_SPAN}
 CROSS JOIN LATERAL (
     SELECT o.value FROM readings o
     WHERE o.series_id = os.id AND o.time = r.time
