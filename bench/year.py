@@ -63,6 +63,8 @@ PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
 MIX = {"street_light": 0.70, "water_meter": 0.25, "air_quality": 0.05}
 DB = "bench_year"
 DISK_LIMIT_GB = 40.0
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def _progress(console: Console) -> Progress:
@@ -297,32 +299,31 @@ def policies(
 
 
 def top_up(url: str, level: str, report: dict[str, Any]) -> dict[str, str]:
-    """The readings from where the town stopped (the load's end, or the last top-up)
-    until now, at each profile's interval, and the rollups refreshed over them as the
-    policies would (TimescaleDB: up to an hour ago). Measured minutes or hours after
-    the load, the town would otherwise be silent: the stale rule would open an alert
-    for every device, and the alert engine's run would time that, not its steady
-    state. Returns the new end per profile."""
+    """The readings from where the town stopped (each profile's newest reading in
+    the database) until now, at each profile's interval, and the rollups refreshed
+    over them as the policies would (TimescaleDB: up to an hour ago). Measured
+    minutes or hours after the load, the town would otherwise be silent: the stale
+    rule would open an alert for every device, and the alert engine's run would time
+    that, not its steady state. Returns the new end per profile."""
     profiles = load_profiles(PROFILES)
     load_end = datetime.fromisoformat(report["load"]["end"])
-    ends = {p: datetime.fromisoformat(t) for p, t in report.get("topped_up_to", {}).items()}
     now = datetime.now(UTC)
     out = {}
+    first = now
     with connect(url, "bench", autocommit=True) as conn:
         for profile in MIX:
-            start = ends.get(profile, load_end)
             step = timedelta(seconds=profiles[profile].expected_interval_s)
+            start = bulk_town.newest(conn, profile) + step
+            first = min(first, start)
             end = start + ((now - start) // step) * step
             if end > start:
                 bulk_town.fill_slice(conn, profile, start, end, step)
             out[profile] = end.isoformat()
         bulk_town.set_last_seen(conn, load_end - timedelta(days=1))
-        first = min(ends.values(), default=load_end) - timedelta(hours=1)
-        if level == "timescale":
-            year_store.refresh(conn, "readings_1h", first, now - timedelta(hours=1))
-            year_store.refresh(
-                conn, "readings_1d", first - timedelta(days=1), now - timedelta(days=1)
-            )
+        if level == "timescale":  # windows of two buckets at least, as refresh asks
+            for view, lag in (("readings_1h", HOUR), ("readings_1d", DAY)):
+                until = now - lag
+                year_store.refresh(conn, view, min(first - lag, until - 2 * lag), until)
         else:
             year_store.rebuild_rollups_plain(conn, first)
     return out
