@@ -134,8 +134,8 @@ def fill_rollups_plain(conn: Conn) -> None:
 
 # Plain level: the rollups of the buckets from ``since`` on built again (the writer
 # keeps them at ingest; the benchmark's top-up writes around the writer).
+_ROLLUP_GONE = "DELETE FROM {table} WHERE bucket >= date_trunc('{unit}', %(since)s::timestamptz)"
 _ROLLUP_SINCE = """
-WITH gone AS (DELETE FROM {table} WHERE bucket >= date_trunc('{unit}', %(since)s::timestamptz))
 INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
 SELECT series_id, date_trunc('{unit}', time), count(*), sum(value), min(value), max(value),
        min(time), (array_agg(value ORDER BY time))[1],
@@ -147,8 +147,10 @@ GROUP BY 1, 2
 
 def rebuild_rollups_plain(conn: Conn, since: datetime) -> None:
     """Plain level: the hourly and daily rollups of every bucket from ``since`` on."""
-    for table, unit in (("readings_1h", "hour"), ("readings_1d", "day")):
-        conn.execute(_ROLLUP_SINCE.format(table=table, unit=unit), {"since": since})
+    with conn.transaction():
+        for table, unit in (("readings_1h", "hour"), ("readings_1d", "day")):
+            conn.execute(_ROLLUP_GONE.format(table=table, unit=unit), {"since": since})
+            conn.execute(_ROLLUP_SINCE.format(table=table, unit=unit), {"since": since})
 
 
 def sizes(conn: Conn, level: str) -> dict[str, dict[str, int]]:
