@@ -432,7 +432,12 @@ def main() -> None:
         save()
         from bench import year_queries  # the measuring half, imported when it is needed
 
-        asyncio.run(year_queries.measure_all(url, args.storage, args.runs, console, report, save))
+        def live() -> None:  # again right before the alert run: a town still reporting
+            report["topped_up_to"] = top_up(url, args.storage, report)
+
+        asyncio.run(
+            year_queries.measure_all(url, args.storage, args.runs, console, report, save, live)
+        )
     finally:
         pg.stop()
         if args.data is None:

@@ -69,6 +69,7 @@ async def measure_all(
     console: Console,
     out: dict[str, Any],
     save: Callable[[], None],
+    live: Callable[[], None] = lambda: None,
 ) -> None:
     """Every timing into ``out``; ``save`` after each group of them."""
     profiles = load_profiles(PROFILES)
@@ -232,6 +233,7 @@ async def measure_all(
         save()
         out["export"] = await _export(url, key, ids, year, end, max(3, runs // 10))
         save()
+        await asyncio.to_thread(live)
         out["alert_run"] = await _alert_run(settings, profiles, level, url, 2)
         save()
 
