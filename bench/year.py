@@ -14,12 +14,16 @@ that is about 220 million readings.
 Then the storage level's policies are run to their end state: TimescaleDB's
 continuous aggregates refreshed over all time and every chunk older than the
 compression policy's 7 days compressed; at the plain level the rollup tables filled.
-Bytes per reading are taken before and after. Then the dashboard's, the export's
-and the API's queries are timed round-robin (as bench/queries.py does) and the
-alert engine's scheduled run; everything goes to bench/results/year.json.
+Bytes per reading are taken before and after. The town is then topped up to the
+current time (it would be silent otherwise, and the stale rule would open an alert
+per device), and the dashboard's, the API's, SensorThings' and NGSI-LD's queries
+are timed round-robin (as bench/queries.py does), a year's CSV export over TCP
+from a uvicorn of its own, and the alert engine's scheduled run; everything goes
+to bench/results/year.json, written after every step.
 
 ``--data DIR`` keeps the cluster in DIR; ``--reuse`` measures an existing one again
-without loading.
+without loading (new migrations applied, the refresh and compression left
+finished first).
 """
 
 from __future__ import annotations
