@@ -4,15 +4,19 @@ run, timed on the loaded year (round-robin, as bench/queries.py does)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from psycopg_pool import AsyncConnectionPool
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +25,9 @@ from bench.queries import Query, measure
 from hub.access import generate_key, hash_key, shown_prefix
 from hub.alerts.engine import Engine
 from hub.api.app import create_app
+from hub.api.readings import latest_lookback
 from hub.config import load_settings
+from hub.devstack import free_port
 from hub.events import EventBus
 from hub.profiles import load_profiles
 from hub.store import apikeys, readings, year_store
@@ -29,6 +35,9 @@ from hub.store import devices as device_store
 from hub.store.db import aconnect, connect_kwargs
 
 PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
+SERIES_OF = """
+SELECT d.device_id, s.id FROM series s JOIN devices d ON d.id = s.device WHERE s.metric = %(metric)s
+"""
 
 # The issue's targets at the TimescaleDB level (ms unless said otherwise).
 TARGETS = {
@@ -53,16 +62,22 @@ def _percentiles(series: list[float]) -> dict[str, float]:
     }
 
 
-async def measure_all(url: str, level: str, runs: int, console: Console) -> dict[str, Any]:
+async def measure_all(
+    url: str,
+    level: str,
+    runs: int,
+    console: Console,
+    out: dict[str, Any],
+    save: Callable[[], None],
+    live: Callable[[], None] = lambda: None,
+) -> None:
+    """Every timing into ``out``; ``save`` after each group of them."""
     profiles = load_profiles(PROFILES)
-    settings = load_settings(
-        database_url=url, profiles_dir=PROFILES, open_data=True, export_max_range_days=400
-    )
+    settings = _settings(url)
     app = create_app(settings, profiles=profiles)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url, kwargs=connect_kwargs("bench"), min_size=2, max_size=4, open=False
     )
-    out: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
         conn = await stack.enter_async_context(await aconnect(url, "bench", autocommit=True))
         await pool.open()
@@ -141,12 +156,58 @@ async def measure_all(url: str, level: str, runs: int, console: Console) -> dict
             rows = await year_store.district_daily(conn, district, "water_meter", "flow", year, end)
             return len(rows)
 
+        lookback = latest_lookback(profiles)  # as GET /readings/latest asks
+
         async def latest_fleet(_: str) -> int:
-            rows = await readings.latest_page(conn, device_store.DeviceFilter(), limit=len(ids))
+            rows = await readings.latest_page(
+                conn, device_store.DeviceFilter(), limit=len(ids), lookback=lookback
+            )
             return len(rows)
 
         async def latest_fleet_api(_: str) -> int:
             return await get("/api/v1/readings/latest", {"limit": len(ids)})
+
+        cur = await conn.execute(SERIES_OF, {"metric": "power"})
+        power_series = dict(await cur.fetchall())
+        lights = [d for d in ids if d in power_series] or ids
+        meters = [d for d in ids if by_id[d].profile == "water_meter"] or ids
+        types = {name: p.fiware_type for name, p in profiles.items()}
+        day_ago = (end - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")  # ~860 at 5 min
+
+        def entity(device: str) -> str:
+            return f"urn:ngsi-ld:{types[by_id[device].profile]}:{device}"
+
+        def light(device: str) -> str:
+            return lights[hash(device) % len(lights)]
+
+        def meter(device: str) -> str:
+            return meters[hash(device) % len(meters)]
+
+        async def sta_observations(device: str) -> int:
+            path = f"/sta/v1.1/Datastreams({power_series[light(device)]})/Observations"
+            params = {"$top": "1000", "$filter": f"phenomenonTime ge {day_ago}"}
+            return await get(path, params)
+
+        async def sta_things(_: str) -> int:
+            expand = "Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))"
+            return await get("/sta/v1.1/Things", {"$top": "100", "$expand": expand})
+
+        async def ngsi_entities(_: str) -> int:
+            return await get("/ngsi-ld/v1/entities", {"type": "Streetlight", "limit": 1000})
+
+        def ngsi_temporal(pick: Any, span: timedelta, method: str, period: str) -> Query:
+            async def run(device: str) -> int:
+                now = datetime.now(UTC)
+                params = {
+                    "timerel": "between",
+                    "timeAt": (now - span).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "endTimeAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "aggrMethods": method,
+                    "aggrPeriodDuration": period,
+                }
+                return await get(f"/ngsi-ld/v1/temporal/entities/{entity(pick(device))}", params)
+
+            return run
 
         queries: dict[str, Query] = {
             "dashboard: overview": overview,
@@ -157,42 +218,97 @@ async def measure_all(url: str, level: str, runs: int, console: Console) -> dict
             "store: daily water sums of a district, 365 days": district_water,
             "store: latest of the fleet": latest_fleet,
             "api: GET /readings/latest (the fleet)": latest_fleet_api,
+            "sta: Datastreams(id)/Observations, $top=1000, 3 days": sta_observations,
+            "sta: Things, $top=100, each Datastream's latest Observation": sta_things,
+            "ngsi-ld: GET /entities?type=Streetlight (the lights' current state)": ngsi_entities,
+            "ngsi-ld: temporal, a water meter's daily sums over a year (P1D)": ngsi_temporal(
+                meter, timedelta(days=365), "sum", "P1D"
+            ),
+            "ngsi-ld: temporal, a street light's hourly means over 30 days (PT1H)": ngsi_temporal(
+                light, timedelta(days=30), "avg,max", "PT1H"
+            ),
         }
         console.print(f"  timing {len(queries)} queries x {runs} runs")
         out["queries"] = await measure(queries, ids, runs)
-        out["export"] = await _export(client, ids, year, end, max(3, runs // 10))
+        save()
+        out["export"] = await _export(url, key, ids, year, end, max(3, runs // 10))
+        save()
+        await asyncio.to_thread(live)
         out["alert_run"] = await _alert_run(settings, profiles, level, url, 2)
-    return out
+        save()
+
+
+def _settings(url: str) -> Any:
+    return load_settings(
+        database_url=url, profiles_dir=PROFILES, open_data=True, export_max_range_days=400
+    )
+
+
+def serve(url: str, port: int) -> None:
+    """The hub's API alone, as ``hub run`` serves it (uvicorn, lifespan on), for the
+    export over real TCP: run in a process of its own by :func:`_export`."""
+    app = create_app(_settings(url), profiles=load_profiles(PROFILES))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
 async def _export(
-    client: httpx.AsyncClient, ids: list[str], start: datetime, end: datetime, runs: int
+    url: str, key: str, ids: list[str], start: datetime, end: datetime, runs: int
 ) -> dict[str, Any]:
-    """A year's CSV export of one (street-light) device: time to first byte, total."""
+    """A year's CSV export of one (street-light) device over TCP from a uvicorn of
+    its own (ASGITransport hands a streamed body over only when it is complete):
+    time to the first byte of the body, total, rows per second."""
     rng = random.Random(2)
     lights = [d for d in ids if d.startswith("sl-")] or ids
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        f"from bench.year_queries import serve; serve({url!r}, {port})",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     ttfb: list[float] = []
     total: list[float] = []
     rates: list[float] = []
     lines = 0
-    for _ in range(runs):
-        params = {"device": rng.choice(lights), "from": start.isoformat(), "to": end.isoformat()}
-        started = time.perf_counter()
-        first = None
-        lines = 0
-        async with client.stream("GET", "/api/v1/exports/readings.csv", params=params) as r:
-            r.raise_for_status()
-            async for chunk in r.aiter_bytes():
-                if first is None:
-                    first = time.perf_counter() - started
-                lines += chunk.count(b"\n")
-        took = time.perf_counter() - started
-        ttfb.append((first or took) * 1000)
-        total.append(took * 1000)
-        rates.append((lines - 1) / took)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=300
+        ) as client:
+            deadline = time.monotonic() + 60
+            while True:  # until the server answers
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                if time.monotonic() > deadline or server.returncode is not None:
+                    raise RuntimeError("the export's API server did not start")
+                await asyncio.sleep(0.2)
+            for _ in range(runs):
+                params = {
+                    "device": rng.choice(lights),
+                    "from": start.isoformat(),
+                    "to": end.isoformat(),
+                }
+                started = time.perf_counter()
+                first = None
+                lines = 0
+                async with client.stream("GET", "/api/v1/exports/readings.csv", params=params) as r:
+                    r.raise_for_status()
+                    async for chunk in r.aiter_raw():
+                        if first is None:
+                            first = time.perf_counter() - started
+                        lines += chunk.count(b"\n")
+                took = time.perf_counter() - started
+                ttfb.append((first or took) * 1000)
+                total.append(took * 1000)
+                rates.append((lines - 1) / took)
+    finally:
+        server.terminate()
+        await server.wait()
     return {
         "rows": lines - 1,
         "runs": runs,
+        "over": "TCP, uvicorn in its own process",
         "ttfb_ms": _percentiles(ttfb),
         "total_ms": _percentiles(total),
         "rows_per_s_p50": round(statistics.median(rates)),

@@ -162,17 +162,15 @@ async def _csv_lines(
     per_device: dict[str, int] = dict.fromkeys(audit.devices, 0)
     try:
         async with await aconnect(settings.database_url, "export") as conn:
-            async for chunk in store.stream_export(
-                conn, devices, metrics=metrics, start=start, end=end
+            async for device_id, block in store.stream_export_csv(
+                conn, devices, metrics=metrics, start=start, end=end, units=units
             ):
-                rows += len(chunk)
-                for device_id, *_ in chunk:
-                    if device_id in per_device:
-                        per_device[device_id] += 1
-                yield "".join(
-                    f"{t},{device_id},{metric},{value!r},{units.get((device_id, metric), '')}\n"
-                    for device_id, metric, t, value in chunk
-                )
+                lines = block.count("
+")
+                rows += lines
+                if device_id in per_device:
+                    per_device[device_id] += lines
+                yield block
     finally:
         log.info("CSV export: %d readings of %d devices", rows, len(devices))
         # Also when the download was cut short: what was sent is logged.

@@ -49,9 +49,19 @@ async def device(conn: AsyncConn, device_id: str) -> DeviceRow | None:
     return None if row is None else DeviceRow(*row)
 
 
-# The newest reading of each series of a profile's metric, within the horizon.
+def _horizon(span: timedelta) -> dict[str, timedelta]:
+    """``horizon`` (how old a newest reading may be) and ``bound`` (the constant
+    bound on the readings, looser): ``now() - %(bound)s`` in that plain form is
+    made a constant by TimescaleDB when planning, so the planner opens only the
+    newest chunks (``now() - 2 * %(horizon)s`` opened every chunk of the year to
+    exclude all but one when starting: 250 ms of planning for a 1 ms query)."""
+    return {"horizon": span + SLACK, "bound": 2 * (span + SLACK)}
+
+
+# The newest reading of each series of a profile's metric, within the horizon;
+# computed once (MATERIALIZED), not again for each reading it bounds.
 _LATEST = """
-latest AS (
+latest AS MATERIALIZED (
     SELECT s.id AS series_id, s.device,
            (SELECT max(r.time) FROM readings r
             WHERE r.series_id = s.id AND r.time > now() - %(horizon)s) AS t
@@ -59,13 +69,25 @@ latest AS (
     WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
 )
 """
+# Each series' span is read through its own index scan (a LATERAL subquery kept
+# apart by OFFSET 0): joined as a set, the planner read every reading of the
+# horizon of every series of the profile and computed the newest again per row
+# (docs/performance.md, "A year of a town").
+_SPAN = """
+CROSS JOIN LATERAL (
+    SELECT r.time, r.value FROM readings r
+    WHERE r.series_id = l.series_id AND r.time > l.t - %(span)s AND r.time <= l.t
+      -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
+      AND r.time > now() - %(bound)s::interval
+    OFFSET 0  -- kept a subquery: one index scan per series
+) r
+"""
 LATEST_SPANS = f"""
 WITH {_LATEST}
 SELECT l.device, r.time, r.value
-FROM latest l JOIN readings r ON r.series_id = l.series_id
-WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
+FROM latest l
+{_SPAN}
+WHERE l.t IS NOT NULL
 ORDER BY l.device, r.time
 """
 
@@ -79,7 +101,7 @@ def latest_spans(
     return _per_device(
         conn,
         LATEST_SPANS,
-        {"profile": profile, "metric": metric, "span": span, "horizon": span + SLACK},
+        {"profile": profile, "metric": metric, "span": span, **_horizon(span)},
     )
 
 
@@ -87,13 +109,15 @@ PAIRED_SPANS = f"""
 WITH {_LATEST}
 SELECT l.device, r.time, r.value, o.value
 FROM latest l
-JOIN readings r ON r.series_id = l.series_id
 JOIN series os ON os.device = l.device AND os.metric = %(other)s
-JOIN readings o ON o.series_id = os.id AND o.time = r.time
-  AND o.time > now() - 2 * %(horizon)s::interval
-WHERE l.t IS NOT NULL AND r.time > l.t - %(span)s AND r.time <= l.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
+{_SPAN}
+CROSS JOIN LATERAL (
+    SELECT o.value FROM readings o
+    WHERE o.series_id = os.id AND o.time = r.time
+      AND o.time > now() - %(bound)s::interval
+    OFFSET 0
+) o
+WHERE l.t IS NOT NULL
 ORDER BY l.device, r.time
 """
 
@@ -110,7 +134,7 @@ def paired_spans(
             "metric": metric,
             "other": other,
             "span": span,
-            "horizon": span + SLACK,
+            **_horizon(span),
         },
     )
 
@@ -170,12 +194,16 @@ bounds AS (
                 ELSE t - %(window)s END AS start
     FROM latest WHERE t IS NOT NULL
 )
-SELECT b.device, b.t, b.start, {aggregate}(r.value), count(*)
-FROM bounds b JOIN readings r ON r.series_id = b.series_id
-WHERE (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
-  -- A constant bound too, so that old chunks are skipped (l.t is known only per row).
-  AND r.time > now() - 2 * %(horizon)s::interval
-GROUP BY b.device, b.t, b.start
+SELECT b.device, b.t, b.start, a.value, a.n
+FROM bounds b
+CROSS JOIN LATERAL (
+    SELECT {aggregate}(r.value) AS value, count(*) AS n FROM readings r
+    WHERE r.series_id = b.series_id
+      AND (r.time > b.start OR (%(local_day)s AND r.time = b.start)) AND r.time <= b.t
+      -- A constant bound too, so that old chunks are skipped (b.t is known only per row).
+      AND r.time > now() - %(bound)s::interval
+) a
+WHERE a.n > 0
 """
 
 
@@ -210,7 +238,7 @@ async def window_aggregates(
             "local_day": local_day,
             "tz": timezone,
             "window": window,
-            "horizon": span + SLACK,
+            **_horizon(span),
         },
     )
     return {
@@ -226,6 +254,8 @@ FROM series s JOIN devices d ON d.id = s.device
 CROSS JOIN unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[])
      WITH ORDINALITY AS w(start_at, end_at, idx)
 JOIN readings r ON r.series_id = s.id AND r.time >= w.start_at AND r.time < w.end_at
+  -- The windows' span as constants too: bounds known only per row read every chunk.
+  AND r.time >= %(first)s AND r.time < %(last)s
 WHERE d.profile = %(profile)s AND s.metric = %(metric)s AND d.decommissioned_at IS NULL
 GROUP BY s.device, w.idx
 """
@@ -240,6 +270,8 @@ async def night_minima(
     windows: Sequence[tuple[datetime, datetime]],
 ) -> dict[int, dict[int, tuple[float, int]]]:
     """Per device, per window index (0-based): lowest value and reading count."""
+    if not windows:
+        return {}
     cur = await conn.execute(
         NIGHT_MINIMA,
         {
@@ -247,6 +279,8 @@ async def night_minima(
             "metric": metric,
             "starts": [s for s, _ in windows],
             "ends": [e for _, e in windows],
+            "first": min(s for s, _ in windows),
+            "last": max(e for _, e in windows),
         },
     )
     out: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)
@@ -265,20 +299,39 @@ async def latest_times(
     return {device_pk: t for device_pk, t in await cur.fetchall()}
 
 
+# The hourly rollup is read for a set of series given as ``series_id = ANY(...)``:
+# that filter reaches into the continuous aggregate's real-time part (the raw
+# readings after its watermark), where a join to series made it aggregate the
+# newest readings of every series of the town, by a scan of the newest chunk
+# (docs/performance.md, "A year of a town").
+_PROFILE_SERIES = """
+SELECT s.id, s.device, s.metric FROM series s JOIN devices d ON d.id = s.device
+WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s) AND d.decommissioned_at IS NULL
+"""
+
 # Full-output power learned from the hourly rollups: hours in which the dim level
 # stayed at one value above 0, power divided by the share that level draws.
-POWER_REFERENCE = """
+POWER_REFERENCE = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES}),
+hp AS (
+    SELECT * FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(metric)s))
+      AND bucket >= %(since)s AND bucket < %(until)s AND count > 0
+),
+hd AS (
+    SELECT * FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(dim_metric)s))
+      AND bucket >= %(since)s AND bucket < %(until)s AND min = max AND min > 0
+)
 SELECT p.device,
        percentile_cont(0.5) WITHIN GROUP (
            ORDER BY (hp.sum / hp.count)
                     / (%(min_ratio)s + (1 - %(min_ratio)s) * hd.min / 100.0))
-FROM series p
-JOIN devices d ON d.id = p.device
-JOIN series dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
-JOIN readings_1h hp ON hp.series_id = p.id AND hp.bucket >= %(since)s AND hp.bucket < %(until)s
-JOIN readings_1h hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
-WHERE d.profile = %(profile)s AND p.metric = %(metric)s AND d.decommissioned_at IS NULL
-  AND hd.min = hd.max AND hd.min > 0 AND hp.count > 0
+FROM s p
+JOIN s dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
+JOIN hp ON hp.series_id = p.id
+JOIN hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
+WHERE p.metric = %(metric)s
 GROUP BY p.device
 """
 
@@ -298,6 +351,7 @@ async def power_references(
         POWER_REFERENCE,
         {
             "profile": profile,
+            "metrics": [metric, dim_metric],
             "metric": metric,
             "dim_metric": dim_metric,
             "min_ratio": min_ratio,
@@ -310,21 +364,20 @@ async def power_references(
 
 # Per device: the last complete clock hour (the one before the hour of its newest
 # reading) and the mean of each metric in it, from the hourly rollups.
-HOURLY_MEANS = """
-WITH s AS (
-    SELECT s.id, s.device, s.metric FROM series s JOIN devices d ON d.id = s.device
-    WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s)
-      AND d.decommissioned_at IS NULL
-), newest AS (
+HOURLY_MEANS = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES}),
+h AS MATERIALIZED (
+    SELECT series_id, bucket, sum, count FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s)) AND bucket > now() - %(bound)s
+), newest AS MATERIALIZED (  -- once: the planner expects one series and loops
     SELECT s.device, max(h.bucket) AS bucket
-    FROM s JOIN readings_1h h ON h.series_id = s.id
+    FROM s JOIN h ON h.series_id = s.id
     WHERE h.bucket > now() - %(horizon)s
     GROUP BY s.device
 )
 SELECT s.device, n.bucket - interval '1 hour', s.metric, h.sum / h.count, h.count
 FROM s JOIN newest n ON n.device = s.device
-JOIN readings_1h h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
-  AND h.bucket > now() - %(horizon)s - interval '1 hour'
+JOIN h ON h.series_id = s.id AND h.bucket = n.bucket - interval '1 hour'
 WHERE h.count > 0
 """
 
@@ -340,7 +393,13 @@ async def last_hour_means(
     conn: AsyncConn, *, profile: str, metrics: Sequence[str]
 ) -> dict[int, HourMeans]:
     cur = await conn.execute(
-        HOURLY_MEANS, {"profile": profile, "metrics": list(metrics), "horizon": SLACK}
+        HOURLY_MEANS,
+        {
+            "profile": profile,
+            "metrics": list(metrics),
+            "horizon": SLACK,
+            "bound": SLACK + timedelta(hours=1),
+        },
     )
     out: dict[int, HourMeans] = {}
     for device_pk, hour, metric, mean, count in await cur.fetchall():
@@ -350,11 +409,11 @@ async def last_hour_means(
     return out
 
 
-HOURS_ABOVE = """
+HOURS_ABOVE = f"""
+WITH s AS MATERIALIZED ({_PROFILE_SERIES})
 SELECT s.device, count(*)
-FROM series s JOIN devices d ON d.id = s.device
-JOIN readings_1h h ON h.series_id = s.id
-WHERE d.profile = %(profile)s AND s.metric = %(metric)s
+FROM s JOIN readings_1h h ON h.series_id = s.id
+WHERE h.series_id = ANY(ARRAY(SELECT id FROM s))
   AND h.bucket >= %(since)s AND h.bucket <= %(until)s AND h.count > 0
   AND h.sum / h.count > %(above)s
 GROUP BY s.device
@@ -373,6 +432,12 @@ async def hours_above(
     """Per device: clock hours in [since, until] whose mean exceeded ``above``."""
     cur = await conn.execute(
         HOURS_ABOVE,
-        {"profile": profile, "metric": metric, "above": above, "since": since, "until": until},
+        {
+            "profile": profile,
+            "metrics": [metric],
+            "above": above,
+            "since": since,
+            "until": until,
+        },
     )
     return {device_pk: int(n) for device_pk, n in await cur.fetchall()}

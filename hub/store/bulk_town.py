@@ -81,6 +81,22 @@ WHERE l.device = d.id
 """
 
 
+# A profile's series are written together, one statement per slice: the newest
+# reading of one of them is the profile's.
+NEWEST = """
+SELECT max(time) FROM readings WHERE series_id = (
+    SELECT min(s.id) FROM series s JOIN devices d ON d.id = s.device WHERE d.profile = %(profile)s)
+"""
+
+
+def newest(conn: Conn, profile: str) -> datetime:
+    """The time of the newest reading of ``profile``'s devices."""
+    row = conn.execute(NEWEST, {"profile": profile}).fetchone()
+    if row is None or row[0] is None:
+        raise ValueError(f"no readings of {profile}")
+    return row[0]  # type: ignore[no-any-return]
+
+
 def insert_devices(conn: Conn, rows: Iterable[Mapping[str, object]]) -> None:
     """Devices as ``{device_id, profile, name, district, lat, lon}``; then a series per
     metric of each profile in :data:`TOWN_METRICS`."""

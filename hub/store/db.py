@@ -30,11 +30,16 @@ UNREACHABLE = "cannot reach the database (HUB_DATABASE_URL)"
 
 
 def connect_kwargs(purpose: str) -> dict[str, Any]:
-    """libpq options shared by every connection of the hub."""
+    """libpq options shared by every connection of the hub.
+
+    JIT compilation off: the hub's queries are short and many, and the planner's
+    row estimates for per-series lookups over a hypertable run into billions, so
+    PostgreSQL's default (``jit_above_cost``) spent 1.5 s compiling a query that
+    runs in 16 ms (docs/performance.md, "A year of a town")."""
     return {
         "connect_timeout": CONNECT_TIMEOUT_S,
         "application_name": f"hub-{purpose}",
-        "options": "-c TimeZone=UTC",
+        "options": "-c TimeZone=UTC -c jit=off",
     }
 
 

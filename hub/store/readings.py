@@ -10,10 +10,10 @@ long when the clocks change); shorter buckets are aligned to UTC.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from hub.privacy import policy
@@ -116,6 +116,8 @@ _ROLLUP_AGGREGATE = {
 # Buckets are computed per series id, and the names joined on afterwards: a filter on
 # series_id reaches into a TimescaleDB continuous aggregate (both its materialized and
 # its real-time part), where a join to series would make it aggregate everything.
+# Rows come ordered by bucket, then by the series' place in %(order)s (their ids
+# sorted by metric name), so that no sort is left to Python.
 _BUCKETS_RAW = """
 SELECT date_bin(%(width)s, r.time AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
        r.series_id, {aggregate} AS value
@@ -123,6 +125,7 @@ FROM readings r
 WHERE r.series_id = ANY(%(series)s)
   AND r.time >= %(start)s AND r.time < %(end)s
 GROUP BY 1, 2
+ORDER BY 1, array_position(%(order)s, r.series_id)
 """
 _BUCKETS_ROLLUP = """
 SELECT date_bin(%(width)s, t.bucket AT TIME ZONE %(tz)s, %(origin)s) AT TIME ZONE %(tz)s AS bucket,
@@ -131,24 +134,47 @@ FROM {table} t
 WHERE t.series_id = ANY(%(series)s)
   AND t.bucket >= %(start)s AND t.bucket < %(end)s
 GROUP BY 1, 2
+ORDER BY 1, array_position(%(order)s, t.series_id)
 """
+# A grid of the rollup's own buckets (hours from readings_1h, UTC days from
+# readings_1d): each row is a bucket already, read as it is, not grouped again
+# (a year of hourly means of a device: 43,800 rows hashed for nothing).
+_BUCKETS_ROLLUP_SAME = """
+SELECT t.bucket, t.series_id, {expression} AS value
+FROM {table} t
+WHERE t.series_id = ANY(%(series)s)
+  AND t.bucket >= %(start)s AND t.bucket < %(end)s
+ORDER BY 1, array_position(%(order)s, t.series_id)
+"""
+_ROLLUP_ROW = {
+    "avg": "t.sum / nullif(t.count, 0)",
+    "min": "t.min",
+    "max": "t.max",
+    "sum": "t.sum",
+    "count": "t.count::float8",
+    "first": "t.first",
+    "last": "t.last",
+}
 SERIES_OF_DEVICE = """
 SELECT id, metric FROM series
 WHERE device = %(device)s AND (%(metrics)s::text[] IS NULL OR metric = ANY(%(metrics)s))
 """
 # One statement per (source, aggregate), fixed at import: nothing from a request is
-# ever formatted into SQL.
-BUCKETS: Final[dict[tuple[Source, str], str]] = {
+# ever formatted into SQL. ("1h=", "1d="): a grid of the rollup's own buckets.
+BUCKETS: Final[dict[tuple[str, str], str]] = {
     **{("raw", a): _BUCKETS_RAW.format(aggregate=e) for a, e in _RAW_AGGREGATE.items()},
     **{
-        ("1h", a): _BUCKETS_ROLLUP.format(aggregate=e, table="readings_1h")
+        (source, a): _BUCKETS_ROLLUP.format(aggregate=e, table=table)
+        for source, table in (("1h", "readings_1h"), ("1d", "readings_1d"))
         for a, e in _ROLLUP_AGGREGATE.items()
     },
     **{
-        ("1d", a): _BUCKETS_ROLLUP.format(aggregate=e, table="readings_1d")
-        for a, e in _ROLLUP_AGGREGATE.items()
+        (source + "=", a): _BUCKETS_ROLLUP_SAME.format(expression=e, table=table)
+        for source, table in (("1h", "readings_1h"), ("1d", "readings_1d"))
+        for a, e in _ROLLUP_ROW.items()
     },
 }
+_ROLLUP_WIDTH: Final[dict[str, timedelta]] = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 
 _EXPORT_SERIES = """
 SELECT s.id, d.device_id, s.metric
@@ -160,23 +186,56 @@ ORDER BY d.device_id, s.metric
 # The time as RFC 3339 text in UTC, formatted by PostgreSQL: as Python's isoformat
 # would (fractions only when there are some), at a fraction of the CPU per row
 # (docs/performance.md, "A year of a town").
-_EXPORT_ONE_SERIES = """
-SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-       || CASE WHEN date_part('microseconds', time)::bigint %% 1000000 = 0 THEN ''
-               ELSE to_char(time AT TIME ZONE 'UTC', '.US') END
-       || 'Z',
-       value
+_TIME_TEXT = """to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+    || CASE WHEN date_part('microseconds', time)::bigint %% 1000000 = 0 THEN ''
+            ELSE to_char(time AT TIME ZONE 'UTC', '.US') END"""
+_EXPORT_ONE_SERIES = f"""
+SELECT {_TIME_TEXT} || 'Z', value
 FROM readings
 WHERE series_id = %(series)s AND time >= %(start)s AND time < %(end)s
 ORDER BY time
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
+    """A tuple, made in C: a year of a device's hourly means is 43,800 of them, and a
+    frozen dataclass took 3.7 us each to build (docs/performance.md)."""
+
     time: datetime
     metric: str
     value: float
+
+
+# The CSV export's lines written by PostgreSQL, a day of one series per row: the
+# time as above, the value as Python's repr writes a float (the shortest text that
+# reads back exactly: ``41.5``, ``3.0``; PostgreSQL writes whole numbers without
+# ``.0`` and goes to exponents from 1e15 where Python does from 1e16), between the
+# series' own fields, quoted once in Python. No Python object per row: a year of
+# one device went at 130-190k rows/s through Python's formatting, and at about
+# 100-150k through COPY (a message per row); see docs/performance.md, "A year of a
+# town". The scan is in time order, so the days stream as they are read.
+_EXPORT_CSV_DAYS = f"""
+SELECT string_agg(
+           {_TIME_TEXT}
+           || %(middle)s
+           || CASE WHEN value = trunc(value) AND abs(value) < 1e15 THEN value::text || '.0'
+                   ELSE value::text END
+           || %(tail)s,
+           '' ORDER BY time)
+FROM readings
+WHERE series_id = %(series)s AND time >= %(start)s AND time < %(end)s
+-- Days (in the session's zone, UTC: only the blocks' edges): date_trunc is at both
+-- storage levels, and TimescaleDB reads the chunks in its order without sorting.
+GROUP BY date_trunc('day', time)
+ORDER BY date_trunc('day', time)
+"""
+
+
+def _csv_field(text: str) -> str:
+    """A CSV field (RFC 4180): quoted only when it holds a comma, a quote or a break."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +339,15 @@ async def buckets(
     names = {series_id: metric for series_id, metric in await cur.fetchall()}
     if not names:
         return []
+    source: str = grid.source
+    if _ROLLUP_WIDTH.get(source) == grid.width:
+        source += "="
     cur = await conn.execute(
-        BUCKETS[grid.source, aggregate],
-        {
+        BUCKETS[source, aggregate],
+        binary=True,  # times and floats as bytes, not text parsed per row
+        params={
             "series": list(names),
+            "order": sorted(names, key=names.__getitem__),  # by metric name, as Python sorts
             "width": grid.width,
             "tz": grid.tz,
             "origin": ORIGIN,
@@ -291,9 +355,7 @@ async def buckets(
             "end": grid.end,
         },
     )
-    points = [Point(b, names[sid], v) for b, sid, v in await cur.fetchall() if v is not None]
-    points.sort(key=lambda p: (p.time, p.metric))
-    return points
+    return [Point(b, names[sid], v) for b, sid, v in await cur.fetchall() if v is not None]
 
 
 async def latest(
@@ -356,3 +418,35 @@ async def stream_export(
             )
             while rows := await named.fetchmany(chunk):
                 yield [(device_id, metric, t, v) for t, v in rows]
+
+
+async def stream_export_csv(
+    conn: AsyncConn,
+    devices: list[int],
+    *,
+    metrics: list[str] | None,
+    start: datetime,
+    end: datetime,
+    units: Mapping[tuple[str, str], str],
+    days: int = 10,
+) -> AsyncIterator[tuple[str, str]]:
+    """The export's CSV lines ``time,device_id,metric,value,unit``, series by series,
+    by time, ``days`` days of a series at a time (the same rows as
+    :func:`stream_export`), each block with its device's id; ``units`` by
+    (device_id, metric). Each series is read
+    through a server-side cursor: memory holds ``days`` days of one series."""
+    await conn.execute("SET extra_float_digits = 1")  # the shortest exact text
+    cur = await conn.execute(_EXPORT_SERIES, {"devices": devices, "metrics": metrics})
+    series = await cur.fetchall()
+    for series_id, device_id, metric in series:
+        params = {
+            "series": series_id,
+            "middle": f"Z,{_csv_field(device_id)},{_csv_field(metric)},",
+            "tail": f",{_csv_field(units.get((device_id, metric), ''))}\n",
+            "start": start,
+            "end": end,
+        }
+        async with conn.cursor(name="export") as named:
+            await named.execute(_EXPORT_CSV_DAYS, params)
+            while rows := await named.fetchmany(days):
+                yield device_id, "".join(text for (text,) in rows)

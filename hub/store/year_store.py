@@ -29,14 +29,16 @@ REFRESH = {
     "readings_1h": "CALL refresh_continuous_aggregate('readings_1h', %(start)s, %(end)s)",
     "readings_1d": "CALL refresh_continuous_aggregate('readings_1d', %(start)s, %(end)s)",
 }
-# The chunks the compression policy would compress (older than its compress_after).
+# The chunks the compression policies would compress (each older than its policy's
+# compress_after): the readings' and, since migration 0062, the aggregates'.
 CHUNKS_TO_COMPRESS = """
 SELECT c::text
-FROM show_chunks('readings', older_than => (
-    SELECT (config ->> 'compress_after')::interval FROM timescaledb_information.jobs
-    WHERE proc_name = 'policy_compression' AND hypertable_name = 'readings'
-)) c
-ORDER BY c::text
+FROM timescaledb_information.jobs j
+CROSS JOIN LATERAL show_chunks(
+    format('%I.%I', j.hypertable_schema, j.hypertable_name)::regclass,
+    older_than => (j.config ->> 'compress_after')::interval) c
+WHERE j.proc_name = 'policy_compression'
+ORDER BY j.hypertable_name = 'readings' DESC, c::text
 """
 COMPRESS = "SELECT compress_chunk(%(chunk)s::regclass, if_not_compressed => true)"
 SIZES_TIMESCALE = """
@@ -132,6 +134,27 @@ def compress(conn: Conn, chunk: str) -> None:
 
 def fill_rollups_plain(conn: Conn) -> None:
     bulk.build_rollups(conn, "plain")
+
+
+# Plain level: the rollups of the buckets from ``since`` on built again (the writer
+# keeps them at ingest; the benchmark's top-up writes around the writer).
+_ROLLUP_GONE = "DELETE FROM {table} WHERE bucket >= date_trunc('{unit}', %(since)s::timestamptz)"
+_ROLLUP_SINCE = """
+INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
+SELECT series_id, date_trunc('{unit}', time), count(*), sum(value), min(value), max(value),
+       min(time), (array_agg(value ORDER BY time))[1],
+       max(time), (array_agg(value ORDER BY time DESC))[1]
+FROM readings WHERE time >= date_trunc('{unit}', %(since)s::timestamptz)
+GROUP BY 1, 2
+"""
+
+
+def rebuild_rollups_plain(conn: Conn, since: datetime) -> None:
+    """Plain level: the hourly and daily rollups of every bucket from ``since`` on."""
+    with conn.transaction():
+        for table, unit in (("readings_1h", "hour"), ("readings_1d", "day")):
+            conn.execute(_ROLLUP_GONE.format(table=table, unit=unit), {"since": since})
+            conn.execute(_ROLLUP_SINCE.format(table=table, unit=unit), {"since": since})
 
 
 def sizes(conn: Conn, level: str) -> dict[str, dict[str, int]]:
