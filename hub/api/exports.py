@@ -165,8 +165,7 @@ async def _csv_lines(
             async for device_id, block in store.stream_export_csv(
                 conn, devices, metrics=metrics, start=start, end=end, units=units
             ):
-                lines = block.count("
-")
+                lines = block.count("\n")
                 rows += lines
                 if device_id in per_device:
                     per_device[device_id] += lines
