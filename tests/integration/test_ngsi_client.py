@@ -61,7 +61,7 @@ def _drive(hub: ApiHub, role: str, *calls: tuple[str, list[Any]]) -> list[dict[s
 
 def _own(hub: ApiHub, path: str, **params: Any) -> Any:
     """What the hub answers itself, to compare the library's results with."""
-    with hub.client("viewer") as client:
+    with hub.client("personal") as client:  # the town has water meters (personal data)
         return client.get(path, params=params).raise_for_status().json()
 
 
@@ -88,7 +88,7 @@ def test_ngsijs_queries_entities_in_every_form(hub: ApiHub) -> None:
         one_kv,
     ) = _drive(
         hub,
-        "viewer",
+        "personal",
         ("queryEntities", [{"type": "AirQualityObserved", "count": True}]),
         ("queryEntities", [{"type": "AirQualityObserved", "keyValues": True, "attrs": ["pm10"]}]),
         ("queryEntities", [{"type": "AirQualityObserved", "q": "pm10>30"}]),
@@ -133,7 +133,7 @@ def test_ngsijs_types_and_temporal_queries(hub: ApiHub) -> None:
     end = time_of(LAST + 1).isoformat().replace("+00:00", "Z")
     types, one_type, temporal, values = _drive(
         hub,
-        "viewer",
+        "personal",
         ("listTypes", [{}]),
         ("getType", ["AirQualityObserved"]),
         (
@@ -195,7 +195,7 @@ def test_ngsijs_types_and_temporal_queries(hub: ApiHub) -> None:
 def test_ngsijs_gets_the_specs_errors_as_its_own(hub: ApiHub) -> None:
     missing, bad_q, bad_geo, unknown_type = _drive(
         hub,
-        "viewer",
+        "personal",
         ("getEntity", ["urn:ngsi-ld:AirQualityObserved:nowhere"]),
         ("queryEntities", [{"type": "AirQualityObserved", "q": "pm10>>3"}]),
         ("queryEntities", [{"type": "AirQualityObserved", "georel": "near", "geometry": "Point"}]),
