@@ -39,10 +39,11 @@ ACTIVE = "hub_alerts_engine_active"
 PUSHING = 'hub_cluster_leading{work="ngsi_push"}'
 
 
-def _water() -> bytes:
-    """A water_meter message (a shipped profile with an NGSI-LD type), stamped now."""
+def _air() -> bytes:
+    """An air_quality message (a shipped profile with an NGSI-LD type, public data:
+    open to the stream without a key and pushed), stamped now."""
     now = int(time.time() * 1000)
-    return orjson.dumps({"ts": now, "volume": 12.5, "flow": 40.0, "battery": 90})
+    return orjson.dumps({"ts": now, "pm10": 12.5, "no2": 40.0, "battery": 90})
 
 
 INTERVAL_S = 2.0  # the takeover bound is two of them
@@ -90,8 +91,8 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         # The HTTP ingest belongs to the ingest role: an API-only process says so.
         key = create_key(migrated, role="ingest", name="test ingest", out=io.StringIO())
         refused = httpx.post(
-            f"http://127.0.0.1:{api.port}/api/v1/ingest/water_meter/wm-x1",
-            content=_water(),
+            f"http://127.0.0.1:{api.port}/api/v1/ingest/air_quality/aq-x1",
+            content=_air(),
             headers={"X-API-Key": key},
         )
         assert refused.status_code == 503
@@ -103,7 +104,7 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         connected = threading.Event()
 
         def listen() -> None:
-            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=reading&device=wm-x1"
+            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=reading&device=aq-x1"
             with httpx.stream("GET", url, timeout=30) as response:
                 connected.set()
                 for line in response.iter_lines():
@@ -117,14 +118,14 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         host, port, _, _, _ = mqtt_endpoint(migrated.mqtt_url)
         publisher = Qos1Publisher("pub-sse", persistent=False, max_inflight=10)
         publisher.connect(host, port, keepalive=10)
-        publisher.publish(f"{migrated.topic_prefix}/water_meter/wm-x1/telemetry", _water())
+        publisher.publish(f"{migrated.topic_prefix}/air_quality/aq-x1/telemetry", _air())
         publisher.wait_acked(10)
         publisher.close()
         reader.join(20)
-        assert received and '"wm-x1"' in received[0], received
+        assert received and '"aq-x1"' in received[0], received
         # The pusher took the other process's reading from the channel and sent it.
         wait_for(
-            lambda: any("wm-x1" in e["id"] for e in broker.entities()), 20, "the entity pushed"
+            lambda: any("aq-x1" in e["id"] for e in broker.entities()), 20, "the entity pushed"
         )
         assert metric_value(ingest.port, PUSHING) == 0
     finally:
