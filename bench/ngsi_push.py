@@ -128,6 +128,8 @@ def main() -> None:
         type=Path,
         help="directory for py-spy's raw stacks of each run's hub (py-spy on PATH)",
     )
+    # The drain's own baselines (bench.ingest) are not what this compares: skipped.
+    parser.set_defaults(skip_raw=True)
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="hub-bench-ngsi-"))
