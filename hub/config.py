@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     database_read_url: str | None = Field(
         None,
         description="PostgreSQL URL of a streaming replica that the API's GET requests read "
-        "from (unset: the primary); /readyz reports its replay lag.",
+        "from (unset: the primary), falling back to the primary while it does not answer; "
+        "/readyz reports its replay lag and where reads go.",
     )
     roles: str = Field(
         "ingest,api,alerts",

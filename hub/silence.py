@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from hub.cluster import wire
 from hub.events import Event, EventBus
 from hub.profiles import Profile
+from hub.store import cluster
 from hub.store import silence as store
 from hub.store.db import aconnect
 
@@ -24,14 +26,22 @@ INTERVAL_S = 5.0  # how late a status may follow the silence (or the next readin
 TIMEOUT_S = 10.0  # one round, connection included
 
 
-async def watch_once(url: str, limits: Mapping[str, float], bus: EventBus) -> int:
-    """One round; returns how many devices changed status."""
+async def watch_once(
+    url: str, limits: Mapping[str, float], bus: EventBus, *, notify: bool = False
+) -> int:
+    """One round; returns how many devices changed status. ``notify``: the changes go
+    to the other hub processes too, on the readings channel (hub.cluster.relay)."""
     async with (
         asyncio.timeout(TIMEOUT_S),
         await aconnect(url, "silence", autocommit=True) as conn,
     ):
         silent = await store.mark_silent(conn, limits)
         heard = await store.mark_heard(conn)
+        changes = [(d, "offline") for d, _ in silent] + [(d, "online") for d, _ in heard]
+        if notify and changes:
+            profiles = dict(silent + heard)
+            async with conn.cursor() as cur:
+                await cluster.notify_readings(cur, wire.encode([], profiles, changes))
     now = datetime.now(UTC)
     for status, devices in (("offline", silent), ("online", heard)):
         for device_id, profile in devices:
@@ -41,12 +51,14 @@ async def watch_once(url: str, limits: Mapping[str, float], bus: EventBus) -> in
     return len(silent) + len(heard)
 
 
-async def run_silence_watch(url: str, profiles: Mapping[str, Profile], bus: EventBus) -> None:
+async def run_silence_watch(
+    url: str, profiles: Mapping[str, Profile], bus: EventBus, *, notify: bool = False
+) -> None:
     """Keep device status in step with silence until cancelled."""
     limits = {name: p.offline_after_s for name, p in profiles.items()}
     while True:
         try:
-            await watch_once(url, limits, bus)
+            await watch_once(url, limits, bus, notify=notify)
         except (psycopg.OperationalError, TimeoutError) as exc:
             log.warning("silence watch skipped a round: %s", exc)
         await asyncio.sleep(INTERVAL_S)

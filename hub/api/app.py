@@ -14,6 +14,7 @@ from hub import __version__, dashboard
 from hub.api import ingest, ops, problems, stream
 from hub.api.metrics import LatencyMiddleware
 from hub.api.openapi import build_openapi
+from hub.api.replica import ReadRoute
 from hub.api.routes import API_ROUTERS
 from hub.api.single_query import refuse_repeated_single_values
 from hub.config import Settings
@@ -28,9 +29,17 @@ from hub.store.db import connect_kwargs
 BrokerCheck = Callable[[], bool]
 
 
-async def _open_pool(url: str, purpose: str) -> AsyncConnectionPool[Any]:
+async def _open_pool(url: str, purpose: str, check: bool = False) -> AsyncConnectionPool[Any]:
+    """``check``: each connection is tried when taken (a replica that went away is
+    noticed at once, not by the request's first query)."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, kwargs=connect_kwargs(purpose), min_size=1, max_size=8, open=False, timeout=5
+        url,
+        kwargs=connect_kwargs(purpose),
+        min_size=1,
+        max_size=8,
+        open=False,
+        timeout=5,
+        check=AsyncConnectionPool.check_connection if check else None,
     )
     await pool.open(wait=False)
     return pool
@@ -62,22 +71,28 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await _open_pool(settings.database_url, "api")
         app.state.pool = pool
-        # GET requests read from a replica when one is configured.
-        read_pool = pool
+        # GET requests read from a replica when one is configured, and from the
+        # primary while the replica does not answer (hub.api.replica).
+        replica = None
         if settings.database_read_url:
-            read_pool = await _open_pool(settings.database_read_url, "api-read")
-        app.state.read_pool = read_pool
-        refresh = asyncio.create_task(
-            app.state.classes.run(settings.database_url, settings.device_directory_refresh_s),
-            name="data-classes",
-        )
+            replica = await _open_pool(settings.database_read_url, "api-read", check=True)
+        app.state.reads = reads = ReadRoute(pool, replica)
+        tasks = [
+            asyncio.create_task(
+                app.state.classes.run(settings.database_url, settings.device_directory_refresh_s),
+                name="data-classes",
+            )
+        ]
+        if replica is not None:
+            tasks.append(asyncio.create_task(reads.watch(), name="read-replica"))
         try:
             yield
         finally:
-            refresh.cancel()
+            for task in tasks:
+                task.cancel()
             stream.close_streams(app)
-            if read_pool is not pool:
-                await read_pool.close()
+            if replica is not None:
+                await replica.close()
             await pool.close()
 
     app = FastAPI(

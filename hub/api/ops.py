@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from hub.api.metrics import refresh_alert_gauge
 from hub.privacy.policy import exposure
 from hub.store import cluster, queries_meta
+from hub.store.db import pooled
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Readiness(BaseModel):
     detail: dict[str, Any] | None = None
     replica: bool | None = None  # the read replica answers (None: no HUB_DATABASE_READ_URL)
     replica_lag_s: float | None = None  # seconds its replay is behind the primary
+    reads_from: str = "primary"  # where GET requests read now: replica or primary
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
@@ -74,15 +76,16 @@ async def readyz(request: Request) -> Any:
         database = False
     replica: bool | None = None
     lag: float | None = None
-    read_pool = getattr(request.app.state, "read_pool", pool)
-    if read_pool is not pool:
-        try:
-            async with asyncio.timeout(3), read_pool.connection() as conn:
-                storage = storage or await queries_meta.storage_level(conn)
-                lag = await cluster.replica_lag(conn)
-                replica = True
-        except Exception:
-            replica = False
+    reads = request.app.state.reads
+    if reads.replica is not None:
+        replica = await reads.probe()
+        if replica:
+            try:
+                async with asyncio.timeout(3), pooled(reads.replica, 1.0) as conn:
+                    storage = storage or await queries_meta.storage_level(conn)
+                    lag = await cluster.replica_lag(conn)
+            except Exception:
+                replica = False
     check = request.app.state.broker_connected
     broker = (
         check()
@@ -114,6 +117,7 @@ async def readyz(request: Request) -> Any:
         },
         replica=replica,
         replica_lag_s=lag,
+        reads_from=reads.reads_from,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -58,10 +58,14 @@ def encode(
         size += len(row) + 1 + extra
     status_rows = [[d, s] for d, s in statuses]
     if rows or status_rows:
-        last = _dump(names, rows, status_rows)
+        # A status change carries its device's profile too (the reader's data class).
+        with_status = {**names, **{d: profiles.get(d, "") for d, _ in status_rows}}
+        last = _dump(with_status, rows, status_rows)
         if len(last.encode()) > MAX_PAYLOAD_BYTES:  # many status changes
             payloads.append(_dump(names, rows, []))
-            payloads.extend(_dump({}, [], [row]) for row in status_rows)
+            payloads.extend(
+                _dump({row[0]: profiles.get(row[0], "")}, [], [row]) for row in status_rows
+            )
         else:
             payloads.append(last)
     return payloads

@@ -18,6 +18,7 @@ from hub.alerts.leader import Leadership
 from hub.api.app import create_app
 from hub.api.stream import close_streams
 from hub.cluster import roles
+from hub.cluster.maintenance import MaintenanceWork
 from hub.cluster.push import PushWork
 from hub.cluster.relay import ReadingsRelay
 from hub.config import Settings
@@ -37,7 +38,7 @@ from hub.profiles import load_profiles
 from hub.silence import run_silence_watch
 from hub.sta.mqtt import ObservationPublisher
 from hub.store import rollups
-from hub.store.cluster import PUSH_LOCK_KEY
+from hub.store.cluster import MAINTENANCE_LOCK_KEY, PUSH_LOCK_KEY
 from hub.store.db import session
 from hub.store.maintenance import run_retention
 from hub.store.migrate import storage_level
@@ -87,9 +88,9 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
-# The NGSI-LD push's lock: a standby tries every second, the holder checks twice a
-# second (a takeover within about two seconds of the holder's end).
-PUSH_LOCK_INTERVAL_S = 2.0
+# The NGSI-LD push's and the upkeep's locks: a standby tries every second, the
+# holder checks twice a second (a takeover within about two seconds of the holder's end).
+LOCK_INTERVAL_S = 2.0
 
 
 def check_roles(settings: Settings) -> None:
@@ -153,12 +154,15 @@ async def serve(settings: Settings) -> None:
     ngsi = NgsiRuntime(settings, profiles)
     if ingest is not None:
         ingest.add_listener(ngsi.listener)
+        if ngsi.pusher is not None:  # the push waits while the ingest catches up
+            running = ingest
+            ngsi.pusher.busy = lambda: running.catching_up
     push_lead = None
     if ngsi.pusher is not None and ngsi.push_feed is not None:
         push = PushWork(ngsi.pusher, ngsi.push_feed, bus if relay is not None else None)
         push_lead = Leadership(
             settings.database_url,
-            PUSH_LOCK_INTERVAL_S,
+            LOCK_INTERVAL_S,
             lambda: push,
             work="ngsi_push",
             key=PUSH_LOCK_KEY,
@@ -206,36 +210,40 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    background = [
-        asyncio.create_task(
-            run_retention(settings.database_url, level, settings.retention_days), name="retention"
-        ),
-        asyncio.create_task(
-            run_silence_watch(settings.database_url, profiles, bus), name="silence"
-        ),
-        asyncio.create_task(
-            rollups.run_refresh(
+    # Upkeep: one process at a time (hub.cluster.maintenance).
+    upkeep = MaintenanceWork(
+        {
+            "retention": lambda: run_retention(
+                settings.database_url, level, settings.retention_days
+            ),
+            "silence": lambda: run_silence_watch(
+                settings.database_url, profiles, bus, notify=settings.readings_notify
+            ),
+            "rollups": lambda: rollups.run_refresh(
                 settings.database_url,
                 level,
                 interval_s=settings.rollup_refresh_s,
                 lag_s=settings.rollup_lag_s,
             ),
-            name="rollups",
-        ),
-        asyncio.create_task(
-            run_pruning(settings.database_url, settings.privacy_access_log_days),
-            name="access-log",
-        ),
-        asyncio.create_task(
-            run_personal_retention(
+            "access-log": lambda: run_pruning(
+                settings.database_url, settings.privacy_access_log_days
+            ),
+            "personal-retention": lambda: run_personal_retention(
                 settings.database_url,
                 level,
                 settings.personal_retention_days,
                 settings.personal_retention_interval_s,
             ),
-            name="personal-retention",
-        ),
-    ]
+        }
+    )
+    upkeep_lead = Leadership(
+        settings.database_url,
+        LOCK_INTERVAL_S,
+        lambda: upkeep,
+        work="maintenance",
+        key=MAINTENANCE_LOCK_KEY,
+    )
+    background = [asyncio.create_task(upkeep_lead.run(), name="maintenance leadership")]
     if relay is not None:
         background.append(asyncio.create_task(relay.run(), name="readings relay"))
     if leadership is not None:

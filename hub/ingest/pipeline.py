@@ -122,6 +122,11 @@ class Ingest:
         return self._session is not None and self._session.connected.is_set()
 
     @property
+    def catching_up(self) -> bool:
+        """A full batch is waiting: the ingest runs as fast as it can (a backlog)."""
+        return self._inbox.qsize() >= self._settings.batch_max_messages
+
+    @property
     def database_up(self) -> bool:
         return all(writer.database_up for writer in self._writers)
 

@@ -42,6 +42,9 @@ from hub.profiles import Profile
 log = logging.getLogger(__name__)
 
 PARENT_TICK_S = 0.5  # the hub process hands its changes over at most this often
+# While the ingest is catching up (a full batch waiting), the changes are held and
+# coalesced up to this long: the push's rounds then take no CPU from the drain.
+BUSY_HOLD_S = 10.0
 RESTART_S = 5.0
 
 
@@ -64,12 +67,21 @@ class PushProcess:
         settings: passed to the child (the broker, its batch, interval, timeouts).
         profiles: passed to the child (the mapping).
         feed: the ingest's changes (filled by the commit listener).
+        busy: whether the ingest is catching up: the changes are then held
+            (``BUSY_HOLD_S`` at most) so that the push does not compete with it.
     """
 
-    def __init__(self, settings: Settings, profiles: dict[str, Profile], feed: ChangeFeed) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        profiles: dict[str, Profile],
+        feed: ChangeFeed,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._settings = settings
         self._profiles = profiles
         self._feed = feed
+        self.busy = busy  # the ingest is catching up (set by hub.commands.service)
         self.status: dict[str, Any] = {}  # the child's last report
         self.starts = 0
         self._counted: dict[str, float] = {}  # what the metrics hold of this child's totals
@@ -137,6 +149,9 @@ class PushProcess:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._feed.wakeup.wait()
+                if self._held():
+                    await asyncio.sleep(PARENT_TICK_S)
+                    continue
                 changes, overflowed, oldest = self._feed.take()
                 if changes or overflowed:
                     try:
@@ -151,6 +166,14 @@ class PushProcess:
         finally:
             with contextlib.suppress(ValueError, OSError):
                 loop.remove_reader(pipe.fileno())
+
+    def _held(self) -> bool:
+        """Whether to keep the changes a while longer: the ingest is catching up and
+        the oldest of them waits less than ``BUSY_HOLD_S``."""
+        oldest = self._feed.oldest
+        if oldest is None or self._feed.overflowed:
+            return False
+        return time.monotonic() - oldest < BUSY_HOLD_S and self.busy()
 
     def _update(self, status: dict[str, Any]) -> None:
         """Take the child's report; its totals go into the metrics as increments."""

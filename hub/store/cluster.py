@@ -13,6 +13,7 @@ from hub.store.db import AsyncConn
 # pick them.
 ENGINE_LOCK_KEY = -0x223C_F713_6736_6EFC
 PUSH_LOCK_KEY = -0x19D0_5D75_41B2_1FF5
+MAINTENANCE_LOCK_KEY = -0x3A81_6C0E_52D4_9B27
 
 TRY_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
 ALIVE = "SELECT 1"

@@ -65,11 +65,14 @@ def session(url: str, purpose: str, **kwargs: Any) -> Iterator[Conn]:
 
 
 @contextlib.asynccontextmanager
-async def pooled(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConn]:
+async def pooled(
+    pool: AsyncConnectionPool[Any], wait_s: float | None = None
+) -> AsyncIterator[AsyncConn]:
     """A connection of the API's pool, one transaction; psycopg's errors of reaching
-    the database, and values it cannot hold, become the hub's."""
+    the database, and values it cannot hold, become the hub's. ``wait_s``: how long
+    to wait for a connection (the pool's own by default)."""
     try:
-        async with pool.connection() as conn:
+        async with pool.connection(wait_s) as conn:
             yield conn
     except (psycopg.OperationalError, PoolTimeout, psycopg.errors.DataError) as exc:
         raise translated(exc) from exc

@@ -22,6 +22,7 @@ from hub.config import Settings, mqtt_endpoint
 from hub.model import RuleSpec
 from hub.store import rules as rule_store
 from hub.store.db import aconnect, connect
+from hub.store.provisioning import register
 from tests.integration.alert_receivers import Receiver
 from tests.integration.api_helpers import SHIPPED_PROFILES
 from tests.integration.helpers import (
@@ -37,6 +38,7 @@ from tests.integration.ngsi_receiver import Receiver as NgsiReceiver
 
 ACTIVE = "hub_alerts_engine_active"
 PUSHING = 'hub_cluster_leading{work="ngsi_push"}'
+UPKEEP = 'hub_cluster_leading{work="maintenance"}'
 
 
 def _air() -> bytes:
@@ -132,6 +134,54 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         api.stop()
         ingest.stop()
         broker.stop()
+
+
+def test_one_process_keeps_the_silence_watch_and_every_stream_sees_its_status_changes(
+    migrated: Settings, tmp_path: Path
+) -> None:
+    shipped = {"HUB_PROFILES_DIR": str(SHIPPED_PROFILES)}
+    ingest = _hub(migrated, tmp_path, 1, "ingest", **shipped).start()
+    api = _hub(migrated, tmp_path, 2, "api", **shipped)
+    try:
+        ingest.wait_ready()
+        wait_for(lambda: metric_value(ingest.port, UPKEEP) == 1, 20, "the upkeep lock")
+        api.start().wait_ready()
+        wait_for(lambda: metric_value(api.port, "hub_cluster_listening") == 1, 20, "listening")
+        assert metric_value(api.port, UPKEEP) == 0, "two processes keep up the hub"
+        with connect(migrated.database_url, "test", autocommit=True) as conn:
+            register(conn, [{"device_id": "aq-quiet", "profile": "air_quality", "lat": None,
+                             "lon": None, "district": None, "dev_eui": None, "external_id": None}])  # fmt: skip
+        received: list[str] = []
+        connected = threading.Event()
+
+        def listen() -> None:
+            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=status&device=aq-quiet"
+            with httpx.stream("GET", url, timeout=30) as response:
+                connected.set()
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        received.append(line)
+                        return
+
+        reader = threading.Thread(target=listen, daemon=True)
+        reader.start()
+        assert connected.wait(10)
+        # Heard two days ago: the ingest-only process's silence watch marks it offline,
+        # and the API-only process streams the change it did not make.
+        with connect(migrated.database_url, "test", autocommit=True) as conn:
+            conn.execute(
+                "UPDATE devices SET last_seen = now() - interval '2 days' "
+                "WHERE device_id = 'aq-quiet'"
+            )
+        reader.join(25)
+        assert received and '"offline"' in received[0], received
+
+        # The holder gone, the other process takes the upkeep over.
+        ingest.kill()
+        wait_for(lambda: metric_value(api.port, UPKEEP) == 1, 20, "the upkeep taken over")
+    finally:
+        api.stop()
+        ingest.stop()
 
 
 def _threshold_rule(settings: Settings, above: float) -> int:

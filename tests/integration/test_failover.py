@@ -18,6 +18,7 @@ from hub.config import Settings
 from hub.devstack import Postgres, _server_user, find_pg_binary, free_port
 from hub.store.db import connect
 from hub.store.migrate import migrate
+from hub.store.provisioning import register
 from tests.integration.helpers import (
     HubProcess,
     SeqPublisher,
@@ -44,9 +45,11 @@ class Pair:
 
 
 @pytest.fixture
-def pair(open_tmp: Path) -> Iterator[Pair]:
-    primary = Postgres(open_tmp / "primary", timescaledb=False).start()
-    standby = Postgres(open_tmp / "standby", port=free_port(), timescaledb=False)
+def pair(open_tmp: Path, storage: str) -> Iterator[Pair]:
+    """At either storage level: the standby replays TimescaleDB's chunks too."""
+    timescale = storage == "timescale"
+    primary = Postgres(open_tmp / "primary", timescaledb=timescale).start()
+    standby = Postgres(open_tmp / "standby", port=free_port(), timescaledb=timescale)
     try:
         standby.root.mkdir(mode=0o755)
         os.chown(standby.root, *_server_user_ids())
@@ -104,11 +107,11 @@ def _kill_server(pg: Postgres) -> None:
 
 
 def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
-    pair: Pair, settings: Settings, tmp_path: Path
+    pair: Pair, settings: Settings, tmp_path: Path, storage: str
 ) -> None:
     primary_url = pair.primary.create_database("hub")
     with connect(primary_url, "test") as conn:
-        migrate(conn, storage="plain")
+        migrate(conn, storage=storage)
     url = pair.url("hub")
     hub_settings = settings.model_copy(update={"database_url": url})
     hub = HubProcess(hub_settings, tmp_path, HUB_ROLES="ingest,alerts").start()
@@ -154,3 +157,56 @@ def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
     finally:
         reader.stop()
         hub.stop()
+
+
+def test_reads_go_to_the_primary_while_the_replica_is_down_and_back_when_it_returns(
+    pair: Pair, settings: Settings, tmp_path: Path, storage: str
+) -> None:
+    primary_url = pair.primary.create_database("hub")
+    with connect(primary_url, "test") as conn:
+        migrate(conn, storage=storage)
+        register(conn, [{"device_id": "meter-before", "profile": "load_meter", "lat": None,
+                         "lon": None, "district": None, "dev_eui": None, "external_id": None}])  # fmt: skip
+    reader = HubProcess(
+        settings.model_copy(update={"database_url": primary_url}),
+        tmp_path,
+        HUB_ROLES="api",
+        HUB_DATABASE_READ_URL=pair.standby.url("hub"),
+        HUB_OPEN_DATA="true",
+        HUB_MQTT_CLIENT_ID="unused-api-only",
+    ).start()
+    api = f"http://127.0.0.1:{reader.port}"
+
+    def listed() -> set[str]:
+        page = httpx.get(f"{api}/api/v1/devices", params={"profile": "load_meter"}, timeout=10)
+        assert page.status_code == 200, page.text
+        return {d["device_id"] for d in page.json()["items"]}
+
+    def ready() -> dict[str, object]:
+        body: dict[str, object] = httpx.get(f"{api}/readyz", timeout=10).json()
+        return body
+
+    try:
+        reader.wait_ready()
+        assert ready()["reads_from"] == "replica"
+        wait_for(lambda: listed() == {"meter-before"}, 30, "the replica to replay the device")
+
+        _kill_server(pair.standby)
+        # Written on the primary while the replica is away: reads see it, so they
+        # come from the primary, and no read fails meanwhile.
+        with connect(primary_url, "test", autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = ''")
+            conn.execute("SELECT pg_reload_conf()")
+            register(conn, [{"device_id": "meter-during", "profile": "load_meter", "lat": None,
+                             "lon": None, "district": None, "dev_eui": None, "external_id": None}])  # fmt: skip
+        assert listed() == {"meter-before", "meter-during"}
+        state = ready()
+        assert state["status"] == "ready" and state["replica"] is False, state
+        assert state["reads_from"] == "primary", state
+
+        pair.standby.start()
+        wait_for(lambda: ready()["reads_from"] == "replica", 30, "reads back on the replica")
+        assert ready()["replica"] is True
+        wait_for(lambda: listed() == {"meter-before", "meter-during"}, 30, "the replica's replay")
+    finally:
+        reader.stop()

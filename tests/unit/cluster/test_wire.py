@@ -26,8 +26,8 @@ def test_a_large_batch_is_split_below_the_limit_and_read_back_whole() -> None:
         (r.device_id, "street_light", r.time, {"metric": r.metric, "value": r.value})
         for r in readings
     ]
-    assert [(e.device_id, e.data) for e in events if e.type == "status"] == [
-        ("lamp-001", {"status": "offline"})
+    assert [(e.device_id, e.profile, e.data) for e in events if e.type == "status"] == [
+        ("lamp-001", "street_light", {"status": "offline"})
     ]
 
 
@@ -37,6 +37,13 @@ def test_many_status_changes_alone_are_split_too() -> None:
     assert all(len(p.encode()) < 8000 for p in payloads)
     events = [e for p in payloads for e in wire.decode(p, T0)]
     assert [(e.device_id, e.data["status"]) for e in events] == statuses
+
+
+def test_a_status_change_alone_carries_its_device_s_profile() -> None:
+    # The silence watch's changes: no readings, the reader's data class from the profile.
+    (payload,) = wire.encode([], {"meter-7": "water_meter"}, [("meter-7", "offline")])
+    (event,) = wire.decode(payload, T0)
+    assert (event.type, event.device_id, event.profile) == ("status", "meter-7", "water_meter")
 
 
 def test_an_empty_batch_sends_nothing() -> None:
