@@ -47,6 +47,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.api.app import create_app
+from hub.api.replica import ReadRoute
+from hub.commands.service import tune_gc
 from hub.config import load_settings
 from hub.devstack import Postgres
 from hub.profiles import load_profile
@@ -117,6 +119,7 @@ async def measure(
 
 
 async def run_queries(url: str, devices: int, days: int, runs: int) -> dict[str, dict[str, Any]]:
+    tune_gc()  # this process stands in for the hub's: `hub run`'s collector settings
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     settings = load_settings(database_url=url, profiles_dir=PROFILES, open_data=True)
@@ -131,6 +134,7 @@ async def run_queries(url: str, devices: int, days: int, runs: int) -> dict[str,
         await pool.open()
         stack.push_async_callback(pool.close)
         app.state.pool = pool
+        app.state.reads = ReadRoute(pool, None)  # what the lifespan would set: no replica
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
         )

@@ -310,29 +310,32 @@ WHERE d.profile = %(profile)s AND s.metric = ANY(%(metrics)s) AND d.decommission
 """
 
 # Full-output power learned from the hourly rollups: hours in which the dim level
-# stayed at one value above 0, power divided by the share that level draws.
+# stayed at one value above 0, power divided by the share that level draws. One
+# pass over both metrics' hours, paired per device and hour by grouping: a join of
+# the two sets on (series, hour) was planned as nested loops on the CTEs'
+# estimates (2 rows each, 350 lamps in fact): 46-56 s for a week of the town,
+# 0.2 s this way (docs/performance.md, "A year of a town").
 POWER_REFERENCE = f"""
 WITH s AS MATERIALIZED ({_PROFILE_SERIES}),
-hp AS (
-    SELECT * FROM readings_1h
-    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(metric)s))
-      AND bucket >= %(since)s AND bucket < %(until)s AND count > 0
+h AS MATERIALIZED (
+    SELECT series_id, bucket, sum, count, min, max FROM readings_1h
+    WHERE series_id = ANY(ARRAY(SELECT id FROM s))
+      AND bucket >= %(since)s AND bucket < %(until)s
 ),
-hd AS (
-    SELECT * FROM readings_1h
-    WHERE series_id = ANY(ARRAY(SELECT id FROM s WHERE metric = %(dim_metric)s))
-      AND bucket >= %(since)s AND bucket < %(until)s AND min = max AND min > 0
+hours AS (
+    SELECT ser.device,
+           max(h.sum / h.count) FILTER (WHERE ser.metric = %(metric)s AND h.count > 0) AS power,
+           max(h.min) FILTER (
+               WHERE ser.metric = %(dim_metric)s AND h.min = h.max AND h.min > 0) AS dim
+    FROM h JOIN series ser ON ser.id = h.series_id
+    GROUP BY ser.device, h.bucket
 )
-SELECT p.device,
+SELECT device,
        percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY (hp.sum / hp.count)
-                    / (%(min_ratio)s + (1 - %(min_ratio)s) * hd.min / 100.0))
-FROM s p
-JOIN s dm ON dm.device = p.device AND dm.metric = %(dim_metric)s
-JOIN hp ON hp.series_id = p.id
-JOIN hd ON hd.series_id = dm.id AND hd.bucket = hp.bucket
-WHERE p.metric = %(metric)s
-GROUP BY p.device
+           ORDER BY power / (%(min_ratio)s + (1 - %(min_ratio)s) * dim / 100.0))
+FROM hours
+WHERE power IS NOT NULL AND dim IS NOT NULL
+GROUP BY device
 """
 
 
