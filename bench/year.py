@@ -365,6 +365,11 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, help="keep the cluster in this directory")
     parser.add_argument("--reuse", action="store_true", help="measure --data again, no load")
+    parser.add_argument(
+        "--fresh-alerts",
+        action="store_true",
+        help="delete the town's alerts before the alert run (its first run opens them again)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -389,7 +394,9 @@ def main() -> None:
     )
     if args.reuse:
         report.setdefault("command", command)
-        report["measured_again"] = command + " --data DIR --reuse"
+        report["measured_again"] = (
+            command + " --data DIR --reuse" + (" --fresh-alerts" if args.fresh_alerts else "")
+        )
     else:
         report["command"] = command
 
@@ -440,7 +447,9 @@ def main() -> None:
             report["topped_up_to"] = top_up(url, args.storage, report)
 
         asyncio.run(
-            year_queries.measure_all(url, args.storage, args.runs, console, report, save, live)
+            year_queries.measure_all(
+                url, args.storage, args.runs, console, report, save, live, args.fresh_alerts
+            )
         )
     finally:
         pg.stop()

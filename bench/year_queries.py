@@ -72,6 +72,7 @@ async def measure_all(
     out: dict[str, Any],
     save: Callable[[], None],
     live: Callable[[], None] = lambda: None,
+    fresh_alerts: bool = False,
 ) -> None:
     """Every timing into ``out``; ``save`` after each group of them."""
     # This process stands in for the hub's: the same garbage-collector settings as
@@ -241,7 +242,7 @@ async def measure_all(
         out["export"] = await _export(url, key, ids, year, end, max(3, runs // 10))
         save()
         await asyncio.to_thread(live)
-        out["alert_run"] = await _alert_run(settings, profiles, level, url, 2)
+        out["alert_run"] = await _alert_run(settings, profiles, level, url, 2, fresh_alerts)
         save()
 
 
@@ -323,12 +324,16 @@ async def _export(
 
 
 async def _alert_run(
-    settings: Any, profiles: Any, level: str, url: str, runs: int
+    settings: Any, profiles: Any, level: str, url: str, runs: int, fresh: bool = False
 ) -> dict[str, Any]:
     """The alert engine's scheduled run (every window, stale and domain rule of the
-    profiles' default rules over the whole town), as its scheduler calls it."""
+    profiles' default rules over the whole town), as its scheduler calls it.
+    ``fresh``: the town's alerts deleted first, so that the first run opens them
+    again, as it does after a fresh load."""
     engine = Engine(settings, profiles, storage=level, bus=EventBus())
     async with await aconnect(url, "bench", autocommit=True) as conn:
+        if fresh:
+            await year_store.delete_alerts(conn)
         await engine.start(conn)
         times = []
         changed = 0

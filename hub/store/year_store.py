@@ -198,3 +198,10 @@ async def district_daily(
         {"district": district, "profile": profile, "metric": metric, "start": start, "end": end},
     )
     return [(b, float(v)) for b, v in await cur.fetchall()]
+
+
+async def delete_alerts(conn: AsyncConn) -> None:
+    """Every alert of the town, with its history, notes and deliveries (their
+    foreign keys cascade; bench.year --fresh-alerts: the engine's next run opens
+    them as after a fresh load)."""
+    await conn.execute("DELETE FROM alerts")
