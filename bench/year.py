@@ -329,7 +329,7 @@ def top_up(url: str, level: str, report: dict[str, Any]) -> dict[str, str]:
                 until = now - lag
                 year_store.refresh(conn, view, min(first - lag, until - 2 * lag), until)
         else:
-            year_store.rebuild_rollups_plain(conn, first)
+            year_store.refresh_rollups_plain(conn)
     return out
 
 

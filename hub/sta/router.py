@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import orjson
 import psycopg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from hub.api.auth import Reader
@@ -37,7 +37,38 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 _ANSWERS[400] = {**_ANSWERS[400], "description": "A malformed or unsupported option or path."}
 
-Opt = Annotated[str | None, Query()]
+# The query options of SensorThings (OData's $-options), declared once: the routes
+# take them only for the OpenAPI document; the parser reads the query string itself.
+Top = Annotated[str | None, Query(alias="$top", description="Page size.")]
+Skip = Annotated[str | None, Query(alias="$skip", description="Entities to skip.")]
+Count = Annotated[str | None, Query(alias="$count", description="`true`: add @iot.count.")]
+Filter = Annotated[str | None, Query(alias="$filter", description="OData filter.")]
+OrderBy = Annotated[str | None, Query(alias="$orderby", description="Order keys.")]
+Select = Annotated[str | None, Query(alias="$select", description="Properties.")]
+Expand = Annotated[str | None, Query(alias="$expand", description="Related entities.")]
+ResultFormat = Annotated[
+    str | None, Query(alias="$resultFormat", description="`dataArray` (Observations).")
+]
+SkipToken = Annotated[
+    str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
+]
+
+
+def _collection_options(
+    top: Top = None,
+    skip: Skip = None,
+    count: Count = None,
+    filter: Filter = None,
+    orderby: OrderBy = None,
+    select: Select = None,
+    expand: Expand = None,
+    result_format: ResultFormat = None,
+    skiptoken: SkipToken = None,
+) -> None:
+    """The options of a collection (an entity set, a navigation to one)."""
+
+
+CollectionOptions = Annotated[None, Depends(_collection_options)]
 
 
 class StaJSON(JSONResponse):
@@ -126,21 +157,7 @@ async def collection(
     settings: AppSettings,
     profiles: Profiles,
     entity_set: str,
-    top: Annotated[str | None, Query(alias="$top", description="Page size.")] = None,
-    skip: Annotated[str | None, Query(alias="$skip", description="Entities to skip.")] = None,
-    count: Annotated[
-        str | None, Query(alias="$count", description="`true`: add @iot.count.")
-    ] = None,
-    filter: Annotated[str | None, Query(alias="$filter", description="OData filter.")] = None,
-    orderby: Annotated[str | None, Query(alias="$orderby", description="Order keys.")] = None,
-    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
-    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
-    result_format: Annotated[
-        str | None, Query(alias="$resultFormat", description="`dataArray` (Observations).")
-    ] = None,
-    skiptoken: Annotated[
-        str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
-    ] = None,
+    options: CollectionOptions,
 ) -> Response:
     return await _serve(request, conn, settings, profiles, vis)
 
@@ -158,8 +175,8 @@ async def one(
     profiles: Profiles,
     entity_set: str,
     key: str,
-    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
-    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
+    select: Select = None,
+    expand: Expand = None,
 ) -> Response:
     return await _serve(request, conn, settings, profiles, vis)
 
@@ -182,20 +199,6 @@ async def navigation(
     entity_set: str,
     key: str,
     rest: str,
-    top: Annotated[str | None, Query(alias="$top", description="Page size.")] = None,
-    skip: Annotated[str | None, Query(alias="$skip", description="Entities to skip.")] = None,
-    count: Annotated[
-        str | None, Query(alias="$count", description="`true`: add @iot.count.")
-    ] = None,
-    filter: Annotated[str | None, Query(alias="$filter", description="OData filter.")] = None,
-    orderby: Annotated[str | None, Query(alias="$orderby", description="Order keys.")] = None,
-    select: Annotated[str | None, Query(alias="$select", description="Properties.")] = None,
-    expand: Annotated[str | None, Query(alias="$expand", description="Related entities.")] = None,
-    result_format: Annotated[
-        str | None, Query(alias="$resultFormat", description="`dataArray` (Observations).")
-    ] = None,
-    skiptoken: Annotated[
-        str | None, Query(alias="$skiptoken", description="Position from @iot.nextLink.")
-    ] = None,
+    options: CollectionOptions,
 ) -> Response:
     return await _serve(request, conn, settings, profiles, vis)

@@ -124,19 +124,29 @@ THINGS = Source(
     },
 )
 
-LOCATIONS = Source(
-    from_=_DEVICES + " {e}",
-    where=_LOCATED,
-    key="{e}.id",
-    key_kind="int",
-    tiebreak=(("{e}.id", "int"),),
-    columns={
-        "name": Column(_DEVICE_NAME, "text", nonnull=True),
-        "description": Column("'Place of device ' || {e}.device_id", "text"),
-        "encodingType": Column(f"'{GEO_JSON}'::text", "text"),
-        "location": Column(_POINT, "point", out=_POINT_JSON),
-    },
-    links={
+
+def _place(geometry: str, links: dict[str, Link]) -> Source:
+    """A device's place as an entity: a Location (``location``) or a
+    FeatureOfInterest (``feature``), one per placed device."""
+    return Source(
+        from_=_DEVICES + " {e}",
+        where=_LOCATED,
+        key="{e}.id",
+        key_kind="int",
+        tiebreak=(("{e}.id", "int"),),
+        columns={
+            "name": Column(_DEVICE_NAME, "text", nonnull=True),
+            "description": Column("'Place of device ' || {e}.device_id", "text"),
+            "encodingType": Column(f"'{GEO_JSON}'::text", "text"),
+            geometry: Column(_POINT, "point", out=_POINT_JSON),
+        },
+        links=links,
+    )
+
+
+LOCATIONS = _place(
+    "location",
+    {
         "Things": Link("Things", True, cond="{c}.id = {pk}", single=True),
         "HistoricalLocations": Link("HistoricalLocations", True, cond="{c}.id = {pk}", single=True),
     },
@@ -247,19 +257,9 @@ OBSERVATIONS = Source(
     },
 )
 
-FEATURES_OF_INTEREST = Source(
-    from_=_DEVICES + " {e}",
-    where=_LOCATED,
-    key="{e}.id",
-    key_kind="int",
-    tiebreak=(("{e}.id", "int"),),
-    columns={
-        "name": Column(_DEVICE_NAME, "text", nonnull=True),
-        "description": Column("'Place of device ' || {e}.device_id", "text"),
-        "encodingType": Column(f"'{GEO_JSON}'::text", "text"),
-        "feature": Column(_POINT, "point", out=_POINT_JSON),
-    },
-    links={
+FEATURES_OF_INTEREST = _place(
+    "feature",
+    {
         "Observations": Link(
             "Observations",
             True,

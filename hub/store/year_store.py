@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hub.store import bulk
+from hub.store import bulk, rollups
 from hub.store.db import AsyncConn, Conn, connect
 
 # Bulk-load settings for the benchmark's private server (not the hub's).
@@ -136,25 +136,12 @@ def fill_rollups_plain(conn: Conn) -> None:
     bulk.build_rollups(conn, "plain")
 
 
-# Plain level: the rollups of the buckets from ``since`` on built again (the writer
-# keeps them at ingest; the benchmark's top-up writes around the writer).
-_ROLLUP_GONE = "DELETE FROM {table} WHERE bucket >= date_trunc('{unit}', %(since)s::timestamptz)"
-_ROLLUP_SINCE = """
-INSERT INTO {table} (series_id, bucket, count, sum, min, max, first_time, first, last_time, last)
-SELECT series_id, date_trunc('{unit}', time), count(*), sum(value), min(value), max(value),
-       min(time), (array_agg(value ORDER BY time))[1],
-       max(time), (array_agg(value ORDER BY time DESC))[1]
-FROM readings WHERE time >= date_trunc('{unit}', %(since)s::timestamptz)
-GROUP BY 1, 2
-"""
-
-
-def rebuild_rollups_plain(conn: Conn, since: datetime) -> None:
-    """Plain level: the hourly and daily rollups of every bucket from ``since`` on."""
-    with conn.transaction():
-        for table, unit in (("readings_1h", "hour"), ("readings_1d", "day")):
-            conn.execute(_ROLLUP_GONE.format(table=table, unit=unit), {"since": since})
-            conn.execute(_ROLLUP_SINCE.format(table=table, unit=unit), {"since": since})
+def refresh_rollups_plain(conn: Conn) -> None:
+    """Plain level: the rollups brought up to the newest reading after a top-up that
+    wrote around the writer. The top-up's readings lie above the watermark (each
+    profile's start after its newest reading), where the views read them raw until
+    this refresh materializes them, as the hub's job would (migration 0065)."""
+    conn.execute(rollups.REFRESH, {"lag": 0})
 
 
 def sizes(conn: Conn, level: str) -> dict[str, dict[str, int]]:

@@ -70,6 +70,27 @@ def _hub(settings: Settings, tmp_path: Path, n: int, roles: str, **env: str) -> 
     )
 
 
+def _first_event(port: int, query: str) -> tuple[threading.Thread, list[str]]:
+    """A live-stream client of the process on ``port``, connected when this returns:
+    the thread ends with the first event's data line in the list."""
+    received: list[str] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        url = f"http://127.0.0.1:{port}/api/v1/stream?{query}"
+        with httpx.stream("GET", url, timeout=30) as response:
+            connected.set()
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    received.append(line)
+                    return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert connected.wait(10)
+    return reader, received
+
+
 def test_an_api_only_process_streams_readings_another_process_ingested(
     migrated: Settings, tmp_path: Path
 ) -> None:
@@ -102,21 +123,7 @@ def test_an_api_only_process_streams_readings_another_process_ingested(
         assert refused.json()["role"] == "ingest" and "HUB_ROLES=api" in refused.json()["detail"]
         assert "Retry-After" in refused.headers
         wait_for(lambda: metric_value(api.port, "hub_cluster_listening") == 1, 20, "listening")
-        received: list[str] = []
-        connected = threading.Event()
-
-        def listen() -> None:
-            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=reading&device=aq-x1"
-            with httpx.stream("GET", url, timeout=30) as response:
-                connected.set()
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        received.append(line)
-                        return
-
-        reader = threading.Thread(target=listen, daemon=True)
-        reader.start()
-        assert connected.wait(10)
+        reader, received = _first_event(api.port, "type=reading&device=aq-x1")
         host, port, _, _, _ = mqtt_endpoint(migrated.mqtt_url)
         publisher = Qos1Publisher("pub-sse", persistent=False, max_inflight=10)
         publisher.connect(host, port, keepalive=10)
@@ -151,21 +158,7 @@ def test_one_process_keeps_the_silence_watch_and_every_stream_sees_its_status_ch
         with connect(migrated.database_url, "test", autocommit=True) as conn:
             register(conn, [{"device_id": "aq-quiet", "profile": "air_quality", "lat": None,
                              "lon": None, "district": None, "dev_eui": None, "external_id": None}])  # fmt: skip
-        received: list[str] = []
-        connected = threading.Event()
-
-        def listen() -> None:
-            url = f"http://127.0.0.1:{api.port}/api/v1/stream?type=status&device=aq-quiet"
-            with httpx.stream("GET", url, timeout=30) as response:
-                connected.set()
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        received.append(line)
-                        return
-
-        reader = threading.Thread(target=listen, daemon=True)
-        reader.start()
-        assert connected.wait(10)
+        reader, received = _first_event(api.port, "type=status&device=aq-quiet")
         # Heard two days ago: the ingest-only process's silence watch marks it offline,
         # and the API-only process streams the change it did not make.
         with connect(migrated.database_url, "test", autocommit=True) as conn:

@@ -106,23 +106,40 @@ def _kill_server(pg: Postgres) -> None:
     pg.proc = None
 
 
-def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
-    pair: Pair, settings: Settings, tmp_path: Path, storage: str
-) -> None:
-    primary_url = pair.primary.create_database("hub")
-    with connect(primary_url, "test") as conn:
-        migrate(conn, storage=storage)
-    url = pair.url("hub")
-    hub_settings = settings.model_copy(update={"database_url": url})
-    hub = HubProcess(hub_settings, tmp_path, HUB_ROLES="ingest,alerts").start()
-    reader = HubProcess(
-        hub_settings,
+def _reader(settings: Settings, tmp_path: Path, pair: Pair) -> HubProcess:
+    """An API-only process reading from the standby, open data (no key needed)."""
+    return HubProcess(
+        settings,
         tmp_path,
         HUB_ROLES="api",
         HUB_DATABASE_READ_URL=pair.standby.url("hub"),
         HUB_OPEN_DATA="true",
         HUB_MQTT_CLIENT_ID="unused-api-only",
-    ).start()
+    )
+
+
+def _hub_database(pair: Pair, storage: str, *devices: str) -> str:
+    """The hub's database on the primary, migrated, with ``devices`` registered
+    (load meters); its URL on the primary alone."""
+    primary_url = pair.primary.create_database("hub")
+    with connect(primary_url, "test") as conn:
+        migrate(conn, storage=storage)
+        register(conn, [
+            {"device_id": d, "profile": "load_meter", "lat": None, "lon": None,
+             "district": None, "dev_eui": None, "external_id": None}
+            for d in devices
+        ])  # fmt: skip
+    return primary_url
+
+
+def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
+    pair: Pair, settings: Settings, tmp_path: Path, storage: str
+) -> None:
+    _hub_database(pair, storage)
+    url = pair.url("hub")
+    hub_settings = settings.model_copy(update={"database_url": url})
+    hub = HubProcess(hub_settings, tmp_path, HUB_ROLES="ingest,alerts").start()
+    reader = _reader(hub_settings, tmp_path, pair).start()
     try:
         hub.wait_ready()
         reader.wait_ready()
@@ -162,19 +179,9 @@ def test_primary_killed_mid_stream_standby_promoted_hub_carries_on_nothing_lost(
 def test_reads_go_to_the_primary_while_the_replica_is_down_and_back_when_it_returns(
     pair: Pair, settings: Settings, tmp_path: Path, storage: str
 ) -> None:
-    primary_url = pair.primary.create_database("hub")
-    with connect(primary_url, "test") as conn:
-        migrate(conn, storage=storage)
-        register(conn, [{"device_id": "meter-before", "profile": "load_meter", "lat": None,
-                         "lon": None, "district": None, "dev_eui": None, "external_id": None}])  # fmt: skip
-    reader = HubProcess(
-        settings.model_copy(update={"database_url": primary_url}),
-        tmp_path,
-        HUB_ROLES="api",
-        HUB_DATABASE_READ_URL=pair.standby.url("hub"),
-        HUB_OPEN_DATA="true",
-        HUB_MQTT_CLIENT_ID="unused-api-only",
-    ).start()
+    primary_url = _hub_database(pair, storage, "meter-before")
+    reader = _reader(settings.model_copy(update={"database_url": primary_url}), tmp_path, pair)
+    reader.start()
     api = f"http://127.0.0.1:{reader.port}"
 
     def listed() -> set[str]:
