@@ -261,9 +261,15 @@ def policies(
     with connect(url, "bench", autocommit=True) as conn:
         if level == "plain":
             if "rollups_s" not in out:
+                # One statement (hub_refresh_rollups over everything): no steps to count,
+                # so a line when it starts, a spinner while it runs (on a terminal) and
+                # a line with its time when it ends.
+                console.print("  rollups: filling the hourly and daily rollups (minutes)")
                 started = time.perf_counter()
-                year_store.fill_rollups_plain(conn)
+                with console.status("  rollups: filling"):
+                    year_store.fill_rollups_plain(conn)
                 out["rollups_s"] = round(time.perf_counter() - started, 1)
+                console.print(f"  rollups filled in {out['rollups_s']} s")
                 save()
             conn.execute("VACUUM ANALYZE")
             return
