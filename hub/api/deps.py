@@ -5,7 +5,6 @@ see it: hub.api.privacy.)"""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,19 +18,13 @@ from hub.store.db import AsyncConn, pooled
 API_PREFIX = "/api/v1"
 
 
-def request_connection(request: Request) -> AbstractAsyncContextManager[AsyncConn]:
-    """A connection for this request, one transaction: a read (GET, HEAD) goes to the
-    replica while it answers (hub.api.replica), anything else to the primary."""
-    state = request.app.state
-    if request.method in ("GET", "HEAD"):
-        return state.reads.connection()  # type: ignore[no-any-return]
-    return pooled(state.pool)
-
-
 async def _connection(request: Request) -> AsyncIterator[AsyncConn]:
     # The pool commits when the block ends without error and rolls back otherwise;
     # scope="function" ends it before the response is sent, so a 2xx means committed.
-    async with request_connection(request) as conn:
+    # A read (GET, HEAD) goes to the replica while it answers (hub.api.replica).
+    state = request.app.state
+    reading = request.method in ("GET", "HEAD")
+    async with state.reads.connection() if reading else pooled(state.pool) as conn:
         yield conn
 
 

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from hub.api.metrics import refresh_alert_gauge
+from hub.api.replica import CHECKOUT_S
 from hub.privacy.policy import exposure
 from hub.store import cluster, queries_meta
 from hub.store.db import pooled
@@ -77,15 +78,17 @@ async def readyz(request: Request) -> Any:
     replica: bool | None = None
     lag: float | None = None
     reads = request.app.state.reads
-    if reads.replica is not None:
-        replica = await reads.probe()
-        if replica:
-            try:
-                async with asyncio.timeout(3), pooled(reads.replica, 1.0) as conn:
-                    storage = storage or await queries_meta.storage_level(conn)
-                    lag = await cluster.replica_lag(conn)
-            except Exception:
-                replica = False
+    if reads.replica is not None:  # what this check sees also decides where reads go
+        try:
+            async with asyncio.timeout(3), pooled(reads.replica, CHECKOUT_S) as conn:
+                storage = storage or await queries_meta.storage_level(conn)
+                lag = await cluster.replica_lag(conn)
+            replica = True
+        except Exception as exc:
+            replica = False
+            reads.mark(False, exc)
+        else:
+            reads.mark(True)
     check = request.app.state.broker_connected
     broker = (
         check()

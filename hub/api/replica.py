@@ -40,10 +40,13 @@ class ReadRoute:
     def reads_from(self) -> str:
         return "replica" if self.replica is not None and self.replica_up else "primary"
 
-    def _down(self, exc: BaseException) -> None:
-        if self.replica_up:
-            log.warning("read replica unavailable, reading from the primary: %s", exc)
-        self.replica_up = False
+    def mark(self, up: bool, reason: object = None) -> None:
+        """What was just seen of the replica: reads go to it while it answers."""
+        if up and not self.replica_up:
+            log.info("read replica answers again: reads go back to it")
+        elif not up and self.replica_up:
+            log.warning("read replica unavailable, reading from the primary: %s", reason)
+        self.replica_up = up
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConn]:
@@ -56,7 +59,7 @@ class ReadRoute:
                 try:
                     conn = await stack.enter_async_context(pooled(self.replica, CHECKOUT_S))
                 except StoreError as exc:
-                    self._down(exc)
+                    self.mark(False, exc)
             if conn is None:
                 conn = await stack.enter_async_context(pooled(self.primary))
             yield conn
@@ -69,11 +72,9 @@ class ReadRoute:
             async with asyncio.timeout(CHECKOUT_S * 2), pooled(self.replica, CHECKOUT_S) as conn:
                 await conn.execute("SELECT 1")
         except Exception as exc:  # a broken connection of any kind: the replica is down
-            self._down(exc)
+            self.mark(False, exc)
             return False
-        if not self.replica_up:
-            log.info("read replica answers again: reads go back to it")
-        self.replica_up = True
+        self.mark(True)
         return True
 
     async def watch(self) -> None:

@@ -59,7 +59,9 @@ def encode(
     status_rows = [[d, s] for d, s in statuses]
     if rows or status_rows:
         # A status change carries its device's profile too (the reader's data class).
-        with_status = {**names, **{d: profiles.get(d, "") for d, _ in status_rows}}
+        with_status = names
+        if status_rows:
+            with_status = {**names, **{d: profiles.get(d, "") for d, _ in status_rows}}
         last = _dump(with_status, rows, status_rows)
         if len(last.encode()) > MAX_PAYLOAD_BYTES:  # many status changes
             payloads.append(_dump(names, rows, []))
