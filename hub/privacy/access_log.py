@@ -11,15 +11,14 @@ e.g. every read of one household's meter this year.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
 from psycopg.rows import class_row
 
+from hub.periodic import every
 from hub.privacy.policy import Visibility
 from hub.store.db import AsyncConn, aconnect
 
@@ -156,12 +155,10 @@ async def prune(conn: AsyncConn, days: int) -> int:
 
 async def run_pruning(url: str, days: int) -> None:
     """Delete entries older than ``days`` now and every hour, until cancelled."""
-    while True:
-        try:
-            async with await aconnect(url, "privacy", autocommit=True) as conn:
-                deleted = await prune(conn, days)
-            if deleted:
-                log.info("access log: %d entries older than %d days deleted", deleted, days)
-        except psycopg.OperationalError as exc:
-            log.warning("access log pruning skipped: %s", exc)
-        await asyncio.sleep(PRUNE_INTERVAL_S)
+
+    async def round_(conn: AsyncConn) -> None:
+        deleted = await prune(conn, days)
+        if deleted:
+            log.info("access log: %d entries older than %d days deleted", deleted, days)
+
+    await every(PRUNE_INTERVAL_S, url, "privacy", round_, what="access log pruning", log=log)

@@ -6,11 +6,9 @@ Rollups (``readings_1h``, ``readings_1d``) are kept; only raw readings older tha
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-import psycopg
-
+from hub.periodic import every
 from hub.store.db import AsyncConn, aconnect
 
 log = logging.getLogger(__name__)
@@ -57,12 +55,10 @@ async def run_retention(url: str, level: str, days: int) -> None:
         await apply_retention_policy(conn, level, days)
     if level == "timescale" or days == 0:
         return
-    while True:
-        try:
-            async with await aconnect(url, "maintenance", autocommit=True) as conn:
-                deleted = await delete_expired(conn, days)
-            if deleted:
-                log.info("retention: %d raw readings older than %d days deleted", deleted, days)
-        except psycopg.OperationalError as exc:
-            log.warning("retention job skipped: %s", exc)
-        await asyncio.sleep(PLAIN_INTERVAL_S)
+
+    async def round_(conn: AsyncConn) -> None:
+        deleted = await delete_expired(conn, days)
+        if deleted:
+            log.info("retention: %d raw readings older than %d days deleted", deleted, days)
+
+    await every(PLAIN_INTERVAL_S, url, "maintenance", round_, what="retention job", log=log)

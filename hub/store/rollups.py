@@ -14,13 +14,13 @@ On TimescaleDB the continuous aggregates' own policies do this; the job does not
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 import psycopg
 
-from hub.store.db import AsyncConn, Conn, aconnect
+from hub.periodic import every
+from hub.store.db import AsyncConn, Conn
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,12 @@ async def run_refresh(url: str, level: str, *, interval_s: float, lag_s: float) 
     """Refresh the plain level's rollups every ``interval_s`` until cancelled."""
     if level != "plain":
         return
-    while True:
-        try:
-            async with await aconnect(url, "rollups", autocommit=True) as conn:
-                await refresh(conn, lag_s)
-        except (psycopg.Error, OSError) as exc:  # the views stay exact meanwhile
-            log.warning("rollup refresh skipped: %s", exc)
-        await asyncio.sleep(interval_s)
+
+    async def round_(conn: AsyncConn) -> None:
+        await refresh(conn, lag_s)
+
+    # A skipped round loses nothing: the views stay exact meanwhile.
+    await every(
+        interval_s, url, "rollups", round_, what="rollup refresh", log=log,
+        errors=(psycopg.Error, OSError),
+    )  # fmt: skip
