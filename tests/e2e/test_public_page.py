@@ -9,7 +9,6 @@ coordinate or raw reading."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
@@ -17,7 +16,6 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,10 @@ import pytest
 from hub.commands.apikeys import create as create_key
 from hub.config import Settings, mqtt_endpoint
 from hub.devstack import Devstack
-from hub.store import alerts as alert_store
-from hub.store.db import aconnect, connect
+from hub.store.db import connect
 from hub.store.migrate import migrate
 from tests.e2e.conftest import PHONE, audit, checked_tab, phone_context
+from tests.integration.api_helpers import open_alert
 from tests.integration.helpers import HubProcess, wait_for
 from tests.stack import stack_settings
 
@@ -94,29 +92,18 @@ def _stored(settings: Settings) -> int:
 
 
 def _open_alerts(settings: Settings, rule_id: int) -> dict[str, int]:
-    async def run() -> dict[str, int]:
-        opened = {}
-        async with await aconnect(settings.database_url, "test", autocommit=True) as conn:
-            for lamp in ("sl-s1", "sl-s2", "sl-n1"):
-                cur = await conn.execute("SELECT id FROM devices WHERE device_id = %s", (lamp,))
-                row = await cur.fetchone()
-                assert row is not None
-                alert = await alert_store.open_alert(
-                    conn,
-                    rule_id=rule_id,
-                    device=row[0],
-                    severity="warning",
-                    message=f"{lamp} draws too much power",
-                    value=350.0,
-                    details={"above": 300},
-                )
-                assert alert is not None
-                opened[lamp] = alert.id
-        return opened
-
-    # in a thread: Playwright's sync API keeps an event loop running in this one
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return {
+        lamp: open_alert(
+            settings.database_url,
+            rule_id,
+            lamp,
+            severity="warning",
+            message=f"{lamp} draws too much power",
+            value=350.0,
+            details={"above": 300},
+        ).id
+        for lamp in ("sl-s1", "sl-s2", "sl-n1")
+    }
 
 
 @pytest.fixture(scope="module")

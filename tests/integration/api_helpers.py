@@ -3,6 +3,7 @@ role, for the API tests; data goes in through MQTT and the real ingest."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import io
@@ -14,8 +15,10 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -24,7 +27,9 @@ import paho.mqtt.publish as publish
 from hub.commands.apikeys import create as create_key
 from hub.config import Settings, load_settings, mqtt_endpoint
 from hub.devstack import Devstack
-from hub.store.db import connect
+from hub.model import Alert
+from hub.store import alerts as alert_store
+from hub.store.db import aconnect, connect
 from hub.store.migrate import migrate
 from tests.integration.helpers import HubProcess, wait_for
 
@@ -186,3 +191,37 @@ class Listener:
             if event == kind:
                 found.append(data)
         return found
+
+
+def open_alert(
+    url: str,
+    rule_id: int,
+    device_id: str,
+    *,
+    severity: str,
+    message: str,
+    value: float,
+    details: dict[str, Any],
+) -> Alert:
+    """An alert opened as the engine opens it (hub.store.alerts.open_alert). In a
+    thread of its own: it also works beside a running event loop (Playwright's)."""
+
+    async def run() -> Alert:
+        async with await aconnect(url, "test", autocommit=True) as conn:
+            cur = await conn.execute("SELECT id FROM devices WHERE device_id = %s", (device_id,))
+            row = await cur.fetchone()
+            assert row is not None
+            alert = await alert_store.open_alert(
+                conn,
+                rule_id=rule_id,
+                device=row[0],
+                severity=severity,
+                message=message,
+                value=value,
+                details=details,
+            )
+            assert alert is not None
+            return alert
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()

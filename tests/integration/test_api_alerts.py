@@ -5,7 +5,6 @@ a live event, and the alerts-by-state metric."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,8 @@ import pytest
 
 from hub.devstack import Devstack
 from hub.model import Alert
-from hub.store import alerts as alert_store
-from hub.store.db import aconnect, connect
-from tests.integration.api_helpers import ApiHub, Listener, start_hub
+from hub.store.db import connect
+from tests.integration.api_helpers import ApiHub, Listener, open_alert, start_hub
 from tests.integration.helpers import metric_value, telemetry
 
 RULE = {
@@ -42,24 +40,15 @@ def hub(stack: Devstack) -> Iterator[ApiHub]:
 
 
 def _open_alert(hub: ApiHub, rule_id: int, device_id: str) -> Alert:
-    async def run() -> Alert:
-        async with await aconnect(hub.settings.database_url, "test", autocommit=True) as conn:
-            cur = await conn.execute("SELECT id FROM devices WHERE device_id = %s", (device_id,))
-            row = await cur.fetchone()
-            assert row is not None
-            alert = await alert_store.open_alert(
-                conn,
-                rule_id=rule_id,
-                device=row[0],
-                severity="critical",
-                message=f"a too high on {device_id}",
-                value=61.5,
-                details={"above": 50},
-            )
-            assert alert is not None
-            return alert
-
-    return asyncio.run(run())
+    return open_alert(
+        hub.settings.database_url,
+        rule_id,
+        device_id,
+        severity="critical",
+        message=f"a too high on {device_id}",
+        value=61.5,
+        details={"above": 50},
+    )
 
 
 def _create_rule(hub: ApiHub, **changes: Any) -> dict[str, Any]:
